@@ -1,0 +1,10 @@
+// Runs every compiled test file with node's test runner, one file at a time (the integration
+// tests start many processes; the machine has 2 cores).
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+
+const dir = new URL('../build/test/', import.meta.url);
+const files = readdirSync(dir).filter((name) => name.endsWith('.test.js')).sort().map((name) => new URL(name, dir).pathname);
+console.log(`node ${process.version}: ${files.length} test files`);
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+process.exitCode = result.status ?? 1;

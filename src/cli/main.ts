@@ -1,0 +1,31 @@
+/** The `corral` command. This release only prints usage; the full CLI is planned. */
+import { readFileSync } from 'node:fs';
+
+export const USAGE = `Usage: corral <command>
+
+corral runs a Node.js service on every core. Use it from code:
+
+  import cluster from 'corral'            // node:cluster's API, corral's primary
+  import { createCluster } from 'corral'  // supervised cluster with restarts
+
+Commands:
+  help, --help, -h       print this help
+  version, --version     print the version
+
+The command-line runner (corral start app.js) is not in this release.
+`;
+
+export function run(argv: readonly string[], out: (text: string) => void): number {
+  const [command] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    out(USAGE);
+    return 0;
+  }
+  if (command === 'version' || command === '--version' || command === '-v') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    out(`${pkg.version}\n`);
+    return 0;
+  }
+  out(`corral: unknown command '${command}'.\n\n${USAGE}`);
+  return 2;
+}

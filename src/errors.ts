@@ -1,0 +1,148 @@
+/**
+ * Every error corral throws or emits. Each carries a stable `code` (branch on it, not on the
+ * message), and each message names the bad value and how to fix it.
+ */
+
+const kCorralError = Symbol.for('corral.error');
+
+export type CorralErrorCode =
+  | 'CORRAL_ERR_INVALID_OPTION'
+  | 'CORRAL_ERR_INVALID_WORKER_COUNT'
+  | 'CORRAL_ERR_INVALID_BALANCER'
+  | 'CORRAL_ERR_EXEC_NOT_FOUND'
+  | 'CORRAL_ERR_SETTINGS_FROZEN'
+  | 'CORRAL_ERR_WORKER_NOT_CONNECTED'
+  | 'CORRAL_ERR_CLUSTER_CLOSED'
+  | 'CORRAL_ERR_INVALID_CONTROL_FRAME';
+
+/** Base class. `instanceof CorralError` also holds across duplicate installs of corral. */
+export class CorralError extends Error {
+  readonly code: CorralErrorCode;
+
+  constructor(code: CorralErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    // The class name, on the instance but not enumerable, like Node's own errors' `name`.
+    Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
+  }
+
+  get [kCorralError](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== CorralError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && kCorralError in value;
+  }
+}
+
+/** An option or setting has the wrong type or value. */
+export class InvalidOptionError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_INVALID_OPTION';
+  readonly option: string;
+
+  constructor(option: string, expected: string, actual: unknown, fix?: string) {
+    super('CORRAL_ERR_INVALID_OPTION',
+      `Expected \`${option}\` to be ${expected}, got ${describeValue(actual)}.${fix ? ` ${fix}` : ''}`);
+    this.option = option;
+  }
+}
+
+/** `workers` is neither a positive integer nor `'auto'`. */
+export class InvalidWorkerCountError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_INVALID_WORKER_COUNT';
+
+  constructor(actual: unknown, cpus: number) {
+    super('CORRAL_ERR_INVALID_WORKER_COUNT',
+      `Expected \`workers\` to be a whole number from 1 to 1024 or 'auto', got ${describeValue(actual)}. ` +
+      `Use 'auto' for one worker per CPU (${cpus} on this machine), or a whole number such as ${cpus}.`);
+  }
+}
+
+/** `balancer` names no balancer corral has. */
+export class InvalidBalancerError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_INVALID_BALANCER';
+
+  constructor(actual: unknown, known: readonly string[]) {
+    super('CORRAL_ERR_INVALID_BALANCER',
+      `Expected \`balancer\` to be one of ${known.map((name) => `'${name}'`).join(', ')}, ` +
+      `got ${describeValue(actual)}. 'round-robin' (the default) hands each connection to the ` +
+      `longest-idle worker; 'shared' lets the kernel pick (node:cluster's SCHED_NONE).`);
+  }
+}
+
+/** The worker script (`exec`) is missing or cannot be read. */
+export class ExecNotFoundError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_EXEC_NOT_FOUND';
+  readonly exec: string | undefined;
+  readonly resolved: string | undefined;
+
+  constructor(exec: string | undefined, resolved: string | undefined, reason: string, cause?: unknown) {
+    super('CORRAL_ERR_EXEC_NOT_FOUND',
+      exec === undefined
+        ? 'No worker script to fork: `exec` is not set and the primary has no script path ' +
+          '(process.argv[1] is empty, as when started with -e or a REPL). ' +
+          'Pass the worker script with setupPrimary({ exec: "./worker.js" }) or the `exec` option.'
+        : `Cannot fork the worker script \`${exec}\` (resolved to ${resolved ?? exec}): ${reason}. ` +
+          'Pass `exec` as the path of a readable JavaScript file, absolute or relative to `cwd`.',
+      cause === undefined ? undefined : { cause });
+    this.exec = exec;
+    this.resolved = resolved;
+  }
+}
+
+/** A setting was changed after it froze (`schedulingPolicy` freezes at the first fork/setup). */
+export class SettingsFrozenError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_SETTINGS_FROZEN';
+
+  constructor(setting: string, current: string, fix: string) {
+    super('CORRAL_ERR_SETTINGS_FROZEN',
+      `\`${setting}\` can no longer change: it froze at the first fork() or setupPrimary() and is ${current}. ${fix}`);
+  }
+}
+
+/** A message was sent to a worker whose IPC channel is closed (it disconnected or exited). */
+export class WorkerNotConnectedError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_WORKER_NOT_CONNECTED';
+  readonly workerId: number;
+
+  constructor(workerId: number, pid: number | undefined, state: string) {
+    super('CORRAL_ERR_WORKER_NOT_CONNECTED',
+      `Cannot send to worker ${workerId} (pid ${pid ?? 'unknown'}): its IPC channel is closed ` +
+      `(state '${state}'). Check worker.isConnected() before sending, or stop sending on its ` +
+      `'disconnect' event; a restarted worker is a new Worker object.`);
+    this.workerId = workerId;
+  }
+}
+
+/** The managed cluster was closed (or is closing), so it cannot start or become ready. */
+export class ClusterClosedError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_CLUSTER_CLOSED';
+
+  constructor(action: string) {
+    super('CORRAL_ERR_CLUSTER_CLOSED',
+      `Cannot ${action}: the cluster was closed. Create a new cluster with createCluster() to start again.`);
+  }
+}
+
+/** A worker sent a `NODE_CLUSTER` frame corral cannot act on. Reported as a process warning. */
+export class InvalidControlFrameError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_INVALID_CONTROL_FRAME';
+
+  constructor(workerId: number, act: unknown, problem: string) {
+    super('CORRAL_ERR_INVALID_CONTROL_FRAME',
+      `Worker ${workerId} sent a malformed cluster control frame (act ${describeValue(act)}): ${problem}. ` +
+      "The frame was refused. Messages with cmd 'NODE_CLUSTER' are reserved for node:cluster's " +
+      'protocol; user code should send messages without a `cmd` starting with NODE_.');
+  }
+}
+
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value}' (string)`;
+  if (value === null) return '`null`';
+  if (value === undefined) return '`undefined`';
+  if (Array.isArray(value)) return `an array (${value.length} items)`;
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'function') return 'a function';
+  return `\`${String(value)}\` (${typeof value})`;
+}

@@ -1,0 +1,142 @@
+/**
+ * The only module in corral that touches surfaces Node does not document.
+ *
+ * Why they are needed: corral's workers run Node's own worker half of `node:cluster`
+ * (lib/internal/cluster/child.js), so `listen()` in a worker is intercepted by Node itself and
+ * `require('node:cluster').isWorker` stays true. That worker half talks to its primary in
+ * `{cmd: 'NODE_CLUSTER'}` frames, which Node routes to the undocumented `'internalMessage'` event
+ * (never to user `'message'` listeners), and it expects raw libuv handles (TCPWrap, PipeWrap,
+ * UDPWrap) rather than `net.Socket` objects. To be that worker half's primary we must:
+ *
+ *  1. receive `'internalMessage'` frames and send `NODE_CLUSTER` frames, with raw handles attached;
+ *  2. bind a listening socket without listening (`net._createServerHandle`,
+ *     `dgram._createSocketHandle`) for the shared balancer, as Node's SharedHandle does;
+ *  3. take the raw listening handle out of a `net.Server` (`server._handle`) and receive raw client
+ *     handles from its `onconnection` hook, as Node's RoundRobinHandle does.
+ *
+ * Every use is wrapped here, typed narrowly, and covered by tests on each supported Node line.
+ */
+import type { ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+/** The `cmd` of every frame Node's cluster worker half sends or accepts. */
+export const CLUSTER_FRAME_CMD = 'NODE_CLUSTER';
+
+/** libuv's `UV_TCP_IPV6ONLY` flag (uv.h); Node passes it in `flags` of a queryServer frame. */
+export const UV_TCP_IPV6ONLY = 1;
+
+/** A raw libuv handle (TCPWrap, PipeWrap or UDPWrap). Only the members corral uses. */
+export interface RawHandle {
+  close(callback?: () => void): void;
+  getsockname?(out: Record<string, unknown>): number;
+}
+
+/** A raw listening handle whose accepted connections arrive through `onconnection`. */
+interface RawListenHandle extends RawHandle {
+  onconnection: ((status: number, client?: RawHandle) => void) | null;
+}
+
+export type ClusterFrame = Readonly<Record<string, unknown>>;
+
+/** Calls `listener` for each `NODE_CLUSTER` frame a worker sends; other internal traffic is ignored. */
+export function onClusterFrame(
+  child: ChildProcess,
+  listener: (frame: ClusterFrame, handle: RawHandle | undefined) => void,
+): void {
+  child.on('internalMessage', (message: unknown, handle?: RawHandle) => {
+    if (typeof message === 'object' && message !== null &&
+        (message as ClusterFrame)['cmd'] === CLUSTER_FRAME_CMD) {
+      listener(message as ClusterFrame, handle);
+    }
+  });
+}
+
+/**
+ * Sends a `NODE_CLUSTER` frame, with an optional raw handle. The callback receives a send error
+ * instead of letting it surface as the child's `'error'` event (a user's worker may have no
+ * `'error'` listener, and a dying worker is not the primary's error).
+ */
+export function sendClusterFrame(
+  child: ChildProcess,
+  frame: Record<string, unknown>,
+  handle: RawHandle | null,
+  callback: (error: Error | null) => void,
+): boolean {
+  const message = { cmd: CLUSTER_FRAME_CMD, ...frame };
+  // child.send() accepts raw TCP/Pipe/UDP wraps (sent as 'net.Native'/'dgram.Native'); its
+  // public typing only lists net and dgram objects.
+  return child.send(message, (handle ?? undefined) as net.Socket | undefined, {}, callback);
+}
+
+/** Binds (without listening) a TCP or pipe socket, or returns a negative errno. */
+export function bindServerHandle(
+  address: string | null,
+  port: number,
+  addressType: number,
+  fd: number | undefined,
+  flags: number | undefined,
+): RawHandle | number {
+  const internalNet = net as unknown as {
+    _createServerHandle(
+      address: string | null, port: number, addressType: number,
+      fd: number | undefined, flags: number | undefined,
+    ): RawHandle | number;
+  };
+  return internalNet._createServerHandle(address, port, addressType, fd, flags);
+}
+
+/** Binds a UDP socket, or returns a negative errno. */
+export function bindUdpHandle(
+  address: string | null,
+  port: number,
+  addressType: 'udp4' | 'udp6',
+  fd: number | undefined,
+  flags: number | undefined,
+): RawHandle | number {
+  const internalDgram = dgram as unknown as {
+    _createSocketHandle(
+      address: string | null, port: number, addressType: string,
+      fd: number | undefined, flags: number | undefined,
+    ): RawHandle | number;
+  };
+  // The public alias warns (DEP0112) on first use; the warning would name corral's internals, not
+  // anything the user did. Node's own SharedHandle calls the same function without the warning.
+  const noDeprecation = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    return internalDgram._createSocketHandle(address, port, addressType, fd, flags);
+  } finally {
+    process.noDeprecation = noDeprecation;
+  }
+}
+
+/**
+ * Takes the raw listening handle out of a listening `net.Server` and routes accepted client
+ * handles to `onConnection`. The server object is detached from the handle, so no `net.Socket` is
+ * ever created in the primary (Node's RoundRobinHandle does the same).
+ */
+export function adoptListeningHandle(
+  server: net.Server,
+  onConnection: (client: RawHandle) => void,
+): RawHandle {
+  const internalServer = server as unknown as { _handle: RawListenHandle | null };
+  const handle = internalServer._handle;
+  if (handle === null) {
+    throw new Error('adoptListeningHandle() needs a listening server');
+  }
+  handle.onconnection = (status, client) => {
+    // A failed accept() (status < 0) has no client handle; there is nothing to hand off.
+    if (status === 0 && client !== undefined) onConnection(client);
+  };
+  internalServer._handle = null;
+  return handle;
+}
+
+/** The bound address of a raw TCP handle (`undefined` for pipes, which have no sockname). */
+export function rawSockname(handle: RawHandle): Record<string, unknown> | undefined {
+  if (typeof handle.getsockname !== 'function') return undefined;
+  const out: Record<string, unknown> = {};
+  handle.getsockname(out);
+  return out;
+}

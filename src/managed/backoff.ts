@@ -1,0 +1,13 @@
+/** Restart delays: exponential in the number of consecutive crashes, capped, with jitter. */
+import type { RestartOptions } from './options.js';
+
+export function restartDelay(
+  consecutiveCrashes: number,
+  policy: Readonly<Required<RestartOptions>>,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(policy.maxDelay, policy.minDelay * policy.factor ** consecutiveCrashes);
+  // Jitter spreads restarts of workers that crashed together, so they do not all return at once.
+  const spread = 1 + policy.jitter * (2 * random() - 1);
+  return Math.round(Math.min(policy.maxDelay, base * spread));
+}

@@ -1,0 +1,202 @@
+/** Options of `createCluster()`: the public shape, the defaults, and the one place they are checked. */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BALANCERS, type BalancerName } from '../constants.js';
+import {
+  InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError,
+} from '../errors.js';
+
+export interface RestartOptions {
+  /** Delay before restarting a worker that crashed for the first time in a row, in ms. @default 100 */
+  minDelay?: number;
+  /** The longest delay between restarts, in ms. @default 15000 */
+  maxDelay?: number;
+  /** Each further consecutive crash multiplies the delay by this. @default 2 */
+  factor?: number;
+  /** Random spread applied to each delay, as a fraction: 0.2 means ±20%. @default 0.2 */
+  jitter?: number;
+  /** A worker that ran this long (ms) before exiting restarts the backoff from `minDelay`. @default 10000 */
+  resetAfter?: number;
+}
+
+export interface ClusterOptions {
+  /** The worker script: a path (absolute or relative to `cwd`) or a `file:` URL. */
+  exec: string | URL;
+  /** Arguments for the worker script. @default [] */
+  args?: readonly string[];
+  /** Node options for workers. @default process.execArgv */
+  execArgv?: readonly string[];
+  /** How many workers: a whole number, or 'auto' for `os.availableParallelism()`. @default 'auto' */
+  workers?: number | 'auto';
+  /** How connections reach workers. @default 'round-robin' */
+  balancer?: BalancerName;
+  /** Extra environment variables for workers (over the primary's environment). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Working directory of the workers. @default process.cwd() */
+  cwd?: string;
+  /** IPC serialization. @default 'json' */
+  serialization?: 'json' | 'advanced';
+  /** Pipe worker stdout/stderr to the primary instead of inheriting them. @default false */
+  silent?: boolean;
+  /** When a worker counts as ready: once one of its servers listens, or once it is online. @default 'listening' */
+  readyWhen?: 'listening' | 'online';
+  /** Restart policy for workers that exit; `false` never restarts. */
+  restart?: RestartOptions | false;
+  /** How long `close()` lets workers finish before SIGKILL, in ms. @default 10000 */
+  shutdownTimeout?: number;
+}
+
+export interface ResolvedClusterOptions {
+  readonly exec: string;
+  readonly args: readonly string[];
+  readonly execArgv: readonly string[];
+  readonly workers: number;
+  readonly balancer: BalancerName;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly serialization: 'json' | 'advanced';
+  readonly silent: boolean;
+  readonly readyWhen: 'listening' | 'online';
+  readonly restart: Readonly<Required<RestartOptions>> | false;
+  readonly shutdownTimeout: number;
+}
+
+export const DEFAULT_RESTART: Readonly<Required<RestartOptions>> = Object.freeze({
+  minDelay: 100,
+  maxDelay: 15_000,
+  factor: 2,
+  jitter: 0.2,
+  resetAfter: 10_000,
+});
+
+const MAX_WORKERS = 1024;
+const KNOWN_OPTIONS = new Set([
+  'exec', 'args', 'execArgv', 'workers', 'balancer', 'env', 'cwd', 'serialization', 'silent',
+  'readyWhen', 'restart', 'shutdownTimeout',
+]);
+
+export function normalizeOptions(options: unknown): ResolvedClusterOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError('options', 'an object such as { exec: "./server.js" }', options);
+  }
+  const raw = options as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new InvalidOptionError(key, `one of the known options (${[...KNOWN_OPTIONS].join(', ')})`, raw[key],
+        'Remove it or correct its spelling.');
+    }
+  }
+  return {
+    exec: normalizeExec(raw['exec']),
+    args: stringArray(raw, 'args', []),
+    execArgv: stringArray(raw, 'execArgv', process.execArgv),
+    workers: normalizeWorkerCount(raw['workers']),
+    balancer: normalizeBalancer(raw['balancer']),
+    env: normalizeEnv(raw['env']),
+    cwd: optionalString(raw, 'cwd') ?? process.cwd(),
+    serialization: oneOf(raw, 'serialization', ['json', 'advanced'], 'json'),
+    silent: optionalBoolean(raw, 'silent') ?? false,
+    readyWhen: oneOf(raw, 'readyWhen', ['listening', 'online'], 'listening'),
+    restart: normalizeRestart(raw['restart']),
+    shutdownTimeout: nonNegativeNumber(raw['shutdownTimeout'], 'shutdownTimeout', 10_000),
+  };
+}
+
+function normalizeExec(exec: unknown): string {
+  if (exec instanceof URL) {
+    if (exec.protocol !== 'file:') throw new InvalidOptionError('exec', 'a file path or a file: URL', exec.href);
+    return fileURLToPath(exec);
+  }
+  if (typeof exec !== 'string' || exec.length === 0) {
+    throw new InvalidOptionError('exec', 'the path of the worker script (a non-empty string or file: URL)', exec,
+      'For example createCluster({ exec: "./server.js" }).');
+  }
+  return exec.startsWith('file:') ? fileURLToPath(exec) : exec;
+}
+
+export function normalizeWorkerCount(workers: unknown): number {
+  const cpus = os.availableParallelism();
+  if (workers === undefined || workers === 'auto') return cpus;
+  if (typeof workers === 'number' && Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS) return workers;
+  throw new InvalidWorkerCountError(workers, cpus);
+}
+
+export function normalizeBalancer(balancer: unknown): BalancerName {
+  if (balancer === undefined) return 'round-robin';
+  if (typeof balancer === 'string' && Object.hasOwn(BALANCERS, balancer)) return balancer as BalancerName;
+  throw new InvalidBalancerError(balancer, Object.keys(BALANCERS));
+}
+
+function normalizeEnv(env: unknown): Readonly<Record<string, string | undefined>> {
+  if (env === undefined) return {};
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) {
+    throw new InvalidOptionError('env', 'an object of environment variables', env);
+  }
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && typeof value !== 'string') {
+      throw new InvalidOptionError(`env.${key}`, 'a string (environment values are strings)', value,
+        `Write it as a string, e.g. String(${JSON.stringify(value)}).`);
+    }
+  }
+  return { ...(env as Record<string, string | undefined>) };
+}
+
+function normalizeRestart(restart: unknown): Readonly<Required<RestartOptions>> | false {
+  if (restart === false) return false;
+  if (restart === undefined || restart === true) return DEFAULT_RESTART;
+  if (typeof restart !== 'object' || restart === null || Array.isArray(restart)) {
+    throw new InvalidOptionError('restart', 'false or an object like { minDelay: 100, maxDelay: 15000 }', restart);
+  }
+  const raw = restart as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!Object.hasOwn(DEFAULT_RESTART, key)) {
+      throw new InvalidOptionError(`restart.${key}`, `one of ${Object.keys(DEFAULT_RESTART).join(', ')}`, raw[key]);
+    }
+  }
+  const resolved = {
+    minDelay: nonNegativeNumber(raw['minDelay'], 'restart.minDelay', DEFAULT_RESTART.minDelay),
+    maxDelay: nonNegativeNumber(raw['maxDelay'], 'restart.maxDelay', DEFAULT_RESTART.maxDelay),
+    factor: nonNegativeNumber(raw['factor'], 'restart.factor', DEFAULT_RESTART.factor),
+    jitter: nonNegativeNumber(raw['jitter'], 'restart.jitter', DEFAULT_RESTART.jitter),
+    resetAfter: nonNegativeNumber(raw['resetAfter'], 'restart.resetAfter', DEFAULT_RESTART.resetAfter),
+  };
+  if (resolved.factor < 1) throw new InvalidOptionError('restart.factor', 'a number ≥ 1', resolved.factor);
+  if (resolved.jitter > 1) throw new InvalidOptionError('restart.jitter', 'a fraction from 0 to 1', resolved.jitter);
+  if (resolved.maxDelay < resolved.minDelay) {
+    throw new InvalidOptionError('restart.maxDelay', `at least restart.minDelay (${resolved.minDelay})`, resolved.maxDelay);
+  }
+  return Object.freeze(resolved);
+}
+
+function nonNegativeNumber(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  throw new InvalidOptionError(name, 'a finite number ≥ 0', value);
+}
+
+function stringArray(raw: Record<string, unknown>, name: string, fallback: readonly string[]): readonly string[] {
+  const value = raw[name];
+  if (value === undefined) return [...fallback];
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return [...value as string[]];
+  throw new InvalidOptionError(name, 'an array of strings', value);
+}
+
+function optionalString(raw: Record<string, unknown>, name: string): string | undefined {
+  const value = raw[name];
+  if (value === undefined || typeof value === 'string') return value === undefined ? undefined : path.resolve(value);
+  throw new InvalidOptionError(name, 'a string', value);
+}
+
+function optionalBoolean(raw: Record<string, unknown>, name: string): boolean | undefined {
+  const value = raw[name];
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new InvalidOptionError(name, 'a boolean', value);
+}
+
+function oneOf<T extends string>(raw: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
+  const value = raw[name];
+  if (value === undefined) return fallback;
+  if ((allowed as readonly unknown[]).includes(value)) return value as T;
+  throw new InvalidOptionError(name, `one of ${allowed.map((item) => `'${item}'`).join(', ')}`, value);
+}

@@ -1,0 +1,236 @@
+/**
+ * node:cluster's primary, implemented by corral: `fork()`, `workers`, `settings`,
+ * `setupPrimary()`, `schedulingPolicy`, `disconnect()` and the cluster events, speaking the
+ * protocol of Node's own worker half (lib/internal/cluster/child.js).
+ */
+import type { SendHandle } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { SCHED_NONE, SCHED_RR } from '../constants.js';
+import { InvalidControlFrameError, InvalidOptionError, SettingsFrozenError } from '../errors.js';
+import type { ClusterFrame } from '../internal/node-internals.js';
+import { kAttachOwner, kControl } from '../internal/symbols.js';
+import type {
+  ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress,
+} from '../types.js';
+import { ControlChannel } from './control-channel.js';
+import { ServerRegistry } from './server-registry.js';
+import {
+  initialSchedulingPolicy, isSchedulingPolicy, mergeSettings, policyName, resolveExec, validateSettings,
+} from './settings.js';
+import { spawnWorkerProcess } from './spawn.js';
+import { Worker, type WorkerOwner } from './worker.js';
+import { parseListeningAddress, parseListenQuery } from './worker-frames.js';
+
+/** Events of the primary-side cluster, with node:cluster's arguments. */
+export interface ClusterEvents {
+  fork: [worker: Worker];
+  online: [worker: Worker];
+  listening: [worker: Worker, address: WorkerAddress];
+  message: [worker: Worker, message: unknown, handle: SendHandle | undefined];
+  disconnect: [worker: Worker];
+  exit: [worker: Worker, code: number | null, signal: ExitSignal];
+  setup: [settings: ClusterSettings];
+}
+
+export interface ClusterPrimaryOptions {
+  /** The starting policy; defaults to node:cluster's (NODE_CLUSTER_SCHED_POLICY, then the platform's). */
+  schedulingPolicy?: SchedulingPolicy;
+}
+
+const UV_EINVAL = -os.constants.errno.EINVAL;
+
+type FrameHandler = (worker: Worker, control: ControlChannel, frame: ClusterFrame) => void;
+
+export class ClusterPrimary extends EventEmitter<ClusterEvents> implements WorkerOwner {
+  readonly isPrimary = true as const;
+  /** @deprecated Alias of `isPrimary`, as in node:cluster. */
+  readonly isMaster = true as const;
+  readonly isWorker = false as const;
+  readonly SCHED_NONE = SCHED_NONE;
+  readonly SCHED_RR = SCHED_RR;
+  readonly Worker = Worker;
+  /** Only set inside a worker (node:cluster's own `cluster.worker`). */
+  readonly worker: undefined = undefined;
+  /** Live workers by id. A worker leaves once it is disconnected and dead, or at once on `worker.disconnect()`. */
+  workers: Record<number, Worker> = {};
+  /** `{}` until the first `setupPrimary()`/`fork()`; then the settings later forks use. */
+  settings: ClusterSettings = {};
+  #policy: SchedulingPolicy;
+  #frozen = false;
+  #lastId = 0;
+  readonly #registry = new ServerRegistry(() => this.#policy);
+  readonly #disconnectWaiters = new Set<() => void>();
+  readonly #frameHandlers: Readonly<Record<string, FrameHandler>> = {
+    online: (worker) => {
+      worker.state = 'online';
+      worker.emit('online');
+      this.emit('online', worker);
+    },
+    queryServer: (worker, control, frame) => this.#queryServer(worker, control, frame),
+    listening: (worker, _control, frame) => {
+      const address = parseListeningAddress(frame);
+      if (!address.ok) {
+        warn(new InvalidControlFrameError(worker.id, frame['act'], address.problem));
+        return;
+      }
+      worker.state = 'listening';
+      worker.emit('listening', address.value);
+      this.emit('listening', worker, address.value);
+    },
+    close: (worker, _control, frame) => this.#registry.close(worker, frame['key']),
+    exitedAfterDisconnect: (worker, control, frame) => {
+      worker.exitedAfterDisconnect = true;
+      control.send({ ack: frame['seq'] });
+    },
+  };
+
+  constructor(options: ClusterPrimaryOptions = {}) {
+    super();
+    this.#policy = options.schedulingPolicy ?? initialSchedulingPolicy();
+  }
+
+  /**
+   * `SCHED_RR` or `SCHED_NONE`. Can be set until the first `setupPrimary()` or `fork()`; after that
+   * a different value throws `SettingsFrozenError`.
+   */
+  get schedulingPolicy(): SchedulingPolicy {
+    return this.#policy;
+  }
+
+  set schedulingPolicy(policy: SchedulingPolicy) {
+    if (!isSchedulingPolicy(policy)) {
+      throw new InvalidOptionError('cluster.schedulingPolicy', 'cluster.SCHED_RR (2) or cluster.SCHED_NONE (1)', policy);
+    }
+    if (this.#frozen && policy !== this.#policy) {
+      throw new SettingsFrozenError('cluster.schedulingPolicy', policyName(this.#policy),
+        'Set it before the first fork(), or start the primary with NODE_CLUSTER_SCHED_POLICY=rr or =none.');
+    }
+    this.#policy = policy;
+  }
+
+  /** Merges `settings` into `cluster.settings` for later forks and emits `'setup'`. */
+  readonly setupPrimary = (settings?: ClusterSettings): void => {
+    validateSettings(settings);
+    const merged = mergeSettings(this.settings, settings ?? undefined);
+    this.settings = merged;
+    this.#frozen = true;
+    process.nextTick(() => this.emit('setup', merged));
+  };
+
+  /** @deprecated Alias of `setupPrimary` (the same function). */
+  readonly setupMaster = this.setupPrimary;
+
+  /** Starts a worker running `settings.exec`, with `env` added to the primary's environment. */
+  readonly fork = (env?: NodeJS.ProcessEnv): Worker => {
+    if (env !== undefined && env !== null && (typeof env !== 'object' || Array.isArray(env))) {
+      throw new InvalidOptionError('env', 'an object of environment variables', env);
+    }
+    this.setupPrimary();
+    const exec = resolveExec(this.settings);
+    const id = ++this.#lastId;
+    const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined);
+    const worker = new Worker({ id, process: child });
+    const control = new ControlChannel(child, (frame) => this.#onFrame(worker, control, frame));
+    worker[kAttachOwner](this, control);
+
+    worker.on('message', (message, handle) => this.emit('message', worker, message, handle));
+    child.once('exit', (code, signal) => {
+      if (!worker.isConnected()) this.#forget(worker, control);
+      worker.exitedAfterDisconnect = worker.exitedAfterDisconnect === true;
+      worker.state = 'dead';
+      worker.emit('exit', code, signal);
+      this.emit('exit', worker, code, signal);
+    });
+    child.once('disconnect', () => {
+      this.#registry.removeWorker(worker);
+      control.close();
+      if (worker.isDead()) this.#forget(worker, control);
+      worker.exitedAfterDisconnect = worker.exitedAfterDisconnect === true;
+      worker.state = 'disconnected';
+      worker.emit('disconnect');
+      this.emit('disconnect', worker);
+      this.#checkDisconnectWaiters();
+    });
+
+    process.nextTick(() => this.emit('fork', worker));
+    this.workers[id] = worker;
+    return worker;
+  };
+
+  /**
+   * Disconnects every connected worker. `callback` runs once all of them have closed their IPC
+   * channels and every shared server is closed (on the next tick when there are no workers).
+   */
+  readonly disconnect = (callback?: () => void): void => {
+    const workers = Object.values(this.workers);
+    for (const worker of workers) {
+      if (worker.isConnected()) worker.disconnect();
+    }
+    if (typeof callback !== 'function') return;
+    const done = (): boolean => workers.every((worker) => !worker.isConnected()) && this.#registry.size === 0;
+    if (done()) {
+      process.nextTick(callback);
+      return;
+    }
+    const waiter = (): void => {
+      if (!done()) return;
+      this.#disconnectWaiters.delete(waiter);
+      callback();
+    };
+    this.#disconnectWaiters.add(waiter);
+  };
+
+  /** @internal `worker.disconnect()` from the primary. */
+  disconnectWorker(worker: Worker): void {
+    worker.exitedAfterDisconnect = true;
+    worker[kControl]?.send({ act: 'disconnect' });
+    this.#registry.removeWorker(worker);
+    this.#removeFromWorkers(worker);
+  }
+
+  /** Open shared servers; 0 when no worker holds any. */
+  get openServerCount(): number {
+    return this.#registry.size;
+  }
+
+  #onFrame(worker: Worker, control: ControlChannel, frame: ClusterFrame): void {
+    const act = frame['act'];
+    // Unknown acts and stray acks (e.g. {cmd:'NODE_CLUSTER', ack:-1}) are ignored, as in node:cluster.
+    if (typeof act !== 'string' || !Object.hasOwn(this.#frameHandlers, act)) return;
+    this.#frameHandlers[act]?.(worker, control, frame);
+  }
+
+  #queryServer(worker: Worker, control: ControlChannel, frame: ClusterFrame): void {
+    // A disconnecting worker gets no new server (and no reply), as in node:cluster.
+    if (worker.exitedAfterDisconnect === true) return;
+    const query = parseListenQuery(frame);
+    if (!query.ok) {
+      warn(new InvalidControlFrameError(worker.id, 'queryServer', query.problem));
+      control.send({ ack: frame['seq'], errno: UV_EINVAL, data: null });
+      return;
+    }
+    this.#registry.query(worker, query.value, (reply, handle) => {
+      control.send({ ...reply, ack: frame['seq'] }, handle);
+    });
+  }
+
+  #forget(worker: Worker, control: ControlChannel): void {
+    this.#registry.removeWorker(worker);
+    control.close();
+    this.#removeFromWorkers(worker);
+  }
+
+  #removeFromWorkers(worker: Worker): void {
+    if (this.workers[worker.id] === worker) delete this.workers[worker.id];
+    this.#checkDisconnectWaiters();
+  }
+
+  #checkDisconnectWaiters(): void {
+    for (const waiter of [...this.#disconnectWaiters]) waiter();
+  }
+}
+
+function warn(error: Error & { code: string }): void {
+  process.emitWarning(error.message, { code: error.code, type: error.name });
+}

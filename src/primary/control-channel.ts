@@ -1,0 +1,59 @@
+/**
+ * Request/reply over one worker's `NODE_CLUSTER` frames. Frames corral sends carry a `seq`; the
+ * worker echoes it as `ack`. Unlike node:cluster's process-wide callback table, pending replies
+ * belong to the worker, so when its channel closes every pending reply is settled as lost instead
+ * of leaking.
+ */
+import type { ChildProcess } from 'node:child_process';
+import {
+  onClusterFrame, sendClusterFrame, type ClusterFrame, type RawHandle,
+} from '../internal/node-internals.js';
+
+/** `reply` is undefined when the channel closed before the worker answered. */
+export type ReplyHandler = (reply: ClusterFrame | undefined, handle: RawHandle | undefined) => void;
+
+export class ControlChannel {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, ReplyHandler>();
+  #nextSeq = 0;
+  #closed = false;
+
+  constructor(child: ChildProcess, onRequest: (frame: ClusterFrame, handle: RawHandle | undefined) => void) {
+    this.#child = child;
+    onClusterFrame(child, (frame, handle) => {
+      const ack = frame['ack'];
+      const handler = typeof ack === 'number' ? this.#pending.get(ack) : undefined;
+      if (handler === undefined) {
+        onRequest(frame, handle);
+        return;
+      }
+      this.#pending.delete(ack as number);
+      handler(frame, handle);
+    });
+  }
+
+  /** Sends a frame; returns false (and never calls `onReply`) when the channel is closed. */
+  send(frame: Record<string, unknown>, handle: RawHandle | null = null, onReply?: ReplyHandler): boolean {
+    if (this.#closed || !this.#child.connected) return false;
+    const seq = this.#nextSeq++;
+    if (onReply !== undefined) this.#pending.set(seq, onReply);
+    sendClusterFrame(this.#child, { ...frame, seq }, handle, (error) => {
+      // A failed write means the worker is going away; its reply will never come.
+      if (error !== null) this.#settleLost(seq);
+    });
+    return true;
+  }
+
+  /** The channel closed: every reply still pending is settled as lost. */
+  close(): void {
+    this.#closed = true;
+    for (const seq of [...this.#pending.keys()]) this.#settleLost(seq);
+  }
+
+  #settleLost(seq: number): void {
+    const handler = this.#pending.get(seq);
+    if (handler === undefined) return;
+    this.#pending.delete(seq);
+    handler(undefined, undefined);
+  }
+}

@@ -1,0 +1,48 @@
+/** What the primary's listen handles (one per shared server) have in common. */
+import type { RawHandle } from '../internal/node-internals.js';
+
+/** A worker's request for a listening socket (a validated queryServer frame). */
+export interface ListenQuery {
+  address: string | null;
+  /** -1 for a Unix socket path. */
+  port: number;
+  addressType: 4 | 6 | -1 | 'udp4' | 'udp6';
+  fd: number | undefined;
+  flags: number | undefined;
+  backlog: number | undefined;
+  /** The worker's N-th listen on the same address (node:cluster keys `listen(0)` servers by it). */
+  index: number;
+  /** Server data to share across workers (TLS session ticket keys). */
+  data: unknown;
+  readableAll: boolean | undefined;
+  writableAll: boolean | undefined;
+}
+
+export type HandoffOutcome = 'accepted' | 'refused' | 'lost';
+
+/** The primary's side of one worker, as a listen handle sees it. */
+export interface HandoffTarget {
+  readonly id: number;
+  /**
+   * Sends one accepted connection to the worker. `onOutcome` runs once: 'accepted' or 'refused'
+   * when the worker answers, 'lost' when its channel closes first. Returns false when the worker
+   * cannot be reached at all (the callback then never runs).
+   */
+  handoff(key: string, client: RawHandle, onOutcome: (outcome: HandoffOutcome) => void): boolean;
+}
+
+/** Answers a worker's listen query: a negative errno, extra reply fields, and the handle to share. */
+export type ListenReply = (
+  errno: number,
+  reply: Readonly<Record<string, unknown>> | null,
+  handle: RawHandle | null,
+) => void;
+
+export interface ListenHandle {
+  readonly key: string;
+  data: unknown;
+  has(worker: HandoffTarget): boolean;
+  add(worker: HandoffTarget, reply: ListenReply): void;
+  /** Removes the worker; returns true when it was the last one and the socket is now closed. */
+  remove(worker: HandoffTarget): boolean;
+}

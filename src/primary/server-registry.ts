@@ -1,0 +1,85 @@
+/**
+ * The primary's table of shared servers, keyed as node:cluster keys them: by
+ * `address:port:addressType:fd`, plus the worker's listen index when the port is 0 so that every
+ * worker's N-th `listen(0)` shares one port. A worker that closes and listens again on a fixed
+ * port rejoins the same socket (nodejs/node#60141).
+ */
+import path from 'node:path';
+import { RoundRobinHandle } from './balancers/round-robin-handle.js';
+import { SharedHandle } from './balancers/shared-handle.js';
+import type { RawHandle } from '../internal/node-internals.js';
+import type { HandoffTarget, ListenHandle, ListenQuery } from './listen-handle.js';
+import type { SchedulingPolicy } from '../types.js';
+import { SCHED_RR } from '../constants.js';
+
+/** What the worker is told: Node's worker half reads `errno`, `key`, `data` and `sockname`. */
+export type QueryAnswer = (
+  reply: Readonly<Record<string, unknown>>,
+  handle: RawHandle | null,
+) => void;
+
+export class ServerRegistry {
+  readonly #handles = new Map<string, ListenHandle>();
+  readonly #policy: () => SchedulingPolicy;
+  #duplicates = 0;
+
+  constructor(policy: () => SchedulingPolicy) {
+    this.#policy = policy;
+  }
+
+  /** Open listen handles (0 once every worker has left every server). */
+  get size(): number {
+    return this.#handles.size;
+  }
+
+  query(worker: HandoffTarget, query: ListenQuery, answer: QueryAnswer): void {
+    const baseKey = `${query.address}:${query.port}:${query.addressType}:${query.fd}` +
+      (query.port === 0 ? `:${query.index}` : '');
+    const cached = this.#handles.get(baseKey);
+    let key = baseKey;
+    let handle = cached;
+    if (handle === undefined || handle.has(worker)) {
+      // A worker listening twice on one address gets a second socket, which normally fails with
+      // EADDRINUSE. Should the bind succeed, it needs a key of its own: the worker half keeps one
+      // server per key.
+      if (handle !== undefined) key = `${baseKey}:dup${++this.#duplicates}`;
+      handle = this.#create(key, query);
+      this.#handles.set(key, handle);
+    }
+    const chosen = handle;
+    chosen.data ??= query.data;
+    chosen.add(worker, (errno, reply, sharedHandle) => {
+      // A failed bind is forgotten so that another worker's later listen can try again.
+      if (errno !== 0 && chosen !== cached && this.#handles.get(key) === chosen) this.#handles.delete(key);
+      answer({ errno, key, data: chosen.data, ...reply }, sharedHandle);
+    });
+  }
+
+  /** The worker closed the server it had under `key`. */
+  close(worker: HandoffTarget, key: unknown): void {
+    if (typeof key !== 'string') return;
+    const handle = this.#handles.get(key);
+    if (handle?.remove(worker) === true) this.#handles.delete(key);
+  }
+
+  /** The worker is leaving: take it out of every server (closing sockets it was the last on). */
+  removeWorker(worker: HandoffTarget): void {
+    for (const [key, handle] of this.#handles) {
+      if (handle.remove(worker)) this.#handles.delete(key);
+    }
+  }
+
+  #create(key: string, query: ListenQuery): ListenHandle {
+    let address = query.address;
+    if (query.port < 0 && typeof address === 'string' && process.platform !== 'win32') {
+      // Unix socket paths are limited to ~100 bytes: bind the shorter of the absolute path and the
+      // path relative to the primary's working directory.
+      const relative = path.relative(process.cwd(), address);
+      if (relative.length < address.length) address = relative;
+    }
+    const isUdp = query.addressType === 'udp4' || query.addressType === 'udp6';
+    return this.#policy() === SCHED_RR && !isUdp
+      ? new RoundRobinHandle(key, address, query)
+      : new SharedHandle(key, address, query);
+  }
+}

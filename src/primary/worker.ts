@@ -1,0 +1,119 @@
+/**
+ * The primary's handle on one worker process: node:cluster's `Worker`, as its primary sees it.
+ */
+import type { ChildProcess, MessageOptions, SendHandle, Serializable } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { WorkerNotConnectedError } from '../errors.js';
+import type { RawHandle } from '../internal/node-internals.js';
+import { kAttachOwner, kControl } from '../internal/symbols.js';
+import type { WorkerEvents, WorkerState } from '../types.js';
+import type { ControlChannel } from './control-channel.js';
+import type { HandoffOutcome, HandoffTarget } from './listen-handle.js';
+
+export interface WorkerOptions {
+  id?: number;
+  process?: ChildProcess;
+  state?: WorkerState;
+}
+
+/** The cluster a worker belongs to: it carries out `worker.disconnect()`. */
+export interface WorkerOwner {
+  disconnectWorker(worker: Worker): void;
+}
+
+type SendCallback = (error: Error | null) => void;
+
+export class Worker extends EventEmitter<WorkerEvents> implements HandoffTarget {
+  /** Unique, increasing from 1; the key in `cluster.workers`. */
+  id: number;
+  /** The worker's `ChildProcess` (undefined only for a `Worker` constructed by hand). */
+  declare readonly process: ChildProcess;
+  /** Undocumented in node:cluster, kept for compatibility. */
+  state: WorkerState;
+  /**
+   * `true` once the exit was asked for (`disconnect()` from either side, or `kill()` inside the
+   * worker); `false` for crashes and for signals sent with the primary's `kill()`; `undefined`
+   * until the worker disconnects or exits.
+   */
+  exitedAfterDisconnect: boolean | undefined = undefined;
+  #owner: WorkerOwner | undefined;
+  #control: ControlChannel | undefined;
+
+  constructor(options?: WorkerOptions) {
+    super();
+    const settings: WorkerOptions = typeof options === 'object' && options !== null ? options : {};
+    this.state = settings.state ?? 'none';
+    this.id = (settings.id ?? 0) | 0;
+    if (settings.process !== undefined) {
+      const child = settings.process;
+      Object.defineProperty(this, 'process', { value: child, enumerable: true });
+      child.on('error', (error) => this.emit('error', error));
+      child.on('message', (message, handle) => this.emit('message', message, handle));
+    }
+  }
+
+  /**
+   * Sends a message to the worker (its `process.on('message')`). On a closed channel it returns
+   * false and reports `WorkerNotConnectedError` to the callback, or else as an `'error'` event.
+   */
+  send(message: Serializable, callback?: SendCallback): boolean;
+  send(message: Serializable, sendHandle?: SendHandle, callback?: SendCallback): boolean;
+  send(message: Serializable, sendHandle?: SendHandle, options?: MessageOptions, callback?: SendCallback): boolean;
+  send(message: Serializable, ...rest: unknown[]): boolean {
+    if (this.process === undefined || !this.process.connected) {
+      const error = new WorkerNotConnectedError(this.id, this.process?.pid, this.state);
+      const callback = rest.find((arg): arg is SendCallback => typeof arg === 'function');
+      if (callback !== undefined) process.nextTick(callback, error);
+      else process.nextTick(() => this.emit('error', error));
+      return false;
+    }
+    const send = this.process.send as (...args: unknown[]) => boolean;
+    return send.call(this.process, message, ...rest);
+  }
+
+  /** Sends `signal` to the worker process (node:cluster since v15: a plain `process.kill`). */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): void {
+    this.destroy(signal);
+  }
+
+  destroy(signal: NodeJS.Signals | number = 'SIGTERM'): void {
+    this.process.kill(signal);
+  }
+
+  /**
+   * Asks the worker to close its servers (waiting for their open connections) and then its IPC
+   * channel. The worker stops receiving connections at once and leaves `cluster.workers`.
+   */
+  disconnect(): this {
+    if (this.#owner !== undefined) this.#owner.disconnectWorker(this);
+    else if (this.process?.connected === true) this.process.disconnect();
+    return this;
+  }
+
+  isConnected(): boolean {
+    return this.process?.connected === true;
+  }
+
+  isDead(): boolean {
+    return this.process !== undefined && (this.process.exitCode != null || this.process.signalCode != null);
+  }
+
+  /** @internal Round-robin hand-off of one accepted connection. */
+  handoff(key: string, client: RawHandle, onOutcome: (outcome: HandoffOutcome) => void): boolean {
+    if (this.#control === undefined) return false;
+    return this.#control.send({ act: 'newconn', key }, client, (reply) => {
+      onOutcome(reply === undefined ? 'lost' : reply['accepted'] === true ? 'accepted' : 'refused');
+    });
+  }
+
+  /** @internal */
+  [kAttachOwner](owner: WorkerOwner, control: ControlChannel): void {
+    this.#owner = owner;
+    this.#control = control;
+  }
+
+  /** @internal */
+  get [kControl](): ControlChannel | undefined {
+    return this.#control;
+  }
+}

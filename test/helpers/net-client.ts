@@ -1,0 +1,73 @@
+// Minimal clients for the fixtures' servers: each connection returns everything the server sent.
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+export type Target = number | string | { port: number; host: string };
+
+/** Connects, reads until the server closes the connection, returns the text. */
+export function readAll(target: Target, timeout = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(target);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(timeout, () => socket.destroy(new Error(`no answer from ${JSON.stringify(target)} within ${timeout} ms`)));
+    socket.on('data', (chunk: string) => { text += chunk; });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+/** Opens a connection and resolves with it once the first line arrives (the server's worker id). */
+export function openAndReadFirstLine(target: Target, timeout = 10_000): Promise<{ socket: net.Socket; line: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(target);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(timeout, () => socket.destroy(new Error(`no first line within ${timeout} ms`)));
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const end = text.indexOf('\n');
+      if (end >= 0) {
+        socket.setTimeout(0);
+        resolve({ socket, line: text.slice(0, end) });
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** Opens `count` short connections, at most `concurrency` at a time; returns the answers. */
+export async function readMany(target: Target, count: number, concurrency = 16): Promise<string[]> {
+  const answers: string[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      next += 1;
+      answers.push((await readAll(target)).trim());
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return answers;
+}
+
+/** Sends one UDP datagram and returns the reply. */
+export function udpRoundTrip(port: number, text: string, timeout = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket('udp4');
+    const timer = setTimeout(() => { socket.close(); reject(new Error('no UDP reply')); }, timeout);
+    socket.on('message', (message) => { clearTimeout(timer); socket.close(); resolve(message.toString()); });
+    socket.send(text, port, '127.0.0.1');
+  });
+}
+
+export function countBy(values: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return counts;
+}
+
+function connect(target: Target): net.Socket {
+  if (typeof target === 'number') return net.connect(target, '127.0.0.1');
+  if (typeof target === 'string') return net.connect(target);
+  return net.connect(target.port, target.host);
+}
