@@ -2,8 +2,13 @@
  * The `shared` balancer (node:cluster's SCHED_NONE, and every UDP socket): the primary binds once
  * and sends the bound socket to every worker, whose own accept() calls the kernel balances.
  */
-import { bindServerHandle, bindUdpHandle, type RawHandle } from '../../internal/node-internals.js';
+import os from 'node:os';
+import {
+  bindServerHandle, bindUdpHandle, rawSockname, type RawHandle,
+} from '../../internal/node-internals.js';
 import type { HandoffTarget, ListenHandle, ListenQuery, ListenReply } from '../listen-handle.js';
+
+const UV_EADDRINUSE = -os.constants.errno.EADDRINUSE;
 
 export class SharedHandle implements ListenHandle {
   readonly key: string;
@@ -18,8 +23,16 @@ export class SharedHandle implements ListenHandle {
     const result = addressType === 'udp4' || addressType === 'udp6'
       ? bindUdpHandle(address, port, addressType, fd, flags)
       : bindServerHandle(address, port, addressType, fd, flags);
-    if (typeof result === 'number') this.#errno = result;
-    else this.#handle = result;
+    if (typeof result === 'number') {
+      this.#errno = result;
+    } else if (port > 0 && addressType !== 'udp4' && addressType !== 'udp6' && rawSockname(result)?.['port'] !== port) {
+      // libuv defers EADDRINUSE from bind() to listen(), leaving the socket unbound. The worker
+      // would notice (its port differs) but never close the socket; answer the error here.
+      result.close();
+      this.#errno = UV_EADDRINUSE;
+    } else {
+      this.#handle = result;
+    }
   }
 
   has(worker: HandoffTarget): boolean {
