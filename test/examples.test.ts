@@ -1,0 +1,110 @@
+// The seed programs, ported under examples/, run as real processes and behave as the seeds say.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, test } from 'node:test';
+import { countBy } from './helpers/net-client.js';
+
+const CPUS = os.cpus().length;
+const running = new Set<ChildProcess>();
+afterEach(async () => {
+  for (const child of running) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+  running.clear();
+});
+
+/** Runs an example; `output.waitFor(re, n)` resolves once `n` lines match. */
+function runExample(name: string, env: Record<string, string> = {}): { child: ChildProcess; lines: string[]; waitFor: (pattern: RegExp, count?: number) => Promise<string[]> } {
+  const file = fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
+  const child = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  running.add(child);
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+    for (const waiter of waiters) waiter();
+  });
+  const waitFor = (pattern: RegExp, count = 1): Promise<string[]> => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${count} x ${pattern}; output:\n${lines.join('\n')}`)); }, 15_000);
+    const check = (): void => {
+      const matches = lines.filter((line) => pattern.test(line));
+      if (matches.length < count) return;
+      clearTimeout(timer);
+      waiters.delete(check);
+      resolve(matches);
+    };
+    waiters.add(check);
+    check();
+  });
+  return { child, lines, waitFor };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('seed programs on corral', () => {
+  test('hello-world: one worker per CPU, distinct worker pids answer "hello world"', async () => {
+    const port = await freePort();
+    const example = runExample('hello-world', { PORT: String(port) });
+    const started = await example.waitFor(/^Worker started, process id \d+$/, CPUS);
+    const workerPids = new Set(started.map((line) => line.split(' ').pop()));
+    assert.equal(workerPids.size, CPUS);
+    const masterPid = (await example.waitFor(/^Master process id is \d+$/))[0]!.split(' ').pop();
+    assert.equal(masterPid, String(example.child.pid));
+    const bodies = await readHttpMany(port, 40);
+    assert.deepEqual([...countBy(bodies).keys()], ['hello world\n']);
+  });
+
+  test('restart-on-exit: logs online for each worker; a killed worker is logged and replaced', async () => {
+    const example = runExample('restart-on-exit');
+    await example.waitFor(new RegExp(`^Master cluster setting up ${CPUS} workers\\.\\.\\.$`));
+    const online = await example.waitFor(/^Worker \d+ is online$/, CPUS);
+    const victim = Number(online[0]!.split(' ')[1]);
+    process.kill(victim, 'SIGTERM');
+    await example.waitFor(new RegExp(`^Worker ${victim} died with code: null, and signal: SIGTERM$`));
+    await example.waitFor(/^Starting a new worker$/);
+    const after = await example.waitFor(/^Worker \d+ is online$/, CPUS + 1);
+    assert.ok(!after.slice(CPUS).includes(`Worker ${victim} is online`));
+  });
+
+  test('broadcast: every worker receives the announcement from eachWorker()', async () => {
+    const example = runExample('broadcast', { PORT: String(await freePort()) });
+    const received = await example.waitFor(/^Worker \d+ received: big announcement to all workers$/, CPUS);
+    assert.equal(new Set(received).size, CPUS);
+    await example.waitFor(/^Worker \d+ replied: got it$/, CPUS);
+  });
+
+  test('data-isolation: the primary sets 5, every worker still sees 0', async () => {
+    const example = runExample('data-isolation');
+    await example.waitFor(/^DATA VALUE in MainProcess: 5 $/);
+    const children = await example.waitFor(/^DATA VALUE in ChildProcess \d+: 0 $/, CPUS);
+    const ids = children.map((line) => Number(/ChildProcess (\d+)/.exec(line)![1])).sort((a, b) => a - b);
+    assert.deepEqual(ids, Array.from({ length: CPUS }, (_, i) => i + 1));
+  });
+});
+
+async function readHttpMany(port: number, count: number): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } });
+    bodies.push(await response.text());
+  }
+  return bodies;
+}
+
+

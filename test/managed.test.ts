@@ -1,0 +1,113 @@
+// createCluster(): the supervised cluster for new code.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import {
+  ClusterClosedError, createCluster, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
+  InvalidWorkerCountError, type ManagedCluster, type RestartInfo,
+} from 'corral';
+import { event, report, track, WORKER_FIXTURE } from './helpers/harness.js';
+import { countBy, readMany } from './helpers/net-client.js';
+
+const clusters: ManagedCluster[] = [];
+after(() => Promise.all(clusters.map((cluster) => cluster.close({ timeout: 2_000 }))));
+
+function managed(options: Parameters<typeof createCluster>[0]): ManagedCluster {
+  const cluster = createCluster(options);
+  clusters.push(cluster);
+  cluster.on('fork', (worker) => track(worker));
+  return cluster;
+}
+
+describe('createCluster', () => {
+  test('start() forks the workers and resolves once all listen; close() stops them all', async () => {
+    const cluster = managed({ exec: WORKER_FIXTURE, workers: 3, env: { SCENARIO: 'serve', HOST: '127.0.0.1' } });
+    await cluster.start();
+    assert.equal(cluster.state, 'running');
+    assert.equal(cluster.workers.length, 3);
+    const port = ((await report(cluster.workers[0]!, 'listening'))['address'] as { port: number }).port;
+    const answers = await readMany(port, 30, 3);
+    assert.equal(countBy(answers).size, 3);
+    const workers = [...cluster.workers];
+    await cluster.close();
+    assert.equal(cluster.state, 'closed');
+    for (const worker of workers) {
+      assert.equal(worker.isDead(), true);
+      assert.equal(worker.exitedAfterDisconnect, true);
+    }
+    await assert.rejects(cluster.start(), ClusterClosedError);
+  });
+
+  test("workers: 'auto' forks one worker per CPU", () => {
+    const cluster = managed({ exec: WORKER_FIXTURE, workers: 'auto' });
+    assert.equal(cluster.options.workers, (globalThis as { navigator?: { hardwareConcurrency: number } }).navigator?.hardwareConcurrency ?? cluster.options.workers);
+    assert.ok(cluster.options.workers >= 1);
+  });
+
+  test('a crashed worker is restarted with growing, jittered delays; a long-lived one resets the backoff', { timeout: 30_000 }, async () => {
+    const cluster = managed({
+      exec: WORKER_FIXTURE, workers: 1, env: { SCENARIO: 'exit-after-listen', EXIT_CODE: '3' },
+      restart: { minDelay: 20, maxDelay: 200, factor: 2, jitter: 0.2, resetAfter: 60_000 },
+    });
+    const restarts: RestartInfo[] = [];
+    cluster.on('restart', (info) => restarts.push(info));
+    void cluster.start().catch(() => {});
+    while (restarts.length < 5) await event(cluster, 'restart', 10_000);
+    await cluster.close();
+    assert.deepEqual(restarts.map((info) => info.crashes), [1, 2, 3, 4, 5]);
+    const bounds = [20, 40, 80, 160, 200].map((base) => [Math.round(base * 0.8), Math.round(Math.min(200, base * 1.2))]);
+    restarts.forEach((info, index) => {
+      const [low, high] = bounds[index]!;
+      assert.ok(info.delay >= low! && info.delay <= high!, `restart ${index + 1}: delay ${info.delay} outside ${low}..${high}`);
+      assert.equal(info.slot, 0);
+    });
+  });
+
+  test('restart: false leaves a crashed worker down', async () => {
+    const cluster = managed({ exec: WORKER_FIXTURE, workers: 1, restart: false, env: { SCENARIO: 'exit-after-listen' } });
+    let restarted = false;
+    cluster.on('restart', () => { restarted = true; });
+    const exit = event(cluster, 'exit');
+    await cluster.start(); // it listened (ready) before it crashed
+    await exit;
+    assert.equal(restarted, false);
+    assert.equal(cluster.workers.length, 0);
+    assert.equal(cluster.isReady, false);
+    await cluster.close();
+    await assert.rejects(cluster.ready(), ClusterClosedError);
+  });
+
+  test('broadcast() reaches every worker', async () => {
+    const cluster = managed({ exec: WORKER_FIXTURE, workers: 2, readyWhen: 'online', env: { SCENARIO: 'echo' } });
+    await cluster.start();
+    await Promise.all(cluster.workers.map((worker) => report(worker, 'ready')));
+    assert.equal(cluster.broadcast({ announcement: 'hello' }), 2);
+    await Promise.all(cluster.workers.map((worker) => event(worker, 'message')));
+    await cluster.close();
+  });
+
+  test('close() SIGKILLs workers that do not finish within the timeout', async () => {
+    const cluster = managed({ exec: WORKER_FIXTURE, workers: 1, env: { SCENARIO: 'outgoing-connection', TARGET_PORT: '9' }, readyWhen: 'online' });
+    await cluster.start();
+    const [worker] = cluster.workers;
+    await cluster.close({ timeout: 200 });
+    assert.ok(worker!.isDead());
+  });
+
+  test('bad options fail at once with coded errors that name the value and the fix', () => {
+    assert.throws(() => createCluster({ exec: WORKER_FIXTURE, workers: 0 }), (error: unknown) =>
+      error instanceof InvalidWorkerCountError && error.code === 'CORRAL_ERR_INVALID_WORKER_COUNT' &&
+      /got `0` \(number\)/.test(error.message) && /'auto'/.test(error.message));
+    assert.throws(() => createCluster({ exec: WORKER_FIXTURE, workers: 2.5 }), InvalidWorkerCountError);
+    assert.throws(() => createCluster({ exec: WORKER_FIXTURE, balancer: 'rr' as never }), (error: unknown) =>
+      error instanceof InvalidBalancerError && error.code === 'CORRAL_ERR_INVALID_BALANCER' &&
+      /'round-robin', 'shared'/.test(error.message) && /got 'rr'/.test(error.message));
+    assert.throws(() => createCluster({ exec: '/nonexistent/server.js' }), (error: unknown) =>
+      error instanceof ExecNotFoundError && error.code === 'CORRAL_ERR_EXEC_NOT_FOUND' &&
+      /\/nonexistent\/server\.js/.test(error.message) && /ENOENT/.test(error.message));
+    assert.throws(() => createCluster({ exec: WORKER_FIXTURE, restart: { minDelay: -1 } }), (error: unknown) =>
+      error instanceof InvalidOptionError && /restart\.minDelay/.test(error.message));
+    assert.throws(() => createCluster({ exec: WORKER_FIXTURE, wokers: 2 } as never), (error: unknown) =>
+      error instanceof InvalidOptionError && /wokers/.test(error.message) && /spelling/.test(error.message));
+    assert.throws(() => createCluster({ exec: WORKER_FIXTURE, env: { PORT: 8000 as never } }), /String\(8000\)/);
+  });
+});
