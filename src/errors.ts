@@ -144,5 +144,6 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `an array (${value.length} items)`;
   if (typeof value === 'object') return 'an object';
   if (typeof value === 'function') return 'a function';
-  return `\`${String(value)}\` (${typeof value})`;
+  const primitive = value as string | number | boolean | bigint | symbol;
+  return `\`${primitive.toString()}\` (${typeof value})`;
 }

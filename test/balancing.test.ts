@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -142,7 +143,7 @@ describe('corral round-robin balancing', () => {
 });
 
 /** Opens connections until one is answered by `worker` (round-robin visits it within a few). */
-async function openVia(port: number, worker: Worker): Promise<import('node:net').Socket> {
+async function openVia(port: number, worker: Worker): Promise<Socket> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const { socket, line } = await openAndReadFirstLine(port);
     if (line === String(worker.id)) return socket;

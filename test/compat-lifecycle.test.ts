@@ -192,7 +192,7 @@ for (const impl of IMPLEMENTATIONS) {
         await report(worker, 'ready');
         const circular: Record<string, unknown> = { name: 'loop' };
         circular['self'] = circular;
-        worker.send({ map: new Map([['a', 1]]), big: 10n ** 20n, circular } as never);
+        worker.send({ map: new Map([['a', 1]]), big: 10n ** 20n, circular });
         const [echoed] = await event<[{ map: Map<string, number>; big: bigint; circular: Record<string, unknown> }]>(worker, 'message');
         assert.deepEqual(echoed.map, new Map([['a', 1]]));
         assert.equal(echoed.big, 10n ** 20n);

@@ -27,7 +27,7 @@ function runExample(name: string, env: Record<string, string> = {}): { child: Ch
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     buffered += chunk;
     const parts = buffered.split('\n');
     buffered = parts.pop()!;

@@ -112,7 +112,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       } catch (error) {
         // Nothing can run (e.g. the script vanished since createCluster()): undo and report.
         void this.close();
-        return Promise.reject(error as Error);
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
     }
     return this.ready();

@@ -178,7 +178,7 @@ function nonNegativeNumber(value: unknown, name: string, fallback: number): numb
 function stringArray(raw: Record<string, unknown>, name: string, fallback: readonly string[]): readonly string[] {
   const value = raw[name];
   if (value === undefined) return [...fallback];
-  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return [...value as string[]];
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return [...value];
   throw new InvalidOptionError(name, 'an array of strings', value);
 }
 

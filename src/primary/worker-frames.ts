@@ -45,7 +45,7 @@ export function parseListenQuery(frame: ClusterFrame): Parsed<ListenQuery> {
       data: data ?? null,
       readableAll: readableAll === true ? true : undefined,
       writableAll: writableAll === true ? true : undefined,
-    } as ListenQuery,
+    },
   };
 }
 

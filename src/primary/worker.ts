@@ -67,8 +67,8 @@ export class Worker extends EventEmitter<WorkerEvents> implements HandoffTarget 
       else process.nextTick(() => this.emit('error', error));
       return false;
     }
-    const send = this.process.send as (...args: unknown[]) => boolean;
-    return send.call(this.process, message, ...rest);
+    const child = this.process as unknown as { send(...args: unknown[]): boolean };
+    return child.send(message, ...rest);
   }
 
   /** Sends `signal` to the worker process (node:cluster since v15: a plain `process.kill`). */

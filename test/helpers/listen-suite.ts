@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { ClusterPrimary, type Worker } from 'corral';
 import {
-  cleanup, event, forkWorker, IMPLEMENTATIONS, report, reports, until, type Implementation, type Report,
+  cleanup, exited, forkWorker, IMPLEMENTATIONS, report, reports, until, type Implementation, type Report,
 } from './harness.js';
 import { countBy, readAll, readMany, udpRoundTrip } from './net-client.js';
 
@@ -34,7 +34,7 @@ function openServers(impl: Implementation): number | undefined {
 
 async function disconnectAll(impl: Implementation, workers: readonly Worker[]): Promise<void> {
   await new Promise<void>((resolve) => impl.cluster.disconnect(resolve));
-  await Promise.all(workers.map((worker) => (worker.isDead() ? undefined : event(worker, 'exit'))));
+  await Promise.all(workers.map((worker) => exited(worker)));
 }
 
 export function defineListenSuite(policy: 'round-robin' | 'shared'): void {
@@ -48,7 +48,7 @@ export function defineListenSuite(policy: 'round-robin' | 'shared'): void {
           const onListening = (): void => { listeningEvents += 1; };
           impl.cluster.on('listening', onListening);
           const workers = Array.from({ length: 8 }, () => forkWorker(impl, 'serve', { SERVERS: '2', HOST: '127.0.0.1' }));
-          await until(impl.cluster as never, 'listening', () => listeningEvents >= 16, 30_000);
+          await until(impl.cluster, 'listening', () => listeningEvents >= 16, 30_000);
           impl.cluster.off('listening', onListening);
           await Promise.all(workers.map((worker) => until(worker, 'message', () => listeningCount(worker) >= 2)));
           const ports = new Set<number>();
@@ -136,7 +136,7 @@ export function defineListenSuite(policy: 'round-robin' | 'shared'): void {
         impl.cluster.on('listening', onListening);
         const workers = [0, 1].map(() => forkWorker(impl, 'reuse-port', { PORT: String(port) }));
         const listening = await Promise.all(workers.map((worker) => report(worker, 'listening')));
-        if (!HAS_REUSE_PORT) await until(impl.cluster as never, 'listening', () => clusterListening >= 2);
+        if (!HAS_REUSE_PORT) await until(impl.cluster, 'listening', () => clusterListening >= 2);
         impl.cluster.off('listening', onListening);
         for (const message of listening) assert.equal(portOf(message), port);
         assert.equal(clusterListening, HAS_REUSE_PORT ? 0 : 2);
