@@ -13,7 +13,7 @@ const VARIANTS: Variant[] = [
   { impl: 'corral', policy: 'none', label: 'corral shared' },
 ];
 const MODES = ['keep-alive', 'close'] as const;
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
 const PORT = Number(process.env['BENCH_PORT'] ?? 8765);
 const SERVER = fileURLToPath(new URL('./server.js', import.meta.url));

@@ -1,11 +1,10 @@
 // The seed programs, ported under examples/, run as real processes and behave as the seeds say.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, test } from 'node:test';
-import { countBy } from './helpers/net-client.js';
+import { countBy, freePort } from './helpers/net-client.js';
 
 const CPUS = os.cpus().length;
 const running = new Set<ChildProcess>();
@@ -47,14 +46,6 @@ function runExample(name: string, env: Record<string, string> = {}): { child: Ch
     check();
   });
   return { child, lines, waitFor };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('seed programs on corral', () => {

@@ -10,7 +10,7 @@ import { ClusterPrimary, type Worker } from 'corral';
 import {
   cleanup, exited, forkWorker, IMPLEMENTATIONS, report, reports, until, type Implementation, type Report,
 } from './harness.js';
-import { countBy, readAll, readMany, udpRoundTrip } from './net-client.js';
+import { countBy, freePort, readAll, readMany, udpRoundTrip } from './net-client.js';
 
 const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split('.').map(Number);
 /** net's `reusePort` listen option exists from Node 22.12 and 23.1. */
@@ -18,14 +18,6 @@ export const HAS_REUSE_PORT = nodeMajor > 23 || (nodeMajor === 23 && nodeMinor >
 
 function portOf(listening: Report): number {
   return (listening['address'] as { port: number }).port;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function openServers(impl: Implementation): number | undefined {
@@ -80,6 +72,16 @@ export function defineListenSuite(policy: 'round-robin' | 'shared'): void {
         } finally {
           blocker.close();
         }
+      });
+
+      test('EACCES reaches the worker server\'s \'error\' event, and the primary keeps no handle', async () => {
+        // libuv reports a Unix socket bind in a missing directory as EACCES (it maps ENOENT to
+        // EACCES for pipes), which holds even for root, unlike a privileged port.
+        const socketPath = path.join(os.tmpdir(), `corral-missing-${process.pid}`, 'server.sock');
+        const worker = forkWorker(impl, 'serve', { SOCKET_PATH: socketPath });
+        const failure = await report(worker, 'listen-error');
+        assert.equal(failure['code'], 'EACCES');
+        if (openServers(impl) !== undefined) assert.equal(openServers(impl), 0);
       });
 
       test('a Unix socket path is shared by the workers', async () => {

@@ -66,6 +66,15 @@ export function countBy(values: readonly string[]): Map<string, number> {
   return counts;
 }
 
+/** A TCP port that was free a moment ago (for tests that need a fixed port). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 function connect(target: Target): net.Socket {
   if (typeof target === 'number') return net.connect(target, '127.0.0.1');
   if (typeof target === 'string') return net.connect(target);
