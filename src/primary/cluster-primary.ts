@@ -160,7 +160,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
 
   /**
    * Disconnects every connected worker. `callback` runs once all of them have closed their IPC
-   * channels and every shared server is closed (on the next tick when there are no workers).
+   * channels (their shared servers are released at once; on the next tick when there are none).
    */
   readonly disconnect = (callback?: () => void): void => {
     const workers = Object.values(this.workers);
@@ -168,7 +168,9 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
       if (worker.isConnected()) worker.disconnect();
     }
     if (typeof callback !== 'function') return;
-    const done = (): boolean => workers.every((worker) => !worker.isConnected()) && this.#registry.size === 0;
+    // Their servers were released synchronously by worker.disconnect(); what remains is for
+    // each channel to close. Workers forked after this call do not hold the callback back.
+    const done = (): boolean => workers.every((worker) => !worker.isConnected());
     if (done()) {
       process.nextTick(callback);
       return;
