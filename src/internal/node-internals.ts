@@ -60,10 +60,11 @@ export function onClusterFrame(
 export function sendClusterFrame(
   child: ChildProcess,
   frame: Record<string, unknown>,
+  seq: number,
   handle: RawHandle | null,
   callback: (error: Error | null) => void,
 ): boolean {
-  const message = { cmd: CLUSTER_FRAME_CMD, ...frame };
+  const message = { cmd: CLUSTER_FRAME_CMD, ...frame, seq };
   // child.send() accepts raw TCP/Pipe/UDP wraps (sent as 'net.Native'/'dgram.Native'); its
   // public typing only lists net and dgram objects.
   return child.send(message, (handle ?? undefined) as net.Socket | undefined, {}, callback);

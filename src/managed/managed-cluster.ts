@@ -151,10 +151,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     for (const waiter of this.#readyWaiters) waiter.reject(new ClusterClosedError('wait for ready()'));
     this.#readyWaiters.clear();
     for (const slot of this.#slots) clearTimeout(slot.timer);
-    const exits = this.workers.filter((worker) => !worker.isDead()).map((worker) => new Promise<void>((resolve) => {
-      if (worker.isDead()) resolve();
-      else worker.once('exit', () => resolve());
-    }));
+    const exits = this.workers.filter((worker) => !worker.isDead())
+      .map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
     for (const worker of this.workers) {
       if (worker.isConnected()) worker.disconnect();
     }

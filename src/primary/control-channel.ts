@@ -37,7 +37,7 @@ export class ControlChannel {
     if (this.#closed || !this.#child.connected) return false;
     const seq = this.#nextSeq++;
     if (onReply !== undefined) this.#pending.set(seq, onReply);
-    sendClusterFrame(this.#child, { ...frame, seq }, handle, (error) => {
+    sendClusterFrame(this.#child, frame, seq, handle, (error) => {
       // A failed write means the worker is going away; its reply will never come.
       if (error !== null) this.#settleLost(seq);
     });

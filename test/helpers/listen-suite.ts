@@ -100,10 +100,9 @@ export function defineListenSuite(policy: 'round-robin' | 'shared'): void {
       });
 
       test('IPv6 loopback: workers share a port on ::1', async (t) => {
-        if (!os.networkInterfaces()['lo']?.some((entry) => entry.family === 'IPv6')) {
-          t.diagnostic('no IPv6 loopback on this machine; covered by the IPv4 tests');
-        }
-        const host = os.networkInterfaces()['lo']?.some((entry) => entry.family === 'IPv6') ? '::1' : '127.0.0.1';
+        const hasIpv6 = os.networkInterfaces()['lo']?.some((entry) => entry.family === 'IPv6') === true;
+        if (!hasIpv6) t.diagnostic('no IPv6 loopback on this machine; the test runs on 127.0.0.1');
+        const host = hasIpv6 ? '::1' : '127.0.0.1';
         const workers = [0, 1].map(() => forkWorker(impl, 'serve', { HOST: host }));
         const listening = await Promise.all(workers.map((worker) => report(worker, 'listening')));
         assert.equal(portOf(listening[0]!), portOf(listening[1]!));
