@@ -3,6 +3,8 @@
  * message), and each message names the bad value and how to fix it.
  */
 
+import { describeValue } from './util/describe-value.js';
+
 const kCorralError = Symbol.for('corral.error');
 
 export type CorralErrorCode =
@@ -13,9 +15,14 @@ export type CorralErrorCode =
   | 'CORRAL_ERR_SETTINGS_FROZEN'
   | 'CORRAL_ERR_WORKER_NOT_CONNECTED'
   | 'CORRAL_ERR_CLUSTER_CLOSED'
-  | 'CORRAL_ERR_INVALID_CONTROL_FRAME';
+  | 'CORRAL_ERR_INVALID_CONTROL_FRAME'
+  | 'CORRAL_ERR_UNSUPPORTED_NODE';
 
-/** Base class. `instanceof CorralError` also holds across duplicate installs of corral. */
+/**
+ * Base class. `instanceof CorralError` also holds across duplicate installs of corral, and for the
+ * `CORRAL_ERR_UNSUPPORTED_NODE` error thrown on load (support/node-version.cts), which must load
+ * on any Node and so cannot extend this class.
+ */
 export class CorralError extends Error {
   readonly code: CorralErrorCode;
 
@@ -135,15 +142,4 @@ export class InvalidControlFrameError extends CorralError {
       "The frame was refused. Messages with cmd 'NODE_CLUSTER' are reserved for node:cluster's " +
       'protocol; user code should send messages without a `cmd` starting with NODE_.');
   }
-}
-
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `'${value}' (string)`;
-  if (value === null) return '`null`';
-  if (value === undefined) return '`undefined`';
-  if (Array.isArray(value)) return `an array (${value.length} items)`;
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'function') return 'a function';
-  const primitive = value as string | number | boolean | bigint | symbol;
-  return `\`${primitive.toString()}\` (${typeof value})`;
 }

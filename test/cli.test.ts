@@ -1,4 +1,4 @@
-// The `corral` bin: this release prints usage and the version.
+// The `corral` bin: this release prints usage and the version; errors go to stderr.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,8 +19,9 @@ test('corral --version prints the package version', () => {
   assert.equal(run('--version').stdout.trim(), version);
 });
 
-test('an unknown command exits 2 and names it', () => {
+test('an unknown command exits 2 and names it on stderr, with nothing on stdout', () => {
   const result = run('frobnicate');
   assert.equal(result.status, 2);
-  assert.match(result.stdout, /unknown command 'frobnicate'/);
+  assert.match(result.stderr, /^corral: unknown command 'frobnicate'\. Run 'corral --help'/);
+  assert.equal(result.stdout, '');
 });

@@ -1,51 +1,17 @@
 // The seed programs, ported under examples/, run as real processes and behave as the seeds say.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, test } from 'node:test';
-import { countBy, freePort } from './helpers/net-client.js';
+import { countBy, fetchMany, freePort } from './helpers/net-client.js';
+import { killPrograms, startProgram, type Program } from './helpers/program.js';
 
 const CPUS = os.cpus().length;
-const running = new Set<ChildProcess>();
-afterEach(async () => {
-  for (const child of running) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
-  }
-  running.clear();
-});
+afterEach(killPrograms);
 
-/** Runs an example; `output.waitFor(re, n)` resolves once `n` lines match. */
-function runExample(name: string, env: Record<string, string> = {}): { child: ChildProcess; lines: string[]; waitFor: (pattern: RegExp, count?: number) => Promise<string[]> } {
-  const file = fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
-  const child = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  running.add(child);
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    lines.push(...parts);
-    for (const waiter of waiters) waiter();
-  });
-  const waitFor = (pattern: RegExp, count = 1): Promise<string[]> => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${count} x ${pattern}; output:\n${lines.join('\n')}`)); }, 15_000);
-    const check = (): void => {
-      const matches = lines.filter((line) => pattern.test(line));
-      if (matches.length < count) return;
-      clearTimeout(timer);
-      waiters.delete(check);
-      resolve(matches);
-    };
-    waiters.add(check);
-    check();
-  });
-  return { child, lines, waitFor };
+/** Runs an example compiled from examples/*.ts. */
+function runExample(name: string, env: Record<string, string> = {}): Program {
+  return startProgram(fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url)), [], { env });
 }
 
 describe('seed programs on corral', () => {
@@ -57,7 +23,7 @@ describe('seed programs on corral', () => {
     assert.equal(workerPids.size, CPUS);
     const masterPid = (await example.waitFor(/^Master process id is \d+$/))[0]!.split(' ').pop();
     assert.equal(masterPid, String(example.child.pid));
-    const bodies = await readHttpMany(port, 40);
+    const bodies = await fetchMany(port, 40);
     assert.deepEqual([...countBy(bodies).keys()], ['hello world\n']);
   });
 
@@ -88,14 +54,3 @@ describe('seed programs on corral', () => {
     assert.deepEqual(ids, Array.from({ length: CPUS }, (_, i) => i + 1));
   });
 });
-
-async function readHttpMany(port: number, count: number): Promise<string[]> {
-  const bodies: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } });
-    bodies.push(await response.text());
-  }
-  return bodies;
-}
-
-

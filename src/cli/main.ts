@@ -1,4 +1,6 @@
 /** The `corral` command. This release only prints usage; the full CLI is planned. */
+// First: on an unsupported Node this throws one clear error (bin/corral.js prints its message).
+import '../support/node-version.cjs';
 import { readFileSync } from 'node:fs';
 
 export const USAGE = `Usage: corral <command>
@@ -6,6 +8,7 @@ export const USAGE = `Usage: corral <command>
 corral runs a Node.js service on every core. Use it from code:
 
   import cluster from 'corral'            // node:cluster's API, corral's primary
+  const cluster = require('corral')       // the same object from CommonJS
   import { createCluster } from 'corral'  // supervised cluster with restarts
 
 Commands:
@@ -15,7 +18,13 @@ Commands:
 The command-line runner (corral start app.js) is not in this release.
 `;
 
-export function run(argv: readonly string[], out: (text: string) => void): number {
+export interface CliOutput {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** Runs the command; returns the exit code. Errors and usage after an error go to `err`. */
+export function run(argv: readonly string[], { out, err }: CliOutput): number {
   const [command] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     out(USAGE);
@@ -26,6 +35,6 @@ export function run(argv: readonly string[], out: (text: string) => void): numbe
     out(`${pkg.version}\n`);
     return 0;
   }
-  out(`corral: unknown command '${command}'.\n\n${USAGE}`);
+  err(`corral: unknown command '${command}'. Run 'corral --help' for the commands.\n\n${USAGE}`);
   return 2;
 }

@@ -75,6 +75,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** `count` sequential HTTP GETs on fresh connections (`Connection: close`); returns the bodies. */
+export async function fetchMany(port: number, count: number): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } });
+    bodies.push(await response.text());
+  }
+  return bodies;
+}
+
+/** Fails with a clear message when `port` is taken (for programs that hard-code their port). */
+export async function assertPortFree(port: number): Promise<void> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new Error(`port ${port} is in use; this test runs a program that hard-codes it, so stop whatever listens there (${String(error)})`)));
+    server.listen(port, resolve);
+  });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
 function connect(target: Target): net.Socket {
   if (typeof target === 'number') return net.connect(target, '127.0.0.1');
   if (typeof target === 'string') return net.connect(target);

@@ -1,0 +1,22 @@
+/**
+ * The package's named exports. `import { createCluster } from 'corral'` reads them from here, and
+ * the cluster object carries the same values as properties, so that CommonJS code can write
+ * `const { createCluster } = require('corral')`.
+ */
+export { ClusterPrimary, type ClusterEvents, type ClusterPrimaryOptions } from './primary/cluster-primary.js';
+export { Worker, type WorkerOptions } from './primary/worker.js';
+export {
+  createCluster, ManagedCluster,
+  type ClusterState, type ManagedClusterEvents, type RestartInfo,
+} from './managed/managed-cluster.js';
+export type { ClusterOptions, ResolvedClusterOptions, RestartOptions } from './managed/options.js';
+export { SCHED_NONE, SCHED_RR, type BalancerName } from './constants.js';
+export {
+  CorralError, InvalidOptionError, InvalidWorkerCountError, InvalidBalancerError, ExecNotFoundError,
+  SettingsFrozenError, WorkerNotConnectedError, ClusterClosedError, InvalidControlFrameError,
+  type CorralErrorCode,
+} from './errors.js';
+export type {
+  ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress, WorkerEvents, WorkerState,
+} from './types.js';
+export type { ConnectionEvent } from './diagnostics.js';

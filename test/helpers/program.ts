@@ -1,0 +1,91 @@
+// Runs a program as a real process and reads its output line by line: `waitFor` resolves once
+// enough lines match (with a deadline, never a sleep), `exited` once it ends. Every program a
+// test starts is killed by `killPrograms()` (call it from afterEach), even when the test fails.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+
+export interface Program {
+  readonly child: ChildProcess;
+  /** stdout lines so far. */
+  readonly lines: string[];
+  /** stderr so far. */
+  readonly stderr: () => string;
+  waitFor(pattern: RegExp, count?: number, timeout?: number): Promise<string[]>;
+  /** Resolves with the exit code and signal once the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface ProgramOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  execPath?: string;
+  execArgv?: string[];
+}
+
+const running = new Set<ChildProcess>();
+
+export function startProgram(file: string, args: readonly string[] = [], options: ProgramOptions = {}): Program {
+  const child = spawn(options.execPath ?? process.execPath, [...(options.execArgv ?? []), file, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    running.delete(child);
+    return { code: code as number | null, signal: signal as NodeJS.Signals | null };
+  });
+  const lines: string[] = [];
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  let buffered = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+    for (const waiter of waiters) waiter();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const waitFor = (pattern: RegExp, count = 1, timeout = 15_000): Promise<string[]> => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      waiters.delete(check);
+      reject(new Error(`timed out waiting for ${count} x ${pattern}; stdout:\n${lines.join('\n')}\nstderr:\n${stderr}`));
+    }, timeout);
+    const check = (): void => {
+      const matches = lines.filter((line) => pattern.test(line));
+      if (matches.length < count) return;
+      clearTimeout(timer);
+      waiters.delete(check);
+      resolve(matches);
+    };
+    waiters.add(check);
+    check();
+  });
+  return { child, lines, stderr: () => stderr, waitFor, exited };
+}
+
+/** Waits for a program to exit, failing after `timeout` ms. */
+export async function exitOf(program: Program, timeout = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`program did not exit within ${timeout} ms; stdout:\n${program.lines.join('\n')}\nstderr:\n${program.stderr()}`)), timeout);
+  });
+  try {
+    return await Promise.race([program.exited, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Kills every program still running (SIGKILL) and waits until each has exited. */
+export async function killPrograms(): Promise<void> {
+  await Promise.all([...running].map(async (child) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exit = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exit;
+    }
+  }));
+  running.clear();
+}
