@@ -10,7 +10,9 @@
  *
  *  1. receive `'internalMessage'` frames and send `NODE_CLUSTER` frames, with raw handles attached;
  *  2. bind a listening socket without listening (`net._createServerHandle`,
- *     `dgram._createSocketHandle`) for the shared balancer, as Node's SharedHandle does;
+ *     `dgram._createSocketHandle`, or on Node 26, where that is gone, a public bind whose raw
+ *     handle is taken from dgram's private state) for the shared balancer, as Node's
+ *     SharedHandle does;
  *  3. take the raw listening handle out of a `net.Server` (`server._handle`) and receive raw client
  *     handles from its `onconnection` hook, as Node's RoundRobinHandle does.
  *
@@ -87,29 +89,79 @@ export function bindServerHandle(
   return internalNet._createServerHandle(address, port, addressType, fd, flags);
 }
 
-/** Binds a UDP socket, or returns a negative errno. */
+// libuv's UDP bind flags (uv.h), as Node's worker half puts them in a queryServer frame.
+const UV_UDP_IPV6ONLY = 1;
+const UV_UDP_REUSEADDR = 4;
+const UV_UDP_REUSEPORT = 8;
+
+/**
+ * Binds a UDP socket without receiving on it, and calls back with its raw handle or a negative
+ * errno. Synchronously on Node 25 and older, through `dgram._createSocketHandle` as Node's own
+ * SharedHandle does. Node 26 removed that function (DEP0112); there the socket is bound through
+ * the public API, its receiving stopped before any datagram can be read (in the same tick), and
+ * its raw handle taken from the socket's private state, which has no public accessor either.
+ */
 export function bindUdpHandle(
   address: string | null,
   port: number,
   addressType: 'udp4' | 'udp6',
   fd: number | undefined,
   flags: number | undefined,
-): RawHandle | number {
+  callback: (result: RawHandle | number) => void,
+): void {
   const internalDgram = dgram as unknown as {
-    _createSocketHandle(
+    _createSocketHandle?(
       address: string | null, port: number, addressType: string,
       fd: number | undefined, flags: number | undefined,
     ): RawHandle | number;
   };
-  // The public alias warns (DEP0112) on first use; the warning would name corral's internals, not
-  // anything the user did. Node's own SharedHandle calls the same function without the warning.
-  const noDeprecation = process.noDeprecation;
-  process.noDeprecation = true;
-  try {
-    return internalDgram._createSocketHandle(address, port, addressType, fd, flags);
-  } finally {
-    process.noDeprecation = noDeprecation;
+  if (typeof internalDgram._createSocketHandle === 'function') {
+    // The public alias warns (DEP0112) on first use; the warning would name corral's internals,
+    // not anything the user did. Node's own SharedHandle calls the same function without it.
+    const noDeprecation = process.noDeprecation;
+    process.noDeprecation = true;
+    try {
+      callback(internalDgram._createSocketHandle(address, port, addressType, fd, flags));
+    } finally {
+      process.noDeprecation = noDeprecation;
+    }
+    return;
   }
+  const bits = flags ?? 0;
+  const socket = dgram.createSocket({
+    type: addressType,
+    reuseAddr: (bits & UV_UDP_REUSEADDR) !== 0,
+    ipv6Only: (bits & UV_UDP_IPV6ONLY) !== 0,
+    ...((bits & UV_UDP_REUSEPORT) !== 0 ? { reusePort: true } : {}),
+  });
+  socket.once('error', (error: NodeJS.ErrnoException) => {
+    socket.close();
+    callback(typeof error.errno === 'number' ? error.errno : -1);
+  });
+  socket.bind({ port, ...(address === null ? {} : { address }), ...(fd === undefined ? {} : { fd }) }, () => {
+    const state = udpSocketState(socket);
+    const handle = state?.handle;
+    if (state === undefined || handle === null || handle === undefined) {
+      socket.close();
+      throw new Error('corral: cannot reach the UDP handle of a bound dgram socket on this Node version');
+    }
+    handle.recvStop();
+    handle.onmessage = null;
+    // Detach: the socket object is dropped, and only the raw handle lives on (closed by corral).
+    state.handle = null;
+    socket.removeAllListeners();
+    callback(handle);
+  });
+}
+
+interface UdpSocketState {
+  handle: (RawHandle & { recvStop(): number; onmessage: unknown }) | null | undefined;
+}
+
+/** dgram keeps its handle under a private symbol (`kStateSymbol`, described 'state symbol'). */
+function udpSocketState(socket: dgram.Socket): UdpSocketState | undefined {
+  const symbol = Object.getOwnPropertySymbols(socket).find((candidate) => candidate.description === 'state symbol');
+  return symbol === undefined ? undefined : (socket as unknown as Record<symbol, UdpSocketState>)[symbol];
 }
 
 /**

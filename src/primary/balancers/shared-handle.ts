@@ -10,29 +10,37 @@ import type { HandoffTarget, ListenHandle, ListenQuery, ListenReply } from '../l
 
 const UV_EADDRINUSE = -os.constants.errno.EADDRINUSE;
 
+type BindState =
+  | { readonly kind: 'binding'; readonly waiters: (() => void)[] }
+  | { readonly kind: 'bound'; readonly handle: RawHandle }
+  | { readonly kind: 'failed'; readonly errno: number }
+  | { readonly kind: 'closed' };
+
 export class SharedHandle implements ListenHandle {
   readonly key: string;
   data: unknown = null;
   readonly #workers = new Set<number>();
-  #handle: RawHandle | null = null;
-  readonly #errno: number = 0;
+  #bind: BindState = { kind: 'binding', waiters: [] };
+  /** Every worker left while the socket was still binding: close it once bound. */
+  #abandoned = false;
 
   constructor(key: string, address: string | null, query: ListenQuery) {
     this.key = key;
     const { port, addressType, fd, flags } = query;
-    const result = addressType === 'udp4' || addressType === 'udp6'
-      ? bindUdpHandle(address, port, addressType, fd, flags)
-      : bindServerHandle(address, port, addressType, fd, flags);
-    if (typeof result === 'number') {
-      this.#errno = result;
-    } else if (port > 0 && addressType !== 'udp4' && addressType !== 'udp6' && rawSockname(result)?.['port'] !== port) {
+    if (addressType === 'udp4' || addressType === 'udp6') {
+      // Synchronous on most Node lines; Node 26 binds UDP asynchronously (node-internals.ts).
+      bindUdpHandle(address, port, addressType, fd, flags, (result) => this.#settle(result));
+      return;
+    }
+    const result = bindServerHandle(address, port, addressType, fd, flags);
+    if (typeof result !== 'number' && port > 0 && rawSockname(result)?.['port'] !== port) {
       // libuv defers EADDRINUSE from bind() to listen(), leaving the socket unbound. The worker
       // would notice (its port differs) but never close the socket; answer the error here.
       result.close();
-      this.#errno = UV_EADDRINUSE;
-    } else {
-      this.#handle = result;
+      this.#settle(UV_EADDRINUSE);
+      return;
     }
+    this.#settle(result);
   }
 
   has(worker: HandoffTarget): boolean {
@@ -40,14 +48,41 @@ export class SharedHandle implements ListenHandle {
   }
 
   add(worker: HandoffTarget, reply: ListenReply): void {
-    if (this.#errno === 0) this.#workers.add(worker.id);
-    reply(this.#errno, null, this.#handle);
+    this.#workers.add(worker.id);
+    const answer = (): void => {
+      const bind = this.#bind;
+      if (bind.kind === 'bound') {
+        reply(0, null, bind.handle);
+        return;
+      }
+      this.#workers.delete(worker.id);
+      reply(bind.kind === 'failed' ? bind.errno : UV_EADDRINUSE, null, null);
+    };
+    if (this.#bind.kind === 'binding') this.#bind.waiters.push(answer);
+    else answer();
   }
 
   remove(worker: HandoffTarget): boolean {
     if (!this.#workers.delete(worker.id) || this.#workers.size > 0) return false;
-    this.#handle?.close();
-    this.#handle = null;
+    if (this.#bind.kind === 'binding') {
+      this.#abandoned = true; // #settle closes it.
+    } else {
+      if (this.#bind.kind === 'bound') this.#bind.handle.close();
+      this.#bind = { kind: 'closed' };
+    }
     return true;
+  }
+
+  #settle(result: RawHandle | number): void {
+    const previous = this.#bind;
+    if (typeof result === 'number') {
+      this.#bind = { kind: 'failed', errno: result };
+    } else if (this.#abandoned) {
+      result.close();
+      this.#bind = { kind: 'closed' };
+    } else {
+      this.#bind = { kind: 'bound', handle: result };
+    }
+    if (previous.kind === 'binding') for (const waiter of previous.waiters) waiter();
   }
 }
