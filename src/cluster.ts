@@ -2,17 +2,20 @@
  * The cluster object of this process: what `import cluster from 'corral'` and
  * `require('corral')` both return, once per process.
  *
- * In the primary it is corral's own `ClusterPrimary`. In a worker (a process forked with
- * NODE_UNIQUE_ID) it is Node's own worker half of node:cluster, exactly what
- * `require('node:cluster')` gives there, so `cluster.worker`, `cluster.isWorker` and `listen()`
- * behave as under node:cluster.
+ * In the primary it is corral's own `ClusterPrimary`, and node:cluster is redirected to it
+ * (node-cluster/redirect.ts). In a worker (a process forked with NODE_UNIQUE_ID) it is Node's
+ * own worker half of node:cluster, exactly what `require('node:cluster')` gives there, so
+ * `cluster.worker`, `cluster.isWorker` and `listen()` behave as under node:cluster.
  *
  * Either way it also carries the package's named exports as properties, because a CommonJS
  * `require('corral')` gets this object and nothing else.
  */
+import { readFileSync } from 'node:fs';
 import nodeCluster, { type Worker as NodeWorker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import { ClusterPrimary } from './primary/cluster-primary.js';
 import type * as NamedExports from './named-exports.js';
+import { redirectionDisabled, redirectNodeCluster, type Redirection } from './node-cluster/redirect.js';
 
 /** The primary's API plus `worker`, which is set in workers. */
 export interface Cluster extends Omit<ClusterPrimary, 'isPrimary' | 'isMaster' | 'isWorker' | 'worker'> {
@@ -31,8 +34,55 @@ export interface Cluster extends Omit<ClusterPrimary, 'isPrimary' | 'isMaster' |
  */
 export type ClusterModule = Cluster & typeof NamedExports & { readonly default: ClusterModule };
 
-/** Builds the process's cluster object; `index.ts` calls it once. */
-export function createClusterObject(namedExports: typeof NamedExports): ClusterModule {
+/**
+ * One per process, kept on `globalThis` under a registered symbol so that two installed copies
+ * of corral (two module instances) still share one cluster object and one primary.
+ */
+interface ProcessCluster {
+  readonly cluster: ClusterModule;
+  readonly version: string;
+  /** The package folder of the copy that created it. */
+  readonly packageDir: string;
+  redirection: Redirection | undefined;
+}
+
+const kProcessCluster = Symbol.for('corral.processCluster');
+const registry = globalThis as { [kProcessCluster]?: ProcessCluster };
+
+/** The process's cluster object, created by the first copy of corral to load. */
+export function processCluster(namedExports: typeof NamedExports, entryUrl: string): ClusterModule {
+  const packageDir = fileURLToPath(new URL('../', entryUrl));
+  const version = (JSON.parse(readFileSync(`${packageDir}package.json`, 'utf8')) as { version: string }).version;
+  const existing = registry[kProcessCluster];
+  if (existing !== undefined) {
+    if (existing.packageDir !== packageDir && existing.version !== version) {
+      process.emitWarning(
+        `corral is installed twice: ${existing.packageDir} (${existing.version}) and ${packageDir} (${version}). ` +
+        `Both use the cluster object of the first, so there is still one primary, but the second copy's ` +
+        'features are not used. Align the versions and run `npm dedupe` to keep one copy.',
+        { type: 'CorralWarning', code: 'CORRAL_DUPLICATE_INSTALL' });
+    }
+    return existing.cluster;
+  }
+  const cluster = createClusterObject(namedExports);
+  const entry: ProcessCluster = { cluster, version, packageDir, redirection: undefined };
+  registry[kProcessCluster] = entry;
+  if (cluster.isPrimary && !redirectionDisabled()) entry.redirection = redirectNodeCluster(cluster);
+  return cluster;
+}
+
+/**
+ * Turns off the redirection of node:cluster to corral's primary: from now on
+ * `require('node:cluster')` gives Node's own primary again. (`CORRAL_REDIRECT_NODE_CLUSTER=0`
+ * keeps it from being turned on at all.)
+ */
+export function restoreNodeCluster(): void {
+  const entry = registry[kProcessCluster];
+  entry?.redirection?.restore();
+  if (entry !== undefined) entry.redirection = undefined;
+}
+
+function createClusterObject(namedExports: typeof NamedExports): ClusterModule {
   const extras: Record<string, unknown> = { ...namedExports };
   // Node decides the role once, when node:cluster first loads: a process started with
   // NODE_UNIQUE_ID (which Node deletes right after) is a worker.

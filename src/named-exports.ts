@@ -20,3 +20,4 @@ export type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress, WorkerEvents, WorkerState,
 } from './types.js';
 export type { ConnectionEvent } from './diagnostics.js';
+export { restoreNodeCluster } from './cluster.js';

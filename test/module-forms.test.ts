@@ -26,7 +26,7 @@ describe('require and import', () => {
     const seen = JSON.parse(line!) as Record<string, unknown>;
     assert.deepEqual({ ...seen, enumerableKeys: undefined, reports: undefined }, {
       isMaster: true, isPrimary: true, sameAsImportDefault: true, sameAsDependency: true, defaultIsItself: true,
-      notNodeCluster: true, namedExportsMatch: true, destructured: true, workers: [1, 2], forkedByDependency: 2,
+      nodeClusterIsCorral: true, namedExportsMatch: true, destructured: true, workers: [1, 2], forkedByDependency: 2,
       enumerableKeys: undefined, reports: undefined,
     });
     // The named exports are reachable as properties, but Object.keys() stays node:cluster's.

@@ -49,9 +49,9 @@ afterEach(killPrograms);
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs a consumer app as a two-worker cluster and checks both workers answer HTTP. */
-async function runsAsCluster(file: string, form: string): Promise<Record<string, unknown>> {
+async function runsAsCluster(file: string, form: string, execArgv: string[] = []): Promise<Record<string, unknown>> {
   const port = await freePort();
-  const app = startProgram(file, [], { cwd: path.dirname(file), env: { PORT: String(port), FORM: form } });
+  const app = startProgram(file, [], { cwd: path.dirname(file), execArgv, env: { PORT: String(port), FORM: form } });
   const [line] = await app.waitFor(/^\{"ready":true/);
   const bodies = new Set(await fetchMany(port, 8));
   assert.deepEqual([...bodies].sort(), ['worker 1\n', 'worker 2\n'], `${form}: both workers answer`);
@@ -61,10 +61,10 @@ async function runsAsCluster(file: string, form: string): Promise<Record<string,
 describe('the packed tarball', () => {
   test('holds the build, its sources (for the source maps), LICENSE and README, and nothing else', () => {
     const files = packed.files.map((file) => file.path).sort();
-    for (const required of ['LICENSE', 'README.md', 'package.json', 'bin/corral.js', 'dist/index.js', 'dist/index.d.ts', 'dist/index.cjs', 'dist/index.d.cts', 'src/index.ts', 'src/index.cts']) {
+    for (const required of ['LICENSE', 'README.md', 'package.json', 'bin/corral.js', 'dist/index.js', 'dist/index.d.ts', 'dist/index.cjs', 'dist/index.d.cts', 'dist/register.js', 'dist/register.cjs', 'src/index.ts', 'src/index.cts']) {
       assert.ok(files.includes(required), `${required} is in the tarball`);
     }
-    const stray = files.filter((file) => !/^(dist|src|bin)\//.test(file) && !['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json'].includes(file));
+    const stray = files.filter((file) => !/^(dist|src|bin)\//.test(file) && file !== 'register/package.json' && !['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json'].includes(file));
     assert.deepEqual(stray, []);
     assert.ok(packed.size < 200_000, `tarball is ${packed.size} bytes`);
   });
@@ -89,14 +89,19 @@ describe('the packed tarball', () => {
       'ClusterClosedError', 'ClusterPrimary', 'CorralError', 'ExecNotFoundError', 'InvalidBalancerError',
       'InvalidControlFrameError', 'InvalidOptionError', 'InvalidWorkerCountError', 'ManagedCluster', 'SCHED_NONE',
       'SCHED_RR', 'SettingsFrozenError', 'Worker', 'WorkerNotConnectedError', 'createCluster', 'default',
+      'disconnect', 'fork', 'isMaster', 'isPrimary', 'isWorker', 'restoreNodeCluster', 'schedulingPolicy', 'settings',
+      'setupMaster', 'setupPrimary', 'worker', 'workers',
     ]);
   });
 
-  test('an ES module app and a CommonJS app run a real cluster from the installed package', async () => {
+  test('an ES module app and a CommonJS app run a real cluster from the installed package, also under corral/register', async () => {
     const esm = await runsAsCluster(path.join(consumer, 'esm/app.mjs'), 'esm');
     const cjs = await runsAsCluster(path.join(consumer, 'cjs/app.cjs'), 'cjs');
     assert.equal(esm['errorCode'], 'CORRAL_ERR_INVALID_WORKER_COUNT');
     assert.equal(cjs['errorCode'], 'CORRAL_ERR_INVALID_WORKER_COUNT');
+    // corral/register resolves from the installed package, in both forms.
+    await runsAsCluster(path.join(consumer, 'esm/app.mjs'), 'esm', ['--import', 'corral/register']);
+    await runsAsCluster(path.join(consumer, 'cjs/app.cjs'), 'cjs', ['--require', 'corral/register']);
   });
 
   test(`TypeScript ${TYPESCRIPT} builds one source as ESM, CommonJS and with bundler resolution, with no \`types\` setting, and each build runs`, async () => {

@@ -16,10 +16,18 @@
  *  3. take the raw listening handle out of a `net.Server` (`server._handle`) and receive raw client
  *     handles from its `onconnection` hook, as Node's RoundRobinHandle does.
  *
+ *
+ * And, to make libraries that call `require('cluster')` themselves see corral's primary:
+ *
+ *  4. wrap the CommonJS loader's `Module._load`, which every `require()` goes through (APM
+ *     tools such as require-in-the-middle hook the same place). Node has no documented way to
+ *     make `require('cluster')` return another object.
+ *
  * Every use is wrapped here, typed narrowly, and covered by tests on each supported Node line.
  */
 import type { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import Module from 'node:module';
 import net from 'node:net';
 
 /** The `cmd` of every frame Node's cluster worker half sends or accepts. */
@@ -193,3 +201,29 @@ export function rawSockname(handle: RawHandle): Record<string, unknown> | undefi
   handle.getsockname(out);
   return out;
 }
+
+/**
+ * Makes `require(id)` return `replacement` for each id in `ids` (anywhere in the process, from
+ * now on), unless `exempt(parentFilename)` says the requiring file must see the original. Returns
+ * a function that turns the redirection off again (the wrapper then passes everything through,
+ * so other tools that wrapped `Module._load` after corral keep working).
+ */
+export function redirectRequire(
+  ids: ReadonlySet<string>,
+  replacement: unknown,
+  exempt: (parentFilename: string | undefined) => boolean,
+): () => void {
+  const loader = Module as unknown as {
+    _load: (this: unknown, request: string, parent: { filename?: string } | null | undefined, isMain: boolean) => unknown;
+  };
+  const original = loader._load;
+  let active = true;
+  loader._load = function load(this: unknown, request, parent, isMain) {
+    if (active && ids.has(request) && !exempt(parent?.filename)) return replacement;
+    return original.call(this, request, parent, isMain);
+  };
+  return () => {
+    active = false;
+  };
+}
+

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
 import { InvalidControlFrameError, InvalidOptionError, SettingsFrozenError } from '../errors.js';
 import type { ClusterFrame } from '../internal/node-internals.js';
-import { kAttachOwner, kControl } from '../internal/symbols.js';
+import { kAttachOwner, kControl, kOnConfigChange } from '../internal/symbols.js';
 import type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress,
 } from '../types.js';
@@ -61,6 +61,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   #lastId = 0;
   readonly #registry = new ServerRegistry(() => this.#policy);
   readonly #disconnectWaiters = new Set<() => void>();
+  readonly #configObservers = new Set<() => void>();
   readonly #frameHandlers: Readonly<Record<string, FrameHandler>> = {
     online: (worker) => {
       worker.state = 'online';
@@ -107,6 +108,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
         'Set it before the first fork(), or start the primary with NODE_CLUSTER_SCHED_POLICY=rr or =none.');
     }
     this.#policy = policy;
+    this.#configChanged();
   }
 
   /** Merges `settings` into `cluster.settings` for later forks and emits `'setup'`. */
@@ -115,6 +117,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     const merged = mergeSettings(this.settings, settings ?? undefined);
     this.settings = merged;
     this.#frozen = true;
+    this.#configChanged();
     process.nextTick(() => this.emit('setup', merged));
   };
 
@@ -189,6 +192,18 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     worker[kControl]?.send({ act: 'disconnect' });
     this.#registry.removeWorker(worker);
     this.#removeFromWorkers(worker);
+  }
+
+  /**
+   * @internal Calls `observer` synchronously whenever `settings` or `schedulingPolicy` changes
+   * (the package's live `settings`/`schedulingPolicy` exports follow them this way).
+   */
+  [kOnConfigChange](observer: () => void): void {
+    this.#configObservers.add(observer);
+  }
+
+  #configChanged(): void {
+    for (const observer of this.#configObservers) observer();
   }
 
   /** Open shared servers; 0 when no worker holds any. */

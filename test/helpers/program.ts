@@ -47,20 +47,31 @@ export function startProgram(file: string, args: readonly string[] = [], options
     for (const waiter of waiters) waiter();
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  let ended = false;
   const waitFor = (pattern: RegExp, count = 1, timeout = 15_000): Promise<string[]> => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      waiters.delete(check);
-      reject(new Error(`timed out waiting for ${count} x ${pattern}; stdout:\n${lines.join('\n')}\nstderr:\n${stderr}`));
-    }, timeout);
-    const check = (): void => {
-      const matches = lines.filter((line) => pattern.test(line));
-      if (matches.length < count) return;
+    const fail = (why: string): void => {
       clearTimeout(timer);
       waiters.delete(check);
-      resolve(matches);
+      reject(new Error(`${why} waiting for ${count} x ${pattern}; stdout:\n${lines.join('\n')}\nstderr:\n${stderr}`));
+    };
+    const timer = setTimeout(() => fail(`timed out after ${timeout} ms`), timeout);
+    const check = (): void => {
+      const matches = lines.filter((line) => pattern.test(line));
+      if (matches.length >= count) {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(matches);
+      } else if (ended) {
+        fail('the program exited');
+      }
     };
     waiters.add(check);
     check();
+  });
+  // Once stdout has ended (all lines are in), a waiter still unmatched never will be.
+  child.stdout.once('end', () => {
+    ended = true;
+    for (const waiter of [...waiters]) waiter();
   });
   return { child, lines, stderr: () => stderr, waitFor, exited };
 }
