@@ -20,7 +20,11 @@ export interface ClusterSettings {
   cwd?: string;
   uid?: number;
   gid?: number;
-  /** Inspector port for workers started with --inspect; a number or a function returning one. */
+  /**
+   * Inspector port for workers started with --inspect; a number or a function returning one.
+   * Checked at `fork()`, only when the inspector is in use (a bad one throws a RangeError
+   * `ERR_SOCKET_BAD_PORT` there), as in node:cluster.
+   */
   inspectPort?: number | (() => number);
   /** IPC serialization. @default 'json' */
   serialization?: 'json' | 'advanced';
@@ -29,8 +33,8 @@ export interface ClusterSettings {
 
 /** The address a worker listens on, as passed to the `'listening'` events: always these 4 keys. */
 export interface WorkerAddress {
-  /** 4 or 6 for TCP, -1 for a Unix socket, 'udp4' or 'udp6' for UDP. */
-  addressType: 4 | 6 | -1 | 'udp4' | 'udp6';
+  /** 4 or 6 for TCP, -1 for a Unix socket, 'udp4' or 'udp6' for UDP, null for `listen({ fd })`. */
+  addressType: 4 | 6 | -1 | 'udp4' | 'udp6' | null;
   address: string | null;
   port: number;
   fd: number | undefined;

@@ -56,7 +56,6 @@ describe('corral: settings errors', () => {
     assert.throws(() => cluster.setupPrimary({ exec: 42 as never }), /settings\.exec.*got `42` \(number\)/);
     assert.throws(() => cluster.setupPrimary({ stdio: ['pipe', 'pipe', 'pipe'] }), /'ipc'/);
     assert.throws(() => cluster.setupPrimary({ serialization: 'xml' as never }), /'json' or 'advanced'/);
-    assert.throws(() => cluster.fork('NODE_ENV=production' as never), /`env`/);
   });
 
   test('fork() with a missing exec throws ExecNotFoundError naming the path', () => {

@@ -14,18 +14,18 @@
  *     handle is taken from dgram's private state) for the shared balancer, as Node's
  *     SharedHandle does;
  *  3. take the raw listening handle out of a `net.Server` (`server._handle`) and receive raw client
- *     handles from its `onconnection` hook, as Node's RoundRobinHandle does.
- *
- *
- * And, to make libraries that call `require('cluster')` themselves see corral's primary:
- *
+ *     handles from its `onconnection` hook, as Node's RoundRobinHandle does;
  *  4. wrap the CommonJS loader's `Module._load`, which every `require()` goes through (APM
  *     tools such as require-in-the-middle hook the same place). Node has no documented way to
- *     make `require('cluster')` return another object.
+ *     make `require('cluster')` return another object (so that libraries which take node:cluster
+ *     themselves see corral's primary);
+ *  5. list the descriptors the primary's active libuv handles use (`process._getActiveHandles()`),
+ *     so that a worker's `listen({ fd })` can never make the primary wrap, and later close, a
+ *     descriptor it relies on. Node has no documented way to ask which descriptors are in use.
  *
  * Every use is wrapped here, typed narrowly, and covered by tests on each supported Node line.
  */
-import type { ChildProcess } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import Module from 'node:module';
 import net from 'node:net';
@@ -83,18 +83,18 @@ export function sendClusterFrame(
 /** Binds (without listening) a TCP or pipe socket, or returns a negative errno. */
 export function bindServerHandle(
   address: string | null,
-  port: number,
-  addressType: number,
+  port: number | null,
+  addressType: number | null,
   fd: number | undefined,
   flags: number | undefined,
 ): RawHandle | number {
   const internalNet = net as unknown as {
     _createServerHandle(
-      address: string | null, port: number, addressType: number,
+      address: string | null, port: number | null, addressType: number | null,
       fd: number | undefined, flags: number | undefined,
     ): RawHandle | number;
   };
-  return internalNet._createServerHandle(address, port, addressType, fd, flags);
+  return remembered(internalNet._createServerHandle(address, port, addressType, fd, flags));
 }
 
 // libuv's UDP bind flags (uv.h), as Node's worker half puts them in a queryServer frame.
@@ -111,7 +111,7 @@ const UV_UDP_REUSEPORT = 8;
  */
 export function bindUdpHandle(
   address: string | null,
-  port: number,
+  port: number | null,
   addressType: 'udp4' | 'udp6',
   fd: number | undefined,
   flags: number | undefined,
@@ -119,7 +119,7 @@ export function bindUdpHandle(
 ): void {
   const internalDgram = dgram as unknown as {
     _createSocketHandle?(
-      address: string | null, port: number, addressType: string,
+      address: string | null, port: number | null, addressType: string,
       fd: number | undefined, flags: number | undefined,
     ): RawHandle | number;
   };
@@ -129,7 +129,7 @@ export function bindUdpHandle(
     const noDeprecation = process.noDeprecation;
     process.noDeprecation = true;
     try {
-      callback(internalDgram._createSocketHandle(address, port, addressType, fd, flags));
+      callback(remembered(internalDgram._createSocketHandle(address, port, addressType, fd, flags)));
     } finally {
       process.noDeprecation = noDeprecation;
     }
@@ -146,7 +146,9 @@ export function bindUdpHandle(
     socket.close();
     callback(typeof error.errno === 'number' ? error.errno : -1);
   });
-  socket.bind({ port, ...(address === null ? {} : { address }), ...(fd === undefined ? {} : { fd }) }, () => {
+  // With a descriptor, dgram takes the socket as it is: no port or address goes with it.
+  const bindOptions = fd !== undefined && fd >= 0 ? { fd } : { port: port ?? 0, ...(address === null ? {} : { address }) };
+  socket.bind(bindOptions, () => {
     const state = udpSocketState(socket);
     const handle = state?.handle;
     if (state === undefined || handle === null || handle === undefined) {
@@ -158,7 +160,7 @@ export function bindUdpHandle(
     // Detach: the socket object is dropped, and only the raw handle lives on (closed by corral).
     state.handle = null;
     socket.removeAllListeners();
-    callback(handle);
+    callback(remembered(handle));
   });
 }
 
@@ -191,7 +193,7 @@ export function adoptListeningHandle(
     if (status === 0 && client !== undefined) onConnection(client);
   };
   internalServer._handle = null;
-  return handle;
+  return remembered(handle);
 }
 
 /** The bound address of a raw TCP handle (`undefined` for pipes, which have no sockname). */
@@ -225,5 +227,49 @@ export function redirectRequire(
   return () => {
     active = false;
   };
+}
+
+/** The listen sockets corral's balancers hold (closed ones report fd -1 and are dropped). */
+const listenHandles = new Set<RawHandle>();
+
+/** Records a listen socket of corral's (not an errno), so that no worker can borrow its descriptor. */
+function remembered<T extends RawHandle | number>(handle: T): T {
+  if (typeof handle !== 'number') listenHandles.add(handle);
+  return handle;
+}
+
+/**
+ * Descriptors the primary uses: its servers' and connections' sockets (net and dgram), its IPC
+ * channels to workers and to its own parent, and corral's listen sockets. A raw handle that no
+ * such object owns (a socket the primary's code bound for its workers, as Node's
+ * test-cluster-dgram-bind-fd does) is not counted: lending those is what `listen({ fd })` is for.
+ */
+export function descriptorsInUse(): Set<number> {
+  const fds = new Set<number>();
+  const add = (fd: number | undefined): void => {
+    if (fd !== undefined) fds.add(fd);
+  };
+  const getActiveHandles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles;
+  for (const owner of getActiveHandles?.call(process) ?? []) add(descriptorOf(owner));
+  add(fdOf(process.channel));
+  for (const handle of listenHandles) {
+    const fd = fdOf(handle);
+    if (fd === undefined) listenHandles.delete(handle);
+    else fds.add(fd);
+  }
+  return fds;
+}
+
+function descriptorOf(owner: unknown): number | undefined {
+  // dgram's `_handle` accessor is deprecated (DEP0112), and gone in Node 26.
+  if (owner instanceof dgram.Socket) return fdOf(udpSocketState(owner)?.handle);
+  if (owner instanceof ChildProcess) return fdOf(owner.channel);
+  if (owner instanceof net.Socket || owner instanceof net.Server) return fdOf((owner as unknown as { _handle?: unknown })._handle);
+  return undefined;
+}
+
+function fdOf(handle: unknown): number | undefined {
+  const fd = (handle as { fd?: unknown } | null | undefined)?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 

@@ -8,6 +8,8 @@ export function restartDelay(
 ): number {
   const base = Math.min(policy.maxDelay, policy.minDelay * policy.factor ** consecutiveCrashes);
   // Jitter spreads restarts of workers that crashed together, so they do not all return at once.
+  // It is applied after the cap, so capped delays spread around maxDelay too: clipping them at
+  // maxDelay would make slots that crash together restart together again.
   const spread = 1 + policy.jitter * (2 * random() - 1);
-  return Math.round(Math.min(policy.maxDelay, base * spread));
+  return Math.round(base * spread);
 }

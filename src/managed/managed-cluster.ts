@@ -13,7 +13,7 @@ import type { Worker } from '../primary/worker.js';
 import type { ExitSignal, WorkerAddress } from '../types.js';
 import { restartDelay } from './backoff.js';
 import {
-  normalizeOptions, type ClusterOptions, type ResolvedClusterOptions, type RestartOptions,
+  normalizeOptions, timeout, type ClusterOptions, type ResolvedClusterOptions, type RestartOptions,
 } from './options.js';
 
 export interface RestartInfo {
@@ -44,6 +44,11 @@ export interface ManagedClusterEvents {
 
 export type ClusterState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
 
+/** A worker that exits on its own request sooner than this after its fork counts as crashed. */
+const PLANNED_EXIT_MIN_UPTIME = 1000;
+/** The cluster forks at most max(this, workers) times in any one second. */
+const MIN_FORKS_PER_SECOND = 2;
+
 interface Slot {
   readonly index: number;
   worker: Worker | undefined;
@@ -66,6 +71,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   readonly #readyWaiters = new Set<Waiter>();
   #state: ClusterState = 'idle';
   #closing: Promise<void> | undefined;
+  /** When recent forks happened (the last second's), for the cluster-wide fork rate bound. */
+  readonly #forkTimes: number[] = [];
 
   constructor(options: ClusterOptions) {
     super();
@@ -142,7 +149,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
    * Calling it again returns the same promise.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
-    this.#closing ??= this.#close(options.timeout ?? this.options.shutdownTimeout);
+    if (this.#closing === undefined) {
+      try {
+        this.#closing = this.#close(timeout(options.timeout, 'close({ timeout })', this.options.shutdownTimeout));
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
     return this.#closing;
   }
 
@@ -169,8 +182,17 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     }
   }
 
+  /** ms until another fork fits in the sliding one-second window (0: now). */
+  #forkWindowWait(): number {
+    const now = Date.now();
+    while (this.#forkTimes.length > 0 && now - this.#forkTimes[0]! >= 1000) this.#forkTimes.shift();
+    const limit = Math.max(MIN_FORKS_PER_SECOND, this.options.workers);
+    return this.#forkTimes.length < limit ? 0 : this.#forkTimes[0]! + 1000 - now;
+  }
+
   #forkInto(slot: Slot): void {
     slot.timer = undefined;
+    this.#forkTimes.push(Date.now());
     const worker = this.#primary.fork(this.options.env);
     slot.worker = worker;
     slot.ready = false;
@@ -179,6 +201,9 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     worker.on('error', (error) => {
       if (this.listenerCount('error') > 0) this.emit('error', error, worker);
       else process.emitWarning(`corral: worker ${worker.id}: ${error.message}`, { code: 'CORRAL_WORKER_ERROR' });
+      // A failed spawn has no 'exit' to follow: count it as a crash now, so the slot is refilled
+      // on the backoff schedule instead of staying empty.
+      if (worker.process.pid === undefined) this.#onExit(worker, null);
     });
   }
 
@@ -193,7 +218,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     this.emit('ready');
   }
 
-  #onExit(worker: Worker): void {
+  #onExit(worker: Worker, code: number | null): void {
     const slot = this.#slotOf.get(worker);
     this.#slotOf.delete(worker);
     if (slot === undefined || slot.worker !== worker) return;
@@ -201,10 +226,12 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     slot.ready = false;
     const policy = this.options.restart;
     if (policy === false || this.#state === 'closing' || this.#state === 'closed') return;
-    const ranLong = Date.now() - slot.forkedAt >= policy.resetAfter;
-    if (ranLong) slot.crashes = 0;
-    // A planned exit (the worker disconnected itself) is refilled at once; a crash backs off.
-    const planned = worker.exitedAfterDisconnect === true;
+    const uptime = Date.now() - slot.forkedAt;
+    if (uptime >= policy.resetAfter) slot.crashes = 0;
+    // A planned exit (the worker disconnected itself, exit code 0, after running a while) is
+    // refilled at once. Anything else is a crash and backs off, whatever path led to it:
+    // cluster.worker.disconnect() is Node's documented way to leave after a fatal error.
+    const planned = worker.exitedAfterDisconnect === true && code === 0 && uptime >= PLANNED_EXIT_MIN_UPTIME;
     const delay = planned ? 0 : restartDelay(slot.crashes, policy);
     if (!planned) slot.crashes += 1;
     this.emit('restart', { slot: slot.index, previous: worker, crashes: slot.crashes, delay });
@@ -214,6 +241,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #scheduleFork(slot: Slot, policy: Readonly<Required<RestartOptions>>, delay: number): void {
     slot.timer = setTimeout(() => {
       if (this.#state === 'closing' || this.#state === 'closed') return;
+      // However each slot's policy is set, the cluster forks at most forkRateLimit() times a
+      // second: a crash storm must not become a fork storm.
+      const wait = this.#forkWindowWait();
+      if (wait > 0) {
+        this.#scheduleFork(slot, policy, wait);
+        return;
+      }
       try {
         this.#forkInto(slot);
       } catch (error) {
@@ -242,7 +276,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     primary.on('disconnect', (worker) => this.emit('disconnect', worker));
     primary.on('exit', (worker, code, signal) => {
       this.emit('exit', worker, code, signal);
-      this.#onExit(worker);
+      this.#onExit(worker, code);
     });
   }
 }

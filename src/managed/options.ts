@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BALANCERS, type BalancerName } from '../constants.js';
+import { existingDirectory } from '../primary/settings.js';
 import {
   InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError,
 } from '../errors.js';
@@ -94,14 +95,27 @@ export function normalizeOptions(options: unknown): ResolvedClusterOptions {
     workers: normalizeWorkerCount(raw['workers']),
     balancer: normalizeBalancer(raw['balancer']),
     env: normalizeEnv(raw['env']),
-    cwd: optionalString(raw, 'cwd') ?? process.cwd(),
+    cwd: existingDirectory(optionalString(raw, 'cwd') ?? process.cwd(), 'cwd'),
     serialization: oneOf(raw, 'serialization', ['json', 'advanced'], 'json'),
     silent: optionalBoolean(raw, 'silent') ?? false,
     readyWhen: oneOf(raw, 'readyWhen', ['listening', 'online'], 'listening'),
     restart: normalizeRestart(raw['restart']),
-    shutdownTimeout: nonNegativeNumber(raw['shutdownTimeout'], 'shutdownTimeout', 10_000),
+    shutdownTimeout: timeout(raw['shutdownTimeout'], 'shutdownTimeout', 10_000),
   };
 }
+
+/** The longest delay a Node timer can wait; longer ones fire after 1 ms instead. */
+export const MAX_TIMEOUT = 2 ** 31 - 1;
+
+/** A delay in ms that a timer can really wait (longer ones are refused, not cut to 1 ms). */
+export function timeout(value: unknown, name: string, fallback: number): number {
+  const delay = nonNegativeNumber(value, name, fallback);
+  if (delay > MAX_TIMEOUT) {
+    throw new InvalidOptionError(name, `at most ${MAX_TIMEOUT} ms (about 24.8 days, the longest a Node timer can wait)`, value);
+  }
+  return delay;
+}
+
 
 function normalizeExec(exec: unknown): string {
   if (exec instanceof URL) {
@@ -155,8 +169,8 @@ function normalizeRestart(restart: unknown): Readonly<Required<RestartOptions>> 
     }
   }
   const resolved = {
-    minDelay: nonNegativeNumber(raw['minDelay'], 'restart.minDelay', DEFAULT_RESTART.minDelay),
-    maxDelay: nonNegativeNumber(raw['maxDelay'], 'restart.maxDelay', DEFAULT_RESTART.maxDelay),
+    minDelay: timeout(raw['minDelay'], 'restart.minDelay', DEFAULT_RESTART.minDelay),
+    maxDelay: timeout(raw['maxDelay'], 'restart.maxDelay', DEFAULT_RESTART.maxDelay),
     factor: nonNegativeNumber(raw['factor'], 'restart.factor', DEFAULT_RESTART.factor),
     jitter: nonNegativeNumber(raw['jitter'], 'restart.jitter', DEFAULT_RESTART.jitter),
     resetAfter: nonNegativeNumber(raw['resetAfter'], 'restart.resetAfter', DEFAULT_RESTART.resetAfter),

@@ -8,15 +8,17 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
 import { InvalidControlFrameError, InvalidOptionError, SettingsFrozenError } from '../errors.js';
+import { describeValue } from '../util/describe-value.js';
 import type { ClusterFrame } from '../internal/node-internals.js';
 import { kAttachOwner, kControl, kOnConfigChange } from '../internal/symbols.js';
 import type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress,
 } from '../types.js';
+import { borrowedDescriptorProblem } from './borrowed-descriptor.js';
 import { ControlChannel } from './control-channel.js';
 import { ServerRegistry } from './server-registry.js';
 import {
-  initialSchedulingPolicy, isSchedulingPolicy, mergeSettings, policyName, resolveExec, validateSettings,
+  existingDirectory, initialSchedulingPolicy, isSchedulingPolicy, mergeSettings, policyName, resolveExec, validateSettings,
 } from './settings.js';
 import { spawnWorkerProcess } from './spawn.js';
 import { Worker, type WorkerOwner } from './worker.js';
@@ -39,6 +41,7 @@ export interface ClusterPrimaryOptions {
 }
 
 const UV_EINVAL = -os.constants.errno.EINVAL;
+const UV_EBADF = -os.constants.errno.EBADF;
 
 type FrameHandler = (worker: Worker, control: ControlChannel, frame: ClusterFrame) => void;
 
@@ -127,10 +130,17 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   /** Starts a worker running `settings.exec`, with `env` added to the primary's environment. */
   readonly fork = (env?: NodeJS.ProcessEnv): Worker => {
     if (env !== undefined && env !== null && (typeof env !== 'object' || Array.isArray(env))) {
-      throw new InvalidOptionError('env', 'an object of environment variables', env);
+      // node:cluster spreads whatever it gets into the environment, and programs rely on that
+      // not throwing (Node's own tests call cluster.fork(__filename)): do the same, and say so.
+      warnOnce('CORRAL_FORK_ENV_NOT_OBJECT',
+        `cluster.fork() takes an object of environment variables, got ${describeValue(env)}. As node:cluster ` +
+        'does, corral spreads it into the worker\'s environment (a string becomes variables named 0, 1, 2…). ' +
+        'Pass an object such as { PORT: \'8000\' }, or nothing.');
+      env = { ...(env as object) };
     }
     this.setupPrimary();
     const exec = resolveExec(this.settings);
+    if (this.settings.cwd !== undefined) existingDirectory(this.settings.cwd, 'settings.cwd');
     const id = ++this.#lastId;
     const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined);
     const worker = new Worker({ id, process: child });
@@ -138,6 +148,13 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     worker[kAttachOwner](this, control);
 
     worker.on('message', (message, handle) => this.emit('message', worker, message, handle));
+    child.once('error', () => {
+      // A spawn that failed (no pid) is followed by no 'exit': the worker never ran, so it
+      // leaves `workers` now. The error itself reaches the worker's 'error' listeners.
+      if (child.pid !== undefined) return;
+      worker.state = 'dead';
+      this.#forget(worker, control);
+    });
     child.once('exit', (code, signal) => {
       if (!worker.isConnected()) this.#forget(worker, control);
       worker.exitedAfterDisconnect = worker.exitedAfterDisconnect === true;
@@ -227,6 +244,17 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
       control.send({ ack: frame['seq'], errno: UV_EINVAL, data: null });
       return;
     }
+    const { fd } = query.value;
+    const problem = fd !== undefined && !this.#registry.has(query.value) ? borrowedDescriptorProblem(fd) : undefined;
+    if (problem !== undefined) {
+      process.emitWarning(
+        `Worker ${worker.id} asked to listen on the primary's ${problem}, so corral refused it and the ` +
+        "worker's listen()/bind() fails with EBADF. listen({ fd }) and bind({ fd }) may name a socket the " +
+        'primary inherited (for example from systemd) or created for its workers, and uses for nothing else.',
+        { code: 'CORRAL_DESCRIPTOR_REFUSED', type: 'CorralWarning' });
+      control.send({ ack: frame['seq'], errno: UV_EBADF, data: null });
+      return;
+    }
     this.#registry.query(worker, query.value, (reply, handle) => {
       control.send({ ...reply, ack: frame['seq'] }, handle);
     });
@@ -250,4 +278,13 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
 
 function warn(error: Error & { code: string }): void {
   process.emitWarning(error.message, { code: error.code, type: error.name });
+}
+
+const warned = new Set<string>();
+
+/** A process warning shown once per process for each code. */
+function warnOnce(code: string, message: string): void {
+  if (warned.has(code)) return;
+  warned.add(code);
+  process.emitWarning(message, { code, type: 'CorralWarning' });
 }

@@ -4,9 +4,10 @@ import type { RawHandle } from '../internal/node-internals.js';
 /** A worker's request for a listening socket (a validated queryServer frame). */
 export interface ListenQuery {
   address: string | null;
-  /** -1 for a Unix socket path. */
-  port: number;
-  addressType: 4 | 6 | -1 | 'udp4' | 'udp6';
+  /** -1 for a Unix socket path; null for `listen({ fd })` and `bind({ fd })`. */
+  port: number | null;
+  /** null for `listen({ fd })` (the descriptor says what it is). */
+  addressType: 4 | 6 | -1 | 'udp4' | 'udp6' | null;
   fd: number | undefined;
   flags: number | undefined;
   backlog: number | undefined;

@@ -32,9 +32,13 @@ export class ServerRegistry {
     return this.#handles.size;
   }
 
+  /** Whether a server for this query exists already (a worker joining it binds nothing new). */
+  has(query: ListenQuery): boolean {
+    return this.#handles.has(baseKeyOf(query));
+  }
+
   query(worker: HandoffTarget, query: ListenQuery, answer: QueryAnswer): void {
-    const baseKey = `${query.address}:${query.port}:${query.addressType}:${query.fd}` +
-      (query.port === 0 ? `:${query.index}` : '');
+    const baseKey = baseKeyOf(query);
     const cached = this.#handles.get(baseKey);
     let key = baseKey;
     let handle = cached;
@@ -71,7 +75,7 @@ export class ServerRegistry {
 
   #create(key: string, query: ListenQuery): ListenHandle {
     let address = query.address;
-    if (query.port < 0 && typeof address === 'string' && process.platform !== 'win32') {
+    if (query.port !== null && query.port < 0 && typeof address === 'string' && process.platform !== 'win32') {
       // Unix socket paths are limited to ~100 bytes: bind the shorter of the absolute path and the
       // path relative to the primary's working directory.
       const relative = path.relative(process.cwd(), address);
@@ -82,4 +86,8 @@ export class ServerRegistry {
       ? new RoundRobinHandle(key, address, query)
       : new SharedHandle(key, address, query);
   }
+}
+
+function baseKeyOf(query: ListenQuery): string {
+  return `${query.address}:${query.port}:${query.addressType}:${query.fd}` + (query.port === 0 ? `:${query.index}` : '');
 }

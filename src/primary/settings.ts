@@ -46,14 +46,7 @@ export function validateSettings(settings: unknown, name = 'settings'): asserts 
   check('serialization', (field) => field === 'json' || field === 'advanced', "'json' or 'advanced'");
   check('stdio', (field) => Array.isArray(field) && field.includes('ipc'),
     "an array that contains 'ipc' (workers talk to the primary over IPC)");
-  if ('inspectPort' in value) {
-    check('inspectPort', (field) => typeof field === 'function' ||
-      (Number.isInteger(field) && (field as number) >= 0 && (field as number) <= 65535),
-    'a port number from 0 to 65535 or a function that returns one');
-    if (value['inspectPort'] === null) {
-      throw new InvalidOptionError(`${name}.inspectPort`, 'a port number from 0 to 65535 or a function that returns one', null);
-    }
-  }
+  // inspectPort is checked at fork(), and only when the inspector is in use, as node:cluster does.
 }
 
 /** The worker script, checked now so a typo fails at fork() rather than as a worker exit code 1. */
@@ -93,4 +86,18 @@ export function isSchedulingPolicy(value: unknown): value is SchedulingPolicy {
 
 export function policyName(policy: SchedulingPolicy): string {
   return policy === SCHED_RR ? 'SCHED_RR (round-robin)' : 'SCHED_NONE (shared)';
+}
+
+/** `cwd` must exist now: otherwise every spawn fails with an ENOENT that blames the node binary. */
+export function existingDirectory(dir: string, name: string): string {
+  let isDirectory = false;
+  try {
+    isDirectory = fs.statSync(dir).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDirectory) {
+    throw new InvalidOptionError(name, 'an existing directory', dir, 'Workers start in it; create it or correct the path.');
+  }
+  return dir;
 }

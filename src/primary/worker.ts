@@ -23,7 +23,7 @@ export interface WorkerOwner {
 
 type SendCallback = (error: Error | null) => void;
 
-export class Worker extends EventEmitter<WorkerEvents> implements HandoffTarget {
+class ClusterWorker extends EventEmitter<WorkerEvents> implements HandoffTarget {
   /** Unique, increasing from 1; the key in `cluster.workers`. */
   id: number;
   /** The worker's `ChildProcess` (undefined only for a `Worker` constructed by hand). */
@@ -117,3 +117,20 @@ export class Worker extends EventEmitter<WorkerEvents> implements HandoffTarget 
     return this.#control;
   }
 }
+
+// node:cluster's Worker is a plain function that also works without `new`
+// (test-cluster-worker-constructor); a class cannot be called, so a proxy forwards calls to it.
+// `instanceof Worker`, `new Worker()` and subclassing behave as with the class itself.
+Object.defineProperty(ClusterWorker, 'name', { value: 'Worker' });
+
+/** The `Worker` class: `new Worker(options)` or, as in node:cluster, `Worker(options)`. */
+export interface WorkerConstructor extends Omit<typeof ClusterWorker, 'prototype'> {
+  new (options?: WorkerOptions): ClusterWorker;
+  (options?: WorkerOptions): ClusterWorker;
+  readonly prototype: ClusterWorker;
+}
+
+export const Worker = new Proxy(ClusterWorker, {
+  apply: (target, _thisArg, args: [WorkerOptions?]) => new target(...args),
+}) as unknown as WorkerConstructor;
+export type Worker = ClusterWorker;

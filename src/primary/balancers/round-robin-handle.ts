@@ -163,7 +163,7 @@ export class RoundRobinHandle implements ListenHandle {
 function listenOptions(address: string | null, query: ListenQuery): net.ListenOptions {
   const { port, fd, flags, backlog } = query;
   if (fd !== undefined && fd >= 0) return { fd, backlog } as net.ListenOptions;
-  if (port >= 0) {
+  if (port !== null && port >= 0) {
     return {
       port,
       host: address ?? undefined,

@@ -33,7 +33,7 @@ export class SharedHandle implements ListenHandle {
       return;
     }
     const result = bindServerHandle(address, port, addressType, fd, flags);
-    if (typeof result !== 'number' && port > 0 && rawSockname(result)?.['port'] !== port) {
+    if (typeof result !== 'number' && port !== null && port > 0 && rawSockname(result)?.['port'] !== port) {
       // libuv defers EADDRINUSE from bind() to listen(), leaving the socket unbound. The worker
       // would notice (its port differs) but never close the socket; answer the error here.
       result.close();
