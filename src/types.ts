@@ -29,6 +29,12 @@ export interface ClusterSettings {
   /** IPC serialization. @default 'json' */
   serialization?: 'json' | 'advanced';
   windowsHide?: boolean;
+  /**
+   * corral's own: how many servers (listening sockets) one worker may hold at once. Past it, the
+   * worker's `listen()`/`bind()` fails with `EMFILE`, so that a runaway worker cannot make the
+   * primary bind sockets without end. @default 256
+   */
+  maxServersPerWorker?: number;
 }
 
 /** The address a worker listens on, as passed to the `'listening'` events: always these 4 keys. */

@@ -73,6 +73,43 @@ describe('control frames a worker should never send', () => {
     assert.equal(reply.errno, UV_EINVAL);
   });
 
+  test('a flood of malformed frames is answered frame by frame, and warned about in one line per kind, with a count', async () => {
+    const shown: string[] = [];
+    const listener = (warning: Error & { code?: string }): void => {
+      if (warning.code === 'CORRAL_ERR_INVALID_CONTROL_FRAME') shown.push(warning.message);
+    };
+    process.on('warning', listener);
+    try {
+      const worker = forkWorker(CORRAL, 'send-frames', { COUNT: '3000' });
+      const { count } = await report(worker, 'replies', 30_000) as unknown as { count: number };
+      assert.equal(count, 3000, 'every frame with a seq got its answer');
+      assert.equal(shown.length, 1, 'one warning shown during the flood');
+      worker.process.kill('SIGKILL');
+      await event(worker, 'exit');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(shown.length, 2);
+      assert.match(shown[1]!, new RegExp(`^2999 more like this from worker ${worker.id} since the last one shown: Worker ${worker.id} sent a malformed`));
+    } finally {
+      process.off('warning', listener);
+    }
+  });
+
+  test('a worker may hold at most settings.maxServersPerWorker servers; past it, listen() fails with EMFILE', async () => {
+    CORRAL.cluster.setupPrimary({ maxServersPerWorker: 5 });
+    try {
+      const warnings = await warningsDuring('CORRAL_TOO_MANY_SERVERS', async () => {
+        const worker = forkWorker(CORRAL, 'many-listens', { COUNT: '8' });
+        const { outcomes } = await report(worker, 'outcomes') as unknown as { outcomes: string[] };
+        assert.deepEqual(outcomes, ['listening', 'listening', 'listening', 'listening', 'listening', 'EMFILE', 'EMFILE', 'EMFILE']);
+        assert.equal(CORRAL.cluster.openServerCount, 5);
+      });
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /holds 5, the most one worker may hold.*settings\.maxServersPerWorker/);
+    } finally {
+      delete (CORRAL.cluster.settings as Record<string, unknown>)['maxServersPerWorker'];
+    }
+  });
+
   test('descriptors the primary relies on are refused with EBADF and stay open and working', async () => {
     const bystander = forkWorker(CORRAL, 'serve', { HOST: '127.0.0.1' });
     const served = await report(bystander, 'listening');

@@ -11,6 +11,7 @@ import { ClusterPrimary } from '../primary/cluster-primary.js';
 import { resolveExec } from '../primary/settings.js';
 import type { Worker } from '../primary/worker.js';
 import type { ExitSignal, WorkerAddress } from '../types.js';
+import { GroupedWarnings } from '../util/grouped-warnings.js';
 import { restartDelay } from './backoff.js';
 import {
   normalizeOptions, timeout, type ClusterOptions, type ResolvedClusterOptions, type RestartOptions,
@@ -73,6 +74,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #closing: Promise<void> | undefined;
   /** When recent forks happened (the last second's), for the cluster-wide fork rate bound. */
   readonly #forkTimes: number[] = [];
+  readonly #warnings = new GroupedWarnings();
 
   constructor(options: ClusterOptions) {
     super();
@@ -86,6 +88,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       cwd: this.options.cwd,
       serialization: this.options.serialization,
       silent: this.options.silent,
+      maxServersPerWorker: this.options.maxServersPerWorker,
     });
     this.#slots = Array.from({ length: this.options.workers }, (_, index) => ({
       index, worker: undefined, ready: false, crashes: 0, forkedAt: 0, timer: undefined,
@@ -200,7 +203,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     this.#slotOf.set(worker, slot);
     worker.on('error', (error) => {
       if (this.listenerCount('error') > 0) this.emit('error', error, worker);
-      else process.emitWarning(`corral: worker ${worker.id}: ${error.message}`, { code: 'CORRAL_WORKER_ERROR' });
+      else this.#warnings.warn(worker.id, 'CORRAL_WORKER_ERROR', 'Warning', `corral: worker ${worker.id}: ${error.message}`);
       // A failed spawn has no 'exit' to follow: count it as a crash now, so the slot is refilled
       // on the backoff schedule instead of staying empty.
       if (worker.process.pid === undefined) this.#onExit(worker, null);

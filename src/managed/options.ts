@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BALANCERS, type BalancerName } from '../constants.js';
-import { existingDirectory } from '../primary/settings.js';
+import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
 import {
   InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError,
 } from '../errors.js';
@@ -46,6 +46,8 @@ export interface ClusterOptions {
   restart?: RestartOptions | false;
   /** How long `close()` lets workers finish before SIGKILL, in ms. @default 10000 */
   shutdownTimeout?: number;
+  /** How many servers one worker may hold; past it its `listen()` fails with EMFILE. @default 256 */
+  maxServersPerWorker?: number;
 }
 
 export interface ResolvedClusterOptions {
@@ -61,6 +63,7 @@ export interface ResolvedClusterOptions {
   readonly readyWhen: 'listening' | 'online';
   readonly restart: Readonly<Required<RestartOptions>> | false;
   readonly shutdownTimeout: number;
+  readonly maxServersPerWorker: number;
 }
 
 export const DEFAULT_RESTART: Readonly<Required<RestartOptions>> = Object.freeze({
@@ -74,7 +77,7 @@ export const DEFAULT_RESTART: Readonly<Required<RestartOptions>> = Object.freeze
 const MAX_WORKERS = 1024;
 const KNOWN_OPTIONS = new Set([
   'exec', 'args', 'execArgv', 'workers', 'balancer', 'env', 'cwd', 'serialization', 'silent',
-  'readyWhen', 'restart', 'shutdownTimeout',
+  'readyWhen', 'restart', 'shutdownTimeout', 'maxServersPerWorker',
 ]);
 
 export function normalizeOptions(options: unknown): ResolvedClusterOptions {
@@ -101,6 +104,7 @@ export function normalizeOptions(options: unknown): ResolvedClusterOptions {
     readyWhen: oneOf(raw, 'readyWhen', ['listening', 'online'], 'listening'),
     restart: normalizeRestart(raw['restart']),
     shutdownTimeout: timeout(raw['shutdownTimeout'], 'shutdownTimeout', 10_000),
+    maxServersPerWorker: positiveInteger(raw['maxServersPerWorker'], 'maxServersPerWorker', DEFAULT_MAX_SERVERS_PER_WORKER),
   };
 }
 
@@ -181,6 +185,12 @@ function normalizeRestart(restart: unknown): Readonly<Required<RestartOptions>> 
     throw new InvalidOptionError('restart.maxDelay', `at least restart.minDelay (${resolved.minDelay})`, resolved.maxDelay);
   }
   return Object.freeze(resolved);
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (Number.isInteger(value) && (value as number) >= 1) return value as number;
+  throw new InvalidOptionError(name, 'a whole number ≥ 1', value);
 }
 
 function nonNegativeNumber(value: unknown, name: string, fallback: number): number {

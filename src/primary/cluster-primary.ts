@@ -9,6 +9,7 @@ import os from 'node:os';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
 import { InvalidControlFrameError, InvalidOptionError, SettingsFrozenError } from '../errors.js';
 import { describeValue } from '../util/describe-value.js';
+import { GroupedWarnings } from '../util/grouped-warnings.js';
 import type { ClusterFrame } from '../internal/node-internals.js';
 import { kAttachOwner, kControl, kOnConfigChange } from '../internal/symbols.js';
 import type {
@@ -18,7 +19,7 @@ import { borrowedDescriptorProblem } from './borrowed-descriptor.js';
 import { ControlChannel } from './control-channel.js';
 import { ServerRegistry } from './server-registry.js';
 import {
-  existingDirectory, initialSchedulingPolicy, isSchedulingPolicy, mergeSettings, policyName, resolveExec, validateSettings,
+  DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory, initialSchedulingPolicy, isSchedulingPolicy, mergeSettings, policyName, resolveExec, validateSettings,
 } from './settings.js';
 import { spawnWorkerProcess } from './spawn.js';
 import { Worker, type WorkerOwner } from './worker.js';
@@ -42,6 +43,7 @@ export interface ClusterPrimaryOptions {
 
 const UV_EINVAL = -os.constants.errno.EINVAL;
 const UV_EBADF = -os.constants.errno.EBADF;
+const UV_EMFILE = -os.constants.errno.EMFILE;
 
 type FrameHandler = (worker: Worker, control: ControlChannel, frame: ClusterFrame) => void;
 
@@ -65,6 +67,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   readonly #registry = new ServerRegistry(() => this.#policy);
   readonly #disconnectWaiters = new Set<() => void>();
   readonly #configObservers = new Set<() => void>();
+  readonly #warnings = new GroupedWarnings();
   readonly #frameHandlers: Readonly<Record<string, FrameHandler>> = {
     online: (worker) => {
       worker.state = 'online';
@@ -75,7 +78,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     listening: (worker, _control, frame) => {
       const address = parseListeningAddress(frame);
       if (!address.ok) {
-        warn(new InvalidControlFrameError(worker.id, frame['act'], address.problem));
+        this.#warnings.warn(worker.id, ...warningOf(new InvalidControlFrameError(worker.id, frame['act'], address.problem)));
         return;
       }
       worker.state = 'listening';
@@ -240,18 +243,26 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     if (worker.exitedAfterDisconnect === true) return;
     const query = parseListenQuery(frame);
     if (!query.ok) {
-      warn(new InvalidControlFrameError(worker.id, 'queryServer', query.problem));
+      this.#warnings.warn(worker.id, ...warningOf(new InvalidControlFrameError(worker.id, 'queryServer', query.problem)));
       control.send({ ack: frame['seq'], errno: UV_EINVAL, data: null });
+      return;
+    }
+    const limit = this.settings.maxServersPerWorker ?? DEFAULT_MAX_SERVERS_PER_WORKER;
+    if (this.#registry.countFor(worker) >= limit) {
+      this.#warnings.warn(worker.id, 'CORRAL_TOO_MANY_SERVERS', 'CorralWarning',
+        `Worker ${worker.id} asked for another server while it holds ${limit}, the most one worker may hold, so ` +
+        "its listen()/bind() fails with EMFILE. If it really needs more, raise settings.maxServersPerWorker " +
+        '(createCluster({ maxServersPerWorker })); otherwise look for a server it opens again and again.');
+      control.send({ ack: frame['seq'], errno: UV_EMFILE, data: null });
       return;
     }
     const { fd } = query.value;
     const problem = fd !== undefined && !this.#registry.has(query.value) ? borrowedDescriptorProblem(fd) : undefined;
     if (problem !== undefined) {
-      process.emitWarning(
+      this.#warnings.warn(worker.id, 'CORRAL_DESCRIPTOR_REFUSED', 'CorralWarning',
         `Worker ${worker.id} asked to listen on the primary's ${problem}, so corral refused it and the ` +
         "worker's listen()/bind() fails with EBADF. listen({ fd }) and bind({ fd }) may name a socket the " +
-        'primary inherited (for example from systemd) or created for its workers, and uses for nothing else.',
-        { code: 'CORRAL_DESCRIPTOR_REFUSED', type: 'CorralWarning' });
+        'primary inherited (for example from systemd) or created for its workers, and uses for nothing else.',);
       control.send({ ack: frame['seq'], errno: UV_EBADF, data: null });
       return;
     }
@@ -261,6 +272,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   }
 
   #forget(worker: Worker, control: ControlChannel): void {
+    this.#warnings.flushWorker(worker.id);
     this.#registry.removeWorker(worker);
     control.close();
     this.#removeFromWorkers(worker);
@@ -276,8 +288,8 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   }
 }
 
-function warn(error: Error & { code: string }): void {
-  process.emitWarning(error.message, { code: error.code, type: error.name });
+function warningOf(error: Error & { code: string }): [code: string, type: string, message: string] {
+  return [error.code, error.name, error.message];
 }
 
 const warned = new Set<string>();

@@ -32,6 +32,13 @@ export class ServerRegistry {
     return this.#handles.size;
   }
 
+  /** How many servers `worker` holds. */
+  countFor(worker: HandoffTarget): number {
+    let count = 0;
+    for (const handle of this.#handles.values()) if (handle.has(worker)) count += 1;
+    return count;
+  }
+
   /** Whether a server for this query exists already (a worker joining it binds nothing new). */
   has(query: ListenQuery): boolean {
     return this.#handles.has(baseKeyOf(query));

@@ -43,6 +43,8 @@ export function validateSettings(settings: unknown, name = 'settings'): asserts 
   check('cwd', (field) => typeof field === 'string', 'a directory path string');
   check('uid', isId, 'a non-negative integer user id');
   check('gid', isId, 'a non-negative integer group id');
+  check('maxServersPerWorker', (field) => Number.isInteger(field) && (field as number) >= 1,
+    'a whole number ≥ 1 (the servers one worker may hold)');
   check('serialization', (field) => field === 'json' || field === 'advanced', "'json' or 'advanced'");
   check('stdio', (field) => Array.isArray(field) && field.includes('ipc'),
     "an array that contains 'ipc' (workers talk to the primary over IPC)");
@@ -101,3 +103,6 @@ export function existingDirectory(dir: string, name: string): string {
   }
   return dir;
 }
+
+/** The default of `settings.maxServersPerWorker`. */
+export const DEFAULT_MAX_SERVERS_PER_WORKER = 256;
