@@ -234,6 +234,28 @@ describe('the managed cluster under failing workers', () => {
     }
   });
 
+  test('worker.send() without a callback to a worker that died never crashes the primary; the failures are one grouped warning', async () => {
+    const cluster = managed({ exec: WORKER_FIXTURE, workers: 1, env: { SCENARIO: 'serve' }, restart: false });
+    await cluster.start();
+    const [worker] = cluster.workers;
+    const warnings = await warningsDuring('CORRAL_WORKER_ERROR', async () => {
+      worker!.process.kill('SIGKILL');
+      // While the channel is still open, as it closes, and after the exit.
+      for (let i = 0; i < 50; i++) worker!.send({ i });
+      // (Not events.once(): it rejects on the 'error' events this test provokes.)
+      const exit = new Promise((resolve) => worker!.once('exit', resolve));
+      while (worker!.isConnected()) {
+        worker!.send({ closing: true });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await exit;
+      for (let i = 0; i < 50; i++) assert.equal(worker!.send({ after: i }), false);
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /^corral: worker \d+: (write EPIPE|Cannot send to worker)/);
+  });
+
   test('timeouts above 2^31-1 ms are refused, not cut to 1 ms', async () => {
     const tooLong = 3e9;
     for (const options of [{ shutdownTimeout: tooLong }, { restart: { minDelay: tooLong, maxDelay: tooLong } }, { restart: { maxDelay: tooLong } }]) {
