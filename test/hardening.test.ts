@@ -88,7 +88,7 @@ describe('control frames a worker should never send', () => {
       await event(worker, 'exit');
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(shown.length, 2);
-      assert.match(shown[1]!, new RegExp(`^2999 more like this from worker ${worker.id} since the last one shown: Worker ${worker.id} sent a malformed`));
+      assert.match(shown[1]!, new RegExp(`^2999 more warnings of this kind \\(CORRAL_ERR_INVALID_CONTROL_FRAME\\) about worker ${worker.id} since the last one shown, which was: Worker ${worker.id} sent a malformed`));
     } finally {
       process.off('warning', listener);
     }
@@ -108,6 +108,12 @@ describe('control frames a worker should never send', () => {
     } finally {
       delete (CORRAL.cluster.settings as Record<string, unknown>)['maxServersPerWorker'];
     }
+  });
+
+  test('a UDP query without an address (found by the fuzz test: the unbound socket could not be sent) is answered with EINVAL', async () => {
+    const worker = forkWorker(CORRAL, 'send-frame', frame({ port: 0, addressType: 'udp4', index: 1 }));
+    const { reply } = await report(worker, 'reply') as unknown as { reply: { errno: number } };
+    assert.equal(reply.errno, UV_EINVAL);
   });
 
   test('descriptors the primary relies on are refused with EBADF and stay open and working', async () => {

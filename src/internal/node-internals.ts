@@ -190,7 +190,8 @@ export function adoptListeningHandle(
   }
   handle.onconnection = (status, client) => {
     // A failed accept() (status < 0) has no client handle; there is nothing to hand off.
-    if (status === 0 && client !== undefined) onConnection(client);
+    // Remembered until closed: a queued connection's descriptor is not a worker's to borrow.
+    if (status === 0 && client !== undefined) onConnection(remembered(client));
   };
   internalServer._handle = null;
   return remembered(handle);
@@ -229,7 +230,7 @@ export function redirectRequire(
   };
 }
 
-/** The listen sockets corral's balancers hold (closed ones report fd -1 and are dropped). */
+/** The sockets corral's balancers hold: listen sockets and queued connections (closed ones report fd -1 and are dropped). */
 const listenHandles = new Set<RawHandle>();
 
 /** Records a listen socket of corral's (not an errno), so that no worker can borrow its descriptor. */

@@ -266,9 +266,20 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
       control.send({ ack: frame['seq'], errno: UV_EBADF, data: null });
       return;
     }
-    this.#registry.query(worker, query.value, (reply, handle) => {
-      control.send({ ...reply, ack: frame['seq'] }, handle);
-    });
+    const refuse = (): void => {
+      control.send({ ack: frame['seq'], errno: UV_EINVAL, data: null });
+    };
+    try {
+      this.#registry.query(worker, query.value, (reply, handle) => {
+        // A handle that cannot travel (say, a socket no bind gave an address) must still be
+        // answered: the worker's listen() fails instead of waiting for ever.
+        control.send({ ...reply, ack: frame['seq'] }, handle, undefined, refuse);
+      });
+    } catch (error) {
+      // Node's bind helpers throw on some inputs instead of returning an errno.
+      this.#warnings.warn(worker.id, ...warningOf(new InvalidControlFrameError(worker.id, 'queryServer', `it could not be served: ${(error as Error).message}`)));
+      refuse();
+    }
   }
 
   #forget(worker: Worker, control: ControlChannel): void {

@@ -32,14 +32,25 @@ export class ControlChannel {
     });
   }
 
-  /** Sends a frame; returns false (and never calls `onReply`) when the channel is closed. */
-  send(frame: Record<string, unknown>, handle: RawHandle | null = null, onReply?: ReplyHandler): boolean {
+  /**
+   * Sends a frame; returns false (and never calls `onReply`) when the channel is closed.
+   * `onSendError` runs if the write fails while the channel stays open (a handle that cannot be
+   * passed, such as a socket that was never bound).
+   */
+  send(
+    frame: Record<string, unknown>,
+    handle: RawHandle | null = null,
+    onReply?: ReplyHandler,
+    onSendError?: (error: Error) => void,
+  ): boolean {
     if (this.#closed || !this.#child.connected) return false;
     const seq = this.#nextSeq++;
     if (onReply !== undefined) this.#pending.set(seq, onReply);
     sendClusterFrame(this.#child, frame, seq, handle, (error) => {
-      // A failed write means the worker is going away; its reply will never come.
-      if (error !== null) this.#settleLost(seq);
+      if (error === null) return;
+      // A failed write usually means the worker is going away; its reply will never come.
+      this.#settleLost(seq);
+      if (onSendError !== undefined && !this.#closed && this.#child.connected) onSendError(error);
     });
     return true;
   }

@@ -36,6 +36,9 @@ export function parseListenQuery(frame: ClusterFrame): Parsed<ListenQuery> {
   if (!Number.isInteger(index) || (index as number) < 0) {
     return { ok: false, problem: 'index must be a non-negative integer' };
   }
+  if (isUdp && !fdForm && typeof address !== 'string') {
+    return { ok: false, problem: 'a UDP query needs an address (the worker half resolves one before asking)' };
+  }
   if (port !== null && (port as number) < 0 && typeof address !== 'string') {
     return { ok: false, problem: 'a Unix socket query (port -1) needs a path in address' };
   }

@@ -49,7 +49,8 @@ export class GroupedWarnings {
     if (group.repeats === 0) return;
     const workerId = key.slice(0, key.indexOf('\u0000'));
     process.emitWarning(
-      `${group.repeats} more like this from worker ${workerId} since the last one shown: ${group.message}`,
+      `${group.repeats} more warning${group.repeats === 1 ? '' : 's'} of this kind (${group.code}) about worker ${workerId} ` +
+      `since the last one shown, which was: ${group.message}`,
       { code: group.code, type: group.type });
   }
 }
