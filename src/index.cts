@@ -55,6 +55,7 @@ declare namespace corral {
   export type WorkerEvents = corralEsm.WorkerEvents;
   export type WorkerState = corralEsm.WorkerState;
   export type ConnectionEvent = corralEsm.ConnectionEvent;
+  export type ActivatedSocket = corralEsm.ActivatedSocket;
 }
 
 export = corral;

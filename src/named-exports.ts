@@ -20,4 +20,5 @@ export type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress, WorkerEvents, WorkerState,
 } from './types.js';
 export type { ConnectionEvent } from './diagnostics.js';
+export type { ActivatedSocket } from './primary/socket-activation.js';
 export { restoreNodeCluster } from './cluster.js';

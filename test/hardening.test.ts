@@ -3,6 +3,7 @@
 // handles run on both primaries and must agree.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, test } from 'node:test';
@@ -16,6 +17,7 @@ import { killPrograms, startProgram } from './helpers/program.js';
 const UV_EBADF = -os.constants.errno.EBADF;
 const UV_EINVAL = -os.constants.errno.EINVAL;
 const FD_PRIMARY = fileURLToPath(new URL('./fixtures/fd-primary.js', import.meta.url));
+const ACTIVATED_PRIMARY = fileURLToPath(new URL('./fixtures/activated-primary.js', import.meta.url));
 const managedClusters: ManagedCluster[] = [];
 // Not public: the restart delay function, loaded from the build.
 const { restartDelay } = await import(new URL('../../dist/managed/backoff.js', import.meta.url).href) as {
@@ -60,6 +62,35 @@ describe('listen({ fd }): a descriptor of the primary, as systemd socket activat
       });
     }
   }
+});
+
+describe('systemd socket activation', () => {
+  test('a managed cluster started with an inherited listening socket (LISTEN_FDS) shares it; it stays open across worker restarts', async () => {
+    // As systemd does: the socket is bound and listening before the service starts, and is
+    // descriptor 3 of the service, whose own pid LISTEN_PID names (sh's `exec` keeps its pid).
+    const socket = net.createServer();
+    await new Promise<void>((resolve) => socket.listen(0, '127.0.0.1', resolve));
+    const { port } = socket.address() as net.AddressInfo;
+    const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+    const primary = startProgram('-c', ['LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=web exec "$0" "$@"', process.execPath, ACTIVATED_PRIMARY], {
+      execPath: '/bin/sh', stdio: ['ignore', 'pipe', 'pipe', fd],
+    });
+    // From now on only the service holds the socket.
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const [readyLine] = await primary.waitFor(/"type":"ready"/);
+    const ready = JSON.parse(readyLine!) as { sockets: unknown; pid: number };
+    assert.deepEqual(ready.sockets, [{ fd: 3, name: 'web' }]);
+    assert.deepEqual(new Set(await readMany(port, 10, 2)), new Set(['1', '2']));
+    // A worker dies; its replacement listens on the same, still open, socket.
+    const listening = await primary.waitFor(/"type":"worker-listening"/, 2);
+    const victim = (JSON.parse(listening[0]!) as { pid: number }).pid;
+    process.kill(victim, 'SIGKILL');
+    await primary.waitFor(/"type":"worker-listening"/, 3);
+    const answers = new Set(await readMany(port, 10, 2));
+    assert.equal(answers.size, 2, [...answers].join(','));
+    assert.ok(answers.has('3') || answers.has('4'), `a replacement answers: ${[...answers].join(',')}`);
+    assert.doesNotMatch(primary.stderr(), /EBADF|REFUSED/);
+  });
 });
 
 describe('control frames a worker should never send', () => {

@@ -9,6 +9,7 @@ import { BALANCERS } from '../constants.js';
 import { ClusterClosedError } from '../errors.js';
 import { ClusterPrimary } from '../primary/cluster-primary.js';
 import { resolveExec } from '../primary/settings.js';
+import { socketsFromSystemd, type ActivatedSocket } from '../primary/socket-activation.js';
 import type { Worker } from '../primary/worker.js';
 import type { ExitSignal, WorkerAddress } from '../types.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
@@ -66,6 +67,9 @@ interface Waiter {
 
 export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   readonly options: ResolvedClusterOptions;
+  /** The listening sockets systemd passed by socket activation, shared with the workers (else empty). */
+  readonly inheritedSockets: readonly ActivatedSocket[];
+  readonly #workerEnv: Readonly<Record<string, string | undefined>>;
   readonly #primary: ClusterPrimary;
   readonly #slots: Slot[];
   readonly #slotOf = new Map<Worker, Slot>();
@@ -80,7 +84,14 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     super();
     this.options = normalizeOptions(options);
     resolveExec({ exec: this.options.exec, cwd: this.options.cwd });
-    this.#primary = new ClusterPrimary({ schedulingPolicy: BALANCERS[this.options.balancer] });
+    this.inheritedSockets = socketsFromSystemd();
+    this.#primary = new ClusterPrimary({
+      schedulingPolicy: BALANCERS[this.options.balancer],
+      inheritedSockets: this.inheritedSockets.map((socket) => socket.fd),
+    });
+    // Workers see LISTEN_FDS and LISTEN_FDNAMES (they listen with `listen({ fd: 3 })`), but not
+    // LISTEN_PID: it names the primary, and code that checks it would take the sockets for its own.
+    this.#workerEnv = this.inheritedSockets.length > 0 ? { ...this.options.env, LISTEN_PID: undefined } : this.options.env;
     this.#primary.setupPrimary({
       exec: this.options.exec,
       args: [...this.options.args],
@@ -196,7 +207,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #forkInto(slot: Slot): void {
     slot.timer = undefined;
     this.#forkTimes.push(Date.now());
-    const worker = this.#primary.fork(this.options.env);
+    const worker = this.#primary.fork(this.#workerEnv);
     slot.worker = worker;
     slot.ready = false;
     slot.forkedAt = Date.now();

@@ -21,6 +21,7 @@ import { ServerRegistry } from './server-registry.js';
 import {
   DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory, initialSchedulingPolicy, isSchedulingPolicy, mergeSettings, policyName, resolveExec, validateSettings,
 } from './settings.js';
+import { socketsFromSystemd } from './socket-activation.js';
 import { spawnWorkerProcess } from './spawn.js';
 import { Worker, type WorkerOwner } from './worker.js';
 import { parseListeningAddress, parseListenQuery } from './worker-frames.js';
@@ -39,6 +40,12 @@ export interface ClusterEvents {
 export interface ClusterPrimaryOptions {
   /** The starting policy; defaults to node:cluster's (NODE_CLUSTER_SCHED_POLICY, then the platform's). */
   schedulingPolicy?: SchedulingPolicy;
+  /**
+   * Descriptors of listening sockets this process inherited, which workers share with
+   * `listen({ fd })` and which stay open while workers come and go. Defaults to the sockets
+   * systemd passed by socket activation (LISTEN_PID, LISTEN_FDS), if any.
+   */
+  inheritedSockets?: readonly number[];
 }
 
 const UV_EINVAL = -os.constants.errno.EINVAL;
@@ -64,7 +71,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   #policy: SchedulingPolicy;
   #frozen = false;
   #lastId = 0;
-  readonly #registry = new ServerRegistry(() => this.#policy);
+  readonly #registry: ServerRegistry;
   readonly #disconnectWaiters = new Set<() => void>();
   readonly #configObservers = new Set<() => void>();
   readonly #warnings = new GroupedWarnings();
@@ -95,6 +102,8 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   constructor(options: ClusterPrimaryOptions = {}) {
     super();
     this.#policy = options.schedulingPolicy ?? initialSchedulingPolicy();
+    const inherited = options.inheritedSockets ?? socketsFromSystemd().map((socket) => socket.fd);
+    this.#registry = new ServerRegistry(() => this.#policy, new Set(inherited));
   }
 
   /**

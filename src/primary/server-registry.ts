@@ -23,8 +23,12 @@ export class ServerRegistry {
   readonly #policy: () => SchedulingPolicy;
   #duplicates = 0;
 
-  constructor(policy: () => SchedulingPolicy) {
+  /** Descriptors whose servers stay open when their last worker leaves (socket activation). */
+  readonly #keepOpen: ReadonlySet<number>;
+
+  constructor(policy: () => SchedulingPolicy, keepOpen: ReadonlySet<number> = new Set()) {
     this.#policy = policy;
+    this.#keepOpen = keepOpen;
   }
 
   /** Open listen handles (0 once every worker has left every server). */
@@ -89,9 +93,10 @@ export class ServerRegistry {
       if (relative.length < address.length) address = relative;
     }
     const isUdp = query.addressType === 'udp4' || query.addressType === 'udp6';
+    const keepOpen = query.fd !== undefined && this.#keepOpen.has(query.fd);
     return this.#policy() === SCHED_RR && !isUdp
-      ? new RoundRobinHandle(key, address, query)
-      : new SharedHandle(key, address, query);
+      ? new RoundRobinHandle(key, address, query, keepOpen)
+      : new SharedHandle(key, address, query, keepOpen);
   }
 }
 

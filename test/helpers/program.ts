@@ -1,7 +1,8 @@
 // Runs a program as a real process and reads its output line by line: `waitFor` resolves once
 // enough lines match (with a deadline, never a sleep), `exited` once it ends. Every program a
 // test starts is killed by `killPrograms()` (call it from afterEach), even when the test fails.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 
 export interface Program {
@@ -20,6 +21,8 @@ export interface ProgramOptions {
   cwd?: string;
   execPath?: string;
   execArgv?: string[];
+  /** stdin, stdout and stderr are always ignore, pipe, pipe; more entries pass descriptors on. */
+  stdio?: ['ignore', 'pipe', 'pipe', ...(number | 'ignore')[]];
 }
 
 const running = new Set<ChildProcess>();
@@ -28,8 +31,8 @@ export function startProgram(file: string, args: readonly string[] = [], options
   const child = spawn(options.execPath ?? process.execPath, [...(options.execArgv ?? []), file, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
+  }) as ChildProcessByStdio<null, Readable, Readable>;
   running.add(child);
   const exited = once(child, 'exit').then(([code, signal]) => {
     running.delete(child);

@@ -37,8 +37,12 @@ export class RoundRobinHandle implements ListenHandle {
   readonly #queue = new Fifo<RawHandle>();
   #bind: BindState = { kind: 'binding', waiters: [] };
 
-  constructor(key: string, address: string | null, query: ListenQuery) {
+  /** Stays open (accepting into its queue) when the last worker leaves: an inherited socket. */
+  readonly #keepOpen: boolean;
+
+  constructor(key: string, address: string | null, query: ListenQuery, keepOpen = false) {
     this.key = key;
+    this.#keepOpen = keepOpen;
     const server = net.createServer();
     server.once('listening', () => {
       const handle = adoptListeningHandle(server, (client) => this.#accept(client));
@@ -72,7 +76,7 @@ export class RoundRobinHandle implements ListenHandle {
   remove(worker: HandoffTarget): boolean {
     if (!this.#workers.delete(worker.id)) return false;
     this.#idle.delete(worker.id);
-    if (this.#workers.size > 0) return false;
+    if (this.#workers.size > 0 || this.#keepOpen) return false;
     this.#close();
     return true;
   }

@@ -24,8 +24,12 @@ export class SharedHandle implements ListenHandle {
   /** Every worker left while the socket was still binding: close it once bound. */
   #abandoned = false;
 
-  constructor(key: string, address: string | null, query: ListenQuery) {
+  /** Stays open when the last worker leaves: an inherited socket (socket activation). */
+  readonly #keepOpen: boolean;
+
+  constructor(key: string, address: string | null, query: ListenQuery, keepOpen = false) {
     this.key = key;
+    this.#keepOpen = keepOpen;
     const { port, addressType, fd, flags } = query;
     if (addressType === 'udp4' || addressType === 'udp6') {
       // Synchronous on most Node lines; Node 26 binds UDP asynchronously (node-internals.ts).
@@ -63,7 +67,7 @@ export class SharedHandle implements ListenHandle {
   }
 
   remove(worker: HandoffTarget): boolean {
-    if (!this.#workers.delete(worker.id) || this.#workers.size > 0) return false;
+    if (!this.#workers.delete(worker.id) || this.#workers.size > 0 || this.#keepOpen) return false;
     if (this.#bind.kind === 'binding') {
       this.#abandoned = true; // #settle closes it.
     } else {
