@@ -147,6 +147,21 @@ describe('control frames a worker should never send', () => {
     assert.equal(reply.errno, UV_EINVAL);
   });
 
+  test('a worker scanning descriptors 3-63 changes nothing: every connection is still served and exits are still seen', async () => {
+    const bystander = forkWorker(CORRAL, 'serve', { HOST: '127.0.0.1' });
+    const port = ((await report(bystander, 'listening'))['address'] as { port: number }).port;
+    const scanner = forkWorker(CORRAL, 'fuzz-frames');
+    await report(scanner, 'ready');
+    await warningsDuring('CORRAL_DESCRIPTOR_REFUSED', async () => {
+      const frames = Array.from({ length: 61 }, (_, i) => ({ act: 'queryServer', address: null, port: null, addressType: null, fd: i + 3, index: 0 }));
+      scanner.send({ cmd: 'frames', frames, batch: 1 });
+      await report(scanner, 'fuzz-done');
+    });
+    assert.deepEqual(new Set(await readMany(port, 50, 8)), new Set([String(bystander.id)]));
+    bystander.process.kill('SIGKILL');
+    await event(bystander, 'exit');
+  });
+
   test('descriptors the primary relies on are refused with EBADF and stay open and working', async () => {
     const bystander = forkWorker(CORRAL, 'serve', { HOST: '127.0.0.1' });
     const served = await report(bystander, 'listening');
