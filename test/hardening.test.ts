@@ -7,9 +7,11 @@ import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, test } from 'node:test';
-import { createCluster, type ManagedCluster, type RestartInfo } from 'corral';
 import {
-  cleanup, CORRAL, event, forkWorker, IMPLEMENTATIONS, report, track, WORKER_FIXTURE,
+  ClusterPrimary, createCluster, SCHED_NONE, SCHED_RR, type ManagedCluster, type RestartInfo,
+} from 'corral';
+import {
+  cleanup, CORRAL, event, forkWorker, IMPLEMENTATIONS, report, track, WORKER_FIXTURE, type Implementation,
 } from './helpers/harness.js';
 import { freePort, readMany } from './helpers/net-client.js';
 import { killPrograms, startProgram } from './helpers/program.js';
@@ -98,10 +100,13 @@ describe('control frames a worker should never send', () => {
     FRAME: JSON.stringify({ act: 'queryServer', address: null, index: 0, data: null, ...fields }),
   });
 
-  test('a queryServer with both fd and port is refused with EINVAL (it crashed the shared balancer)', async () => {
-    const worker = forkWorker(CORRAL, 'send-frame', frame({ fd: 3, port: 8123, addressType: 4 }));
-    const { reply } = await report(worker, 'reply') as unknown as { reply: { errno: number } };
-    assert.equal(reply.errno, UV_EINVAL);
+  test('a queryServer with both fd and port is refused with EINVAL under both balancers (it crashed the shared one)', async () => {
+    for (const policy of [SCHED_RR, SCHED_NONE] as const) {
+      const impl: Implementation = { name: 'corral', cluster: new ClusterPrimary({ schedulingPolicy: policy }) };
+      const worker = forkWorker(impl, 'send-frame', frame({ fd: 3, port: 8123, addressType: 4 }));
+      const { reply } = await report(worker, 'reply') as unknown as { reply: { errno: number } };
+      assert.equal(reply.errno, UV_EINVAL);
+    }
   });
 
   test('a flood of malformed frames is answered frame by frame, and warned about in one line per kind, with a count', async () => {
