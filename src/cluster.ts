@@ -40,7 +40,6 @@ export type ClusterModule = Cluster & typeof NamedExports & { readonly default: 
  */
 interface ProcessCluster {
   readonly cluster: ClusterModule;
-  readonly version: string;
   /** The package folder of the copy that created it. */
   readonly packageDir: string;
   redirection: Redirection | undefined;
@@ -52,12 +51,12 @@ const registry = globalThis as { [kProcessCluster]?: ProcessCluster };
 /** The process's cluster object, created by the first copy of corral to load. */
 export function processCluster(namedExports: typeof NamedExports, entryUrl: string): ClusterModule {
   const packageDir = fileURLToPath(new URL('../', entryUrl));
-  const version = (JSON.parse(readFileSync(`${packageDir}package.json`, 'utf8')) as { version: string }).version;
   const existing = registry[kProcessCluster];
   if (existing !== undefined) {
-    if (existing.packageDir !== packageDir && existing.version !== version) {
+    const [first, second] = existing.packageDir === packageDir ? ['', ''] : [versionIn(existing.packageDir), versionIn(packageDir)];
+    if (first !== second) {
       process.emitWarning(
-        `corral is installed twice: ${existing.packageDir} (${existing.version}) and ${packageDir} (${version}). ` +
+        `corral is installed twice: ${existing.packageDir} (${first}) and ${packageDir} (${second}). ` +
         `Both use the cluster object of the first, so there is still one primary, but the second copy's ` +
         'features are not used. Align the versions and run `npm dedupe` to keep one copy.',
         { type: 'CorralWarning', code: 'CORRAL_DUPLICATE_INSTALL' });
@@ -65,7 +64,7 @@ export function processCluster(namedExports: typeof NamedExports, entryUrl: stri
     return existing.cluster;
   }
   const cluster = createClusterObject(namedExports);
-  const entry: ProcessCluster = { cluster, version, packageDir, redirection: undefined };
+  const entry: ProcessCluster = { cluster, packageDir, redirection: undefined };
   registry[kProcessCluster] = entry;
   if (cluster.isPrimary && !redirectionDisabled()) entry.redirection = redirectNodeCluster(cluster);
   return cluster;
@@ -80,6 +79,11 @@ export function restoreNodeCluster(): void {
   const entry = registry[kProcessCluster];
   entry?.redirection?.restore();
   if (entry !== undefined) entry.redirection = undefined;
+}
+
+/** The version of the corral copy in `packageDir` (read only when a second copy loads). */
+function versionIn(packageDir: string): string {
+  return (JSON.parse(readFileSync(`${packageDir}package.json`, 'utf8')) as { version: string }).version;
 }
 
 function createClusterObject(namedExports: typeof NamedExports): ClusterModule {
