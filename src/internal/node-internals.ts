@@ -233,10 +233,24 @@ export function redirectRequire(
 /** The sockets corral's balancers hold: listen sockets and queued connections (closed ones report fd -1 and are dropped). */
 const listenHandles = new Set<RawHandle>();
 
-/** Records a listen socket of corral's (not an errno), so that no worker can borrow its descriptor. */
+/** Records a socket of corral's (not an errno), so that no worker can borrow its descriptor. */
 function remembered<T extends RawHandle | number>(handle: T): T {
-  if (typeof handle !== 'number') listenHandles.add(handle);
+  if (typeof handle === 'number') return handle;
+  // Every accepted connection passes through here: drop the closed ones as the set grows, so
+  // it stays small however many connections come and go.
+  if (listenHandles.size >= pruneAt) pruneClosed();
+  listenHandles.add(handle);
   return handle;
+}
+
+/** The set's size that triggers the next pruning: doubled past what stays open (amortized O(1)). */
+let pruneAt = 1024;
+
+function pruneClosed(): void {
+  for (const handle of listenHandles) {
+    if (fdOf(handle) === undefined) listenHandles.delete(handle);
+  }
+  pruneAt = Math.max(1024, 2 * listenHandles.size);
 }
 
 /**
@@ -253,11 +267,8 @@ export function descriptorsInUse(): Set<number> {
   const getActiveHandles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles;
   for (const owner of getActiveHandles?.call(process) ?? []) add(descriptorOf(owner));
   add(fdOf(process.channel));
-  for (const handle of listenHandles) {
-    const fd = fdOf(handle);
-    if (fd === undefined) listenHandles.delete(handle);
-    else fds.add(fd);
-  }
+  pruneClosed();
+  for (const handle of listenHandles) add(fdOf(handle));
   return fds;
 }
 
