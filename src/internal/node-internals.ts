@@ -29,6 +29,7 @@ import { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import Module from 'node:module';
 import net from 'node:net';
+import os from 'node:os';
 
 /** The `cmd` of every frame Node's cluster worker half sends or accepts. */
 export const CLUSTER_FRAME_CMD = 'NODE_CLUSTER';
@@ -97,6 +98,8 @@ export function bindServerHandle(
   return remembered(internalNet._createServerHandle(address, port, addressType, fd, flags));
 }
 
+const UV_EINVAL_ERRNO = -os.constants.errno.EINVAL;
+
 // libuv's UDP bind flags (uv.h), as Node's worker half puts them in a queryServer frame.
 const UV_UDP_IPV6ONLY = 1;
 const UV_UDP_REUSEADDR = 4;
@@ -152,8 +155,11 @@ export function bindUdpHandle(
     const state = udpSocketState(socket);
     const handle = state?.handle;
     if (state === undefined || handle === null || handle === undefined) {
+      // A Node whose dgram keeps its handle elsewhere: refuse this bind rather than throw
+      // inside an event callback of the primary.
       socket.close();
-      throw new Error('corral: cannot reach the UDP handle of a bound dgram socket on this Node version');
+      callback(UV_EINVAL_ERRNO);
+      return;
     }
     handle.recvStop();
     handle.onmessage = null;

@@ -9,11 +9,10 @@
  * Node 26, used only where registerHooks is missing). corral's own modules are exempt: they
  * build on Node's real node:cluster.
  */
-import { NODE_CLUSTER_IDS } from './redirect.js';
+import { CORRAL_DIST_URL, NODE_CLUSTER_IDS } from './redirect.js';
 
 /** The module node:cluster resolves to. */
 export const FACE_URL = new URL('./face.js', import.meta.url).href;
-const CORRAL_DIST_URL = new URL('../', import.meta.url).href;
 
 interface ResolveContext {
   parentURL?: string | undefined;

@@ -21,7 +21,8 @@ export const NODE_CLUSTER_IDS: ReadonlySet<string> = new Set(['cluster', 'node:c
 export const REDIRECT_ENV = 'CORRAL_REDIRECT_NODE_CLUSTER';
 
 /** corral's own dist/ folder: its files always see Node's real node:cluster. */
-export const CORRAL_DIST_DIR = fileURLToPath(new URL('../', import.meta.url));
+export const CORRAL_DIST_URL = new URL('../', import.meta.url).href;
+const CORRAL_DIST_DIR = fileURLToPath(CORRAL_DIST_URL);
 
 export interface Redirection {
   readonly restore: () => void;

@@ -19,7 +19,8 @@ import { borrowedDescriptorProblem } from './borrowed-descriptor.js';
 import { ControlChannel } from './control-channel.js';
 import { ServerRegistry } from './server-registry.js';
 import {
-  DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory, initialSchedulingPolicy, isSchedulingPolicy, mergeSettings, policyName, resolveExec, validateSettings,
+  DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory, initialSchedulingPolicy, isSchedulingPolicy, mergeSettings,
+  policyName, resolveExec, validateSettings,
 } from './settings.js';
 import { socketsFromSystemd } from './socket-activation.js';
 import { spawnWorkerProcess } from './spawn.js';
@@ -250,44 +251,45 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   #queryServer(worker: Worker, control: ControlChannel, frame: ClusterFrame): void {
     // A disconnecting worker gets no new server (and no reply), as in node:cluster.
     if (worker.exitedAfterDisconnect === true) return;
+    // Every other query is answered: a refusal fails the worker's listen()/bind() with `errno`.
+    const refuse = (errno: number, warning: Warning): void => {
+      this.#warnings.warn(worker.id, ...warning);
+      control.send({ ack: frame['seq'], errno, data: null });
+    };
+    const malformed = (problem: string): Warning =>
+      warningOf(new InvalidControlFrameError(worker.id, 'queryServer', problem));
     const query = parseListenQuery(frame);
     if (!query.ok) {
-      this.#warnings.warn(worker.id, ...warningOf(new InvalidControlFrameError(worker.id, 'queryServer', query.problem)));
-      control.send({ ack: frame['seq'], errno: UV_EINVAL, data: null });
+      refuse(UV_EINVAL, malformed(query.problem));
       return;
     }
     const limit = this.settings.maxServersPerWorker ?? DEFAULT_MAX_SERVERS_PER_WORKER;
     if (this.#registry.countFor(worker) >= limit) {
-      this.#warnings.warn(worker.id, 'CORRAL_TOO_MANY_SERVERS', 'CorralWarning',
+      refuse(UV_EMFILE, ['CORRAL_TOO_MANY_SERVERS', 'CorralWarning',
         `Worker ${worker.id} asked for another server while it holds ${limit}, the most one worker may hold, so ` +
-        "its listen()/bind() fails with EMFILE. If it really needs more, raise settings.maxServersPerWorker " +
-        '(createCluster({ maxServersPerWorker })); otherwise look for a server it opens again and again.');
-      control.send({ ack: frame['seq'], errno: UV_EMFILE, data: null });
+        'its listen()/bind() fails with EMFILE. If it really needs more, raise settings.maxServersPerWorker ' +
+        '(createCluster({ maxServersPerWorker })); otherwise look for a server it opens again and again.']);
       return;
     }
     const { fd } = query.value;
     const problem = fd !== undefined && !this.#registry.has(query.value) ? borrowedDescriptorProblem(fd) : undefined;
     if (problem !== undefined) {
-      this.#warnings.warn(worker.id, 'CORRAL_DESCRIPTOR_REFUSED', 'CorralWarning',
+      refuse(UV_EBADF, ['CORRAL_DESCRIPTOR_REFUSED', 'CorralWarning',
         `Worker ${worker.id} asked to listen on the primary's ${problem}, so corral refused it and the ` +
         "worker's listen()/bind() fails with EBADF. listen({ fd }) and bind({ fd }) may name a socket the " +
-        'primary inherited (for example from systemd) or created for its workers, and uses for nothing else.',);
-      control.send({ ack: frame['seq'], errno: UV_EBADF, data: null });
+        'primary inherited (for example from systemd) or created for its workers, and uses for nothing else.']);
       return;
     }
-    const refuse = (): void => {
-      control.send({ ack: frame['seq'], errno: UV_EINVAL, data: null });
-    };
+    const cannotServe = (error: Error): void => refuse(UV_EINVAL, malformed(`it could not be served: ${error.message}`));
     try {
       this.#registry.query(worker, query.value, (reply, handle) => {
         // A handle that cannot travel (say, a socket no bind gave an address) must still be
         // answered: the worker's listen() fails instead of waiting for ever.
-        control.send({ ...reply, ack: frame['seq'] }, handle, undefined, refuse);
+        control.send({ ...reply, ack: frame['seq'] }, handle, undefined, cannotServe);
       });
     } catch (error) {
       // Node's bind helpers throw on some inputs instead of returning an errno.
-      this.#warnings.warn(worker.id, ...warningOf(new InvalidControlFrameError(worker.id, 'queryServer', `it could not be served: ${(error as Error).message}`)));
-      refuse();
+      cannotServe(error as Error);
     }
   }
 
@@ -308,7 +310,9 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   }
 }
 
-function warningOf(error: Error & { code: string }): [code: string, type: string, message: string] {
+type Warning = readonly [code: string, type: string, message: string];
+
+function warningOf(error: Error & { code: string }): Warning {
   return [error.code, error.name, error.message];
 }
 
