@@ -16,7 +16,10 @@ export type CorralErrorCode =
   | 'CORRAL_ERR_WORKER_NOT_CONNECTED'
   | 'CORRAL_ERR_CLUSTER_CLOSED'
   | 'CORRAL_ERR_INVALID_CONTROL_FRAME'
-  | 'CORRAL_ERR_UNSUPPORTED_NODE';
+  | 'CORRAL_ERR_UNSUPPORTED_NODE'
+  | 'CORRAL_ERR_START_FAILED'
+  | 'CORRAL_ERR_RELOAD_FAILED'
+  | 'CORRAL_ERR_BUSY';
 
 /**
  * Base class. `instanceof CorralError` also holds across duplicate installs of corral, and for the
@@ -141,5 +144,83 @@ export class InvalidControlFrameError extends CorralError {
       `Worker ${workerId} sent a malformed cluster control frame (act ${describeValue(act)}): ${problem}. ` +
       "The frame was refused. Messages with cmd 'NODE_CLUSTER' are reserved for node:cluster's " +
       'protocol; user code should send messages without a `cmd` starting with NODE_.');
+  }
+}
+
+/** Why a worker failed to start: what corral knows of it, for the error message and for tools. */
+export interface StartFailure {
+  /** The slot it was meant to fill. */
+  readonly slot: number;
+  readonly workerId: number;
+  readonly pid: number | undefined;
+  /** It exited before it was ready, or its startTimeout passed (corral then SIGKILLed it). */
+  readonly reason: 'exited' | 'timeout';
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** What readiness was awaited: 'listening', 'online' or 'manual'. */
+  readonly readyWhen: string;
+  readonly startTimeout: number;
+  /** The last lines the worker wrote to stderr while starting (and the error it died of). */
+  readonly stderr: string;
+}
+
+/** One line saying how a start failed, and what to check. */
+export function describeStartFailure(failure: StartFailure): string {
+  const who = `the worker for slot ${failure.slot} (pid ${failure.pid ?? 'none'})`;
+  if (failure.reason === 'timeout') {
+    const awaited = failure.readyWhen === 'manual' ? 'call ready() from corral/worker'
+      : failure.readyWhen === 'online' ? 'come online' : 'listen on a port';
+    return `${who} did not ${awaited} within ${failure.startTimeout} ms (startTimeout), so corral stopped it. ` +
+      'Raise startTimeout if the app needs longer to start' +
+      (failure.readyWhen === 'listening' ? ", or set readyWhen ('--ready') to 'online' or 'manual' if it serves no port." : '.');
+  }
+  const how = failure.signal !== null ? `was killed by ${failure.signal}` : `exited with code ${failure.exitCode}`;
+  return `${who} ${how} before it was ready.`;
+}
+
+function withStderr(message: string, stderr: string): string {
+  return stderr === '' ? message : `${message}\nLast lines of its stderr:\n${stderr.replace(/^/gm, '  | ')}`;
+}
+
+/** The cluster's first start failed: a slot's worker could not start `attempts` times in a row. */
+export class StartFailedError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_START_FAILED';
+  readonly failure: StartFailure;
+  readonly attempts: number;
+
+  constructor(failure: StartFailure, attempts: number) {
+    super('CORRAL_ERR_START_FAILED', withStderr(
+      `The cluster could not start: ${describeStartFailure(failure)} ` +
+      `It failed ${attempts} time${attempts === 1 ? '' : 's'} in a row (startAttempts), so corral gave up.`,
+      failure.stderr));
+    this.failure = failure;
+    this.attempts = attempts;
+  }
+}
+
+/** A rolling reload stopped because a replacement failed to start; the old workers kept serving. */
+export class ReloadFailedError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_RELOAD_FAILED';
+  readonly failure: StartFailure;
+  /** Slots that had been replaced with new workers before the failure. */
+  readonly replaced: readonly number[];
+
+  constructor(failure: StartFailure, replaced: readonly number[]) {
+    super('CORRAL_ERR_RELOAD_FAILED', withStderr(
+      `The reload stopped: ${describeStartFailure(failure)} The failed replacement was removed; ` +
+      `${replaced.length === 0 ? 'every slot keeps its old worker' : `slots ${replaced.join(', ')} run the new code, the others keep their old workers`}, ` +
+      'and all of them keep serving. Fix the app and reload again.',
+      failure.stderr));
+    this.failure = failure;
+    this.replaced = replaced;
+  }
+}
+
+/** An operation was asked for while the cluster cannot take it (closing, or not started). */
+export class ClusterBusyError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_BUSY';
+
+  constructor(action: string, state: string) {
+    super('CORRAL_ERR_BUSY', `Cannot ${action} while the cluster is ${state}. ${state === 'idle' ? 'Call start() first.' : 'Wait until it is running.'}`);
   }
 }

@@ -14,6 +14,7 @@ export { SCHED_NONE, SCHED_RR, type BalancerName } from './constants.js';
 export {
   CorralError, InvalidOptionError, InvalidWorkerCountError, InvalidBalancerError, ExecNotFoundError,
   SettingsFrozenError, WorkerNotConnectedError, ClusterClosedError, InvalidControlFrameError,
+  StartFailedError, ReloadFailedError, ClusterBusyError, type StartFailure,
   type CorralErrorCode,
 } from './errors.js';
 export type {

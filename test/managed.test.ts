@@ -48,6 +48,7 @@ describe('createCluster', () => {
     const cluster = managed({
       exec: WORKER_FIXTURE, workers: 1, env: { SCENARIO: 'exit-after-listen', EXIT_CODE: '3' },
       restart: { minDelay: 20, maxDelay: 200, factor: 2, jitter: 0.2, resetAfter: 60_000 },
+      crashLoop: { maxCrashes: 100 },
     });
     const restarts: RestartInfo[] = [];
     cluster.on('restart', (info) => restarts.push(info));

@@ -50,6 +50,23 @@ interface RawListenHandle extends RawHandle {
 
 export type ClusterFrame = Readonly<Record<string, unknown>>;
 
+/**
+ * Calls `listener` for each message on a worker's internal channel whose `cmd` is `cmd`: corral's
+ * own worker runtime talks to the primary there too (`NODE_CORRAL`, src/worker/protocol.cts), so
+ * that its frames never reach user `'message'` listeners.
+ */
+export function onInternalFrame(
+  child: ChildProcess,
+  cmd: string,
+  listener: (frame: ClusterFrame) => void,
+): void {
+  child.on('internalMessage', (message: unknown) => {
+    if (typeof message === 'object' && message !== null && (message as ClusterFrame)['cmd'] === cmd) {
+      listener(message as ClusterFrame);
+    }
+  });
+}
+
 /** Calls `listener` for each `NODE_CLUSTER` frame a worker sends; other internal traffic is ignored. */
 export function onClusterFrame(
   child: ChildProcess,

@@ -21,7 +21,21 @@ export interface RestartOptions {
   resetAfter?: number;
 }
 
+export interface CrashLoopOptions {
+  /** This many crashes of one slot within `window` ms put it in the `crashloop` state. @default 5 */
+  maxCrashes?: number;
+  /** The sliding window in which crashes are counted, in ms. @default 60000 */
+  window?: number;
+  /** How often a crash-looping slot is retried, in ms. @default 30000 */
+  retryDelay?: number;
+}
+
+/** When a worker counts as ready: it listens, it is online, or it called `ready()` from corral/worker. */
+export type ReadyWhen = 'listening' | 'online' | 'manual';
+
 export interface ClusterOptions {
+  /** The app's name (status, logs, the control socket). @default the script's base name */
+  name?: string;
   /** The worker script: a path (absolute or relative to `cwd`) or a `file:` URL. */
   exec: string | URL;
   /** Arguments for the worker script. @default [] */
@@ -40,17 +54,29 @@ export interface ClusterOptions {
   serialization?: 'json' | 'advanced';
   /** Pipe worker stdout/stderr to the primary instead of inheriting them. @default false */
   silent?: boolean;
-  /** When a worker counts as ready: once one of its servers listens, or once it is online. @default 'listening' */
-  readyWhen?: 'listening' | 'online';
+  /**
+   * When a worker counts as ready: once one of its servers listens, once it is online, or once
+   * it calls `ready()` from `corral/worker`. @default 'listening'
+   */
+  readyWhen?: ReadyWhen;
+  /** A worker not ready this many ms after its fork is stopped and counts as a failed start. @default 30000 */
+  startTimeout?: number;
+  /** While the cluster first starts, a slot whose worker fails to start this many times in a row makes `start()` reject. @default 3 */
+  startAttempts?: number;
   /** Restart policy for workers that exit; `false` never restarts. */
   restart?: RestartOptions | false;
-  /** How long `close()` lets workers finish before SIGKILL, in ms. @default 10000 */
+  /** When repeated crashes put a slot in the `crashloop` state, and how often it is retried then. */
+  crashLoop?: CrashLoopOptions;
+  /** How many slots a rolling reload replaces at a time. @default 1 */
+  reloadConcurrency?: number;
+  /** How long a draining worker (shutdown, reload, scale-down) may take before SIGKILL, in ms. @default 10000 */
   shutdownTimeout?: number;
   /** How many servers one worker may hold; past it its `listen()` fails with EMFILE. @default 256 */
   maxServersPerWorker?: number;
 }
 
 export interface ResolvedClusterOptions {
+  readonly name: string;
   readonly exec: string;
   readonly args: readonly string[];
   readonly execArgv: readonly string[];
@@ -60,8 +86,12 @@ export interface ResolvedClusterOptions {
   readonly cwd: string;
   readonly serialization: 'json' | 'advanced';
   readonly silent: boolean;
-  readonly readyWhen: 'listening' | 'online';
+  readonly readyWhen: ReadyWhen;
+  readonly startTimeout: number;
+  readonly startAttempts: number;
   readonly restart: Readonly<Required<RestartOptions>> | false;
+  readonly crashLoop: Readonly<Required<CrashLoopOptions>>;
+  readonly reloadConcurrency: number;
   readonly shutdownTimeout: number;
   readonly maxServersPerWorker: number;
 }
@@ -74,10 +104,18 @@ export const DEFAULT_RESTART: Readonly<Required<RestartOptions>> = Object.freeze
   resetAfter: 10_000,
 });
 
-const MAX_WORKERS = 1024;
-const KNOWN_OPTIONS = new Set([
-  'exec', 'args', 'execArgv', 'workers', 'balancer', 'env', 'cwd', 'serialization', 'silent',
-  'readyWhen', 'restart', 'shutdownTimeout', 'maxServersPerWorker',
+export const DEFAULT_CRASH_LOOP: Readonly<Required<CrashLoopOptions>> = Object.freeze({
+  maxCrashes: 5,
+  window: 60_000,
+  retryDelay: 30_000,
+});
+
+export const MAX_WORKERS = 1024;
+/** Every option createCluster() takes (the config file's keys are the same). */
+export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'name', 'exec', 'args', 'execArgv', 'workers', 'balancer', 'env', 'cwd', 'serialization', 'silent',
+  'readyWhen', 'startTimeout', 'startAttempts', 'restart', 'crashLoop', 'reloadConcurrency',
+  'shutdownTimeout', 'maxServersPerWorker',
 ]);
 
 export function normalizeOptions(options: unknown): ResolvedClusterOptions {
@@ -91,8 +129,10 @@ export function normalizeOptions(options: unknown): ResolvedClusterOptions {
         'Remove it or correct its spelling.');
     }
   }
+  const exec = normalizeExec(raw['exec']);
   return {
-    exec: normalizeExec(raw['exec']),
+    name: normalizeName(raw['name'], exec),
+    exec,
     args: stringArray(raw, 'args', []),
     execArgv: stringArray(raw, 'execArgv', process.execArgv),
     workers: normalizeWorkerCount(raw['workers']),
@@ -101,8 +141,12 @@ export function normalizeOptions(options: unknown): ResolvedClusterOptions {
     cwd: existingDirectory(optionalString(raw, 'cwd') ?? process.cwd(), 'cwd'),
     serialization: oneOf(raw, 'serialization', ['json', 'advanced'], 'json'),
     silent: optionalBoolean(raw, 'silent') ?? false,
-    readyWhen: oneOf(raw, 'readyWhen', ['listening', 'online'], 'listening'),
+    readyWhen: oneOf(raw, 'readyWhen', ['listening', 'online', 'manual'], 'listening'),
+    startTimeout: timeout(raw['startTimeout'], 'startTimeout', 30_000),
+    startAttempts: positiveInteger(raw['startAttempts'], 'startAttempts', 3),
     restart: normalizeRestart(raw['restart']),
+    crashLoop: normalizeCrashLoop(raw['crashLoop']),
+    reloadConcurrency: positiveInteger(raw['reloadConcurrency'], 'reloadConcurrency', 1),
     shutdownTimeout: timeout(raw['shutdownTimeout'], 'shutdownTimeout', 10_000),
     maxServersPerWorker: positiveInteger(raw['maxServersPerWorker'], 'maxServersPerWorker', DEFAULT_MAX_SERVERS_PER_WORKER),
   };
@@ -158,6 +202,37 @@ function normalizeEnv(env: unknown): Readonly<Record<string, string | undefined>
     }
   }
   return { ...(env as Record<string, string | undefined>) };
+}
+
+/** A name is what `corral status/reload/stop <name>` and the control socket's file use. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function normalizeName(name: unknown, exec: string): string {
+  if (name === undefined) {
+    const base = path.basename(exec).replace(/\.[cm]?[jt]s$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
+    return NAME.test(base) ? base : 'app';
+  }
+  if (typeof name === 'string' && NAME.test(name)) return name;
+  throw new InvalidOptionError('name', 'up to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit', name,
+    'For example name: "api".');
+}
+
+function normalizeCrashLoop(crashLoop: unknown): Readonly<Required<CrashLoopOptions>> {
+  if (crashLoop === undefined) return DEFAULT_CRASH_LOOP;
+  if (typeof crashLoop !== 'object' || crashLoop === null || Array.isArray(crashLoop)) {
+    throw new InvalidOptionError('crashLoop', 'an object like { maxCrashes: 5, window: 60000, retryDelay: 30000 }', crashLoop);
+  }
+  const raw = crashLoop as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!Object.hasOwn(DEFAULT_CRASH_LOOP, key)) {
+      throw new InvalidOptionError(`crashLoop.${key}`, `one of ${Object.keys(DEFAULT_CRASH_LOOP).join(', ')}`, raw[key]);
+    }
+  }
+  return Object.freeze({
+    maxCrashes: positiveInteger(raw['maxCrashes'], 'crashLoop.maxCrashes', DEFAULT_CRASH_LOOP.maxCrashes),
+    window: timeout(raw['window'], 'crashLoop.window', DEFAULT_CRASH_LOOP.window),
+    retryDelay: timeout(raw['retryDelay'], 'crashLoop.retryDelay', DEFAULT_CRASH_LOOP.retryDelay),
+  });
 }
 
 function normalizeRestart(restart: unknown): Readonly<Required<RestartOptions>> | false {

@@ -225,6 +225,16 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   }
 
   /**
+   * @internal Takes `worker` out of every server at once (no new connections reach it) without
+   * asking it to disconnect: the managed cluster's drain, where the worker's runtime closes its
+   * servers itself and finishes what is in flight. Its exit then counts as asked for.
+   */
+  stopRouting(worker: Worker): void {
+    worker.exitedAfterDisconnect = true;
+    this.#registry.removeWorker(worker);
+  }
+
+  /**
    * @internal Calls `observer` synchronously whenever `settings` or `schedulingPolicy` changes
    * (the package's live `settings`/`schedulingPolicy` exports follow them this way).
    */

@@ -1,0 +1,153 @@
+/**
+ * One worker of a managed cluster, with what the lifecycle algorithms need to know of it: its slot
+ * and generation, whether and when it became ready (watched against its startTimeout), how it
+ * exited, and its drain (stop routing, ask its runtime to finish, SIGKILL at the deadline).
+ */
+import type { StartFailure } from '../errors.js';
+import type { Worker } from '../primary/worker.js';
+import type { ExitSignal } from '../types.js';
+import type { Clock } from '../util/clock.js';
+import type { ReadyWhen } from './options.js';
+import type { RuntimeLink } from './runtime-link.js';
+
+export type DrainReason = 'shutdown' | 'reload' | 'scale' | 'signal';
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: ExitSignal;
+  /** corral SIGKILLed it (its drain deadline or startTimeout passed, or the stop was forced). */
+  readonly killed: boolean;
+}
+
+export type StartOutcome = { readonly ok: true } | { readonly ok: false; readonly failure: StartFailure };
+
+export interface ManagedWorkerOptions {
+  readonly slot: number;
+  readonly generation: number;
+  readonly readyWhen: ReadyWhen;
+  readonly startTimeout: number;
+  readonly clock: Clock;
+}
+
+export class ManagedWorker {
+  readonly worker: Worker;
+  readonly link: RuntimeLink;
+  readonly slot: number;
+  readonly generation: number;
+  readonly forkedAt: number;
+  readyAt: number | undefined;
+  /** Why it is draining, once it is. */
+  draining: DrainReason | undefined;
+  /** Settles once: ready, or why not (it exited first, or its startTimeout passed). */
+  readonly started: Promise<StartOutcome>;
+  /** Settles when the process has exited. */
+  readonly exited: Promise<ExitInfo>;
+  readonly #clock: Clock;
+  #killed = false;
+  #exit: ExitInfo | undefined;
+
+  constructor(worker: Worker, link: RuntimeLink, options: ManagedWorkerOptions) {
+    this.worker = worker;
+    this.link = link;
+    this.slot = options.slot;
+    this.generation = options.generation;
+    this.#clock = options.clock;
+    this.forkedAt = options.clock.now();
+    this.exited = new Promise((resolve) => {
+      const onExit = (code: number | null, signal: ExitSignal): void => {
+        this.#exit = { code, signal, killed: this.#killed };
+        resolve(this.#exit);
+      };
+      worker.once('exit', onExit);
+      // A failed spawn (no pid) has no 'exit' to follow.
+      worker.once('error', () => {
+        if (worker.process.pid === undefined) onExit(null, null);
+      });
+    });
+    this.started = this.#watchStart(options);
+  }
+
+  get pid(): number | undefined {
+    return this.worker.process.pid;
+  }
+
+  get isReady(): boolean {
+    return this.readyAt !== undefined;
+  }
+
+  get hasExited(): boolean {
+    return this.#exit !== undefined;
+  }
+
+  /** SIGKILL, now. */
+  kill(): void {
+    if (this.#exit !== undefined || this.worker.process.pid === undefined) return;
+    this.#killed = true;
+    this.worker.process.kill('SIGKILL');
+  }
+
+  /**
+   * Drains the worker: `stopRouting` takes it out of the balancer at once, its runtime finishes
+   * in-flight requests and runs onShutdown hooks, and at `timeout` ms it is SIGKILLed. Resolves
+   * when it has exited. Calling it again returns the same promise.
+   */
+  drain(reason: DrainReason, timeout: number, stopRouting: () => void): Promise<ExitInfo> {
+    if (this.#drain !== undefined) return this.#drain;
+    this.draining = reason;
+    stopRouting();
+    if (this.#exit === undefined && !this.link.drain(reason, timeout)) {
+      // Its runtime cannot be asked yet (the worker was forked a moment ago). SIGTERM reaches the
+      // runtime if it loads meanwhile, which drains on it; before that it ends the process.
+      this.worker.process.kill('SIGTERM');
+    }
+    const killer = this.#clock.setTimeout(() => this.kill(), timeout);
+    this.#drain = this.exited.finally(() => this.#clock.clearTimeout(killer));
+    return this.#drain;
+  }
+
+  #drain: Promise<ExitInfo> | undefined;
+
+  #watchStart({ readyWhen, startTimeout, slot }: ManagedWorkerOptions): Promise<StartOutcome> {
+    const worker = this.worker;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (outcome: StartOutcome): void => {
+        if (settled) return;
+        settled = true;
+        this.#clock.clearTimeout(timer);
+        worker.off('listening', onReady);
+        worker.off('online', onReady);
+        this.link.off('ready', onReady);
+        resolve(outcome);
+      };
+      const failure = (reason: 'exited' | 'timeout', exit?: ExitInfo): StartFailure => ({
+        slot,
+        workerId: worker.id,
+        pid: worker.process.pid,
+        reason,
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        readyWhen,
+        startTimeout,
+        stderr: this.link.stderrTail,
+      });
+      const onReady = (): void => {
+        if (settled || this.draining !== undefined) return;
+        this.readyAt = this.#clock.now();
+        this.link.started();
+        settle({ ok: true });
+      };
+      if (readyWhen === 'listening') worker.on('listening', onReady);
+      else if (readyWhen === 'online') worker.on('online', onReady);
+      else this.link.on('ready', onReady);
+      let timedOut = false;
+      const timer = this.#clock.setTimeout(() => {
+        if (settled) return;
+        // Settled once it is gone (below), so that its last stderr lines are in the report.
+        timedOut = true;
+        this.kill();
+      }, startTimeout);
+      void this.exited.then((exit) => settle({ ok: false, failure: timedOut ? failure('timeout') : failure('exited', exit) }));
+    });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The primary's side of one worker's runtime (src/worker/runtime.cts): how the runtime is loaded
+ * into the worker, and the frames exchanged with it (src/worker/protocol.cts).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { onInternalFrame } from '../internal/node-internals.js';
+import protocol from '../worker/protocol.cjs';
+
+/** The file workers load with `--require` before the app (it hides the flag from the app). */
+const PRELOAD = createRequire(import.meta.url).resolve('../worker/preload.cjs');
+
+/** How much of a starting worker's stderr the primary keeps for error messages. */
+const STDERR_TAIL_LINES = 20;
+
+/** `--require <preload>`, to put before the app's own Node options. */
+export function runtimeExecArgv(): string[] {
+  return ['--require', PRELOAD];
+}
+
+/** The environment a worker in `slot` gets on top of the app's. */
+export function runtimeEnv(slot: number, settings: Omit<protocol.RuntimeSettings, 'v'>): Record<string, string> {
+  return {
+    [protocol.SLOT_ENV]: String(slot),
+    [protocol.PM2_SLOT_ENV]: String(slot),
+    [protocol.SETTINGS_ENV]: JSON.stringify({ v: protocol.VERSION, ...settings }),
+  };
+}
+
+interface RuntimeLinkEvents {
+  ready: [];
+  draining: [signal: string];
+}
+
+export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
+  readonly #child: ChildProcess;
+  /** Whether the runtime said hello (its preload ran, so it can drain on request). */
+  #loaded = false;
+  #stderr = '';
+
+  constructor(child: ChildProcess) {
+    super();
+    this.#child = child;
+    onInternalFrame(child, protocol.FRAME_CMD, (frame) => {
+      if (frame['v'] !== protocol.VERSION) return;
+      this.#onFrame(frame as unknown as protocol.FromWorker);
+    });
+  }
+
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /** The last lines the worker wrote to stderr while starting (and the error it died of). */
+  get stderrTail(): string {
+    const lines = this.#stderr.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    return lines.slice(-STDERR_TAIL_LINES).join('\n');
+  }
+
+  /** Asks the runtime to drain; false if it cannot be asked (not loaded, or the channel closed). */
+  drain(reason: protocol.DrainReason, timeout: number): boolean {
+    return this.#loaded && this.#send({ act: 'drain', reason, timeout });
+  }
+
+  /** The worker counts as started: it may stop forwarding its stderr. */
+  started(): void {
+    if (this.#loaded) this.#send({ act: 'started' });
+  }
+
+  #send(frame: protocol.ToWorker): boolean {
+    if (!this.#child.connected) return false;
+    // A failed write means the worker is going away; its exit tells the rest.
+    return this.#child.send({ cmd: protocol.FRAME_CMD, v: protocol.VERSION, ...frame }, undefined, {}, () => {});
+  }
+
+  #onFrame(frame: protocol.FromWorker): void {
+    switch (frame.act) {
+      case 'hello':
+        this.#loaded = true;
+        break;
+      case 'ready':
+        this.emit('ready');
+        break;
+      case 'draining':
+        this.emit('draining', typeof frame.signal === 'string' ? frame.signal : 'SIGTERM');
+        break;
+      case 'stderr':
+        if (typeof frame.text === 'string') this.#stderr = (this.#stderr + frame.text).slice(-protocol.STARTUP_STDERR_LIMIT);
+        break;
+      default:
+        // A frame of a newer runtime: nothing to do with it.
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The shutdown sequence: SIGTERM, SIGINT (a terminal's Ctrl-C reaches the whole process group),
+ * `corral stop`, `docker stop`, `systemctl stop` and `ManagedCluster.close()` all come here.
+ *
+ *  1. Restarts stop, and every pending operation (reload, scale) is cancelled.
+ *  2. Every worker stops receiving new connections at once (it leaves the balancer) and drains:
+ *     its runtime closes its servers, marks in-flight responses `Connection: close`, closes
+ *     connections that stay idle, and runs the app's onShutdown hooks; then the worker exits.
+ *     Workers that receive the signal themselves (process group, control group) drain the same
+ *     way on their own.
+ *  3. Anything still running `timeout` ms after the start gets SIGKILL.
+ *  4. The result is clean when every worker exited with code 0 before the deadline.
+ * `force()` (a second SIGINT) SIGKILLs whatever still runs, at once.
+ */
+import type { ExitInfo, ManagedWorker } from './managed-worker.js';
+
+export interface ShutdownHost {
+  /** Stops restarts and cancels pending operations. */
+  stopSupervision(): void;
+  /** Every worker still running (serving, starting, replacing or already draining). */
+  liveWorkers(): readonly ManagedWorker[];
+  /** Drains one worker (ManagedWorker.drain with the host's stopRouting). */
+  drain(worker: ManagedWorker, timeout: number): Promise<ExitInfo>;
+}
+
+export interface WorkerExit extends ExitInfo {
+  readonly slot: number;
+  readonly workerId: number;
+  readonly pid: number | undefined;
+}
+
+export interface ShutdownResult {
+  /** Every worker exited on its own with code 0 before the deadline. */
+  readonly clean: boolean;
+  readonly exits: readonly WorkerExit[];
+}
+
+export async function shutdownSequence(host: ShutdownHost, timeout: number): Promise<ShutdownResult> {
+  host.stopSupervision();
+  const workers = host.liveWorkers();
+  const exits = await Promise.all(workers.map(async (worker): Promise<WorkerExit> => ({
+    ...(await host.drain(worker, timeout)),
+    slot: worker.slot,
+    workerId: worker.worker.id,
+    pid: worker.pid,
+  })));
+  return { clean: exits.every((exit) => exit.code === 0 && !exit.killed), exits };
+}
+
+/** SIGKILLs every worker still running. */
+export function forceShutdown(host: ShutdownHost): void {
+  for (const worker of host.liveWorkers()) worker.kill();
+}

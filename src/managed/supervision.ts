@@ -1,0 +1,153 @@
+/**
+ * Slot supervision: what happens when a slot's worker exits. A pure policy over a clock, so it is
+ * unit-tested without processes (test/supervision.test.ts); the managed cluster carries it out.
+ *
+ *  - A planned exit (the worker left on its own request after running a while) is refilled at once.
+ *  - A crash (any other exit, or a worker not ready within startTimeout) is refilled after an
+ *    exponential, jittered backoff (backoff.ts). A worker that ran `resetAfter` ms resets it.
+ *  - `crashLoop.maxCrashes` crashes within `crashLoop.window` ms put the slot in the `crashloop`
+ *    state: it is retried every `crashLoop.retryDelay` ms, while the other slots keep serving,
+ *    until a worker runs `resetAfter` ms.
+ *  - While the cluster starts for the first time, a slot whose worker fails to start
+ *    `startAttempts` times in a row gives the start up: `start()` rejects and nothing retries.
+ *
+ * Independently, ForkRateLimiter bounds forks per second across the cluster, so a crash storm
+ * never becomes a fork storm.
+ */
+import type { Clock } from '../util/clock.js';
+import { restartDelay } from './backoff.js';
+import type { CrashLoopOptions, RestartOptions } from './options.js';
+
+export interface SupervisionPolicy {
+  readonly restart: Readonly<Required<RestartOptions>> | false;
+  readonly crashLoop: Readonly<Required<CrashLoopOptions>>;
+  readonly startAttempts: number;
+}
+
+export interface ExitReport {
+  /** The worker left on its own request (exit code 0, disconnected first). */
+  readonly planned: boolean;
+  /** It never became ready (it exited while starting, or its startTimeout passed). */
+  readonly failedStart: boolean;
+  /** ms from its fork to its exit. */
+  readonly uptime: number;
+  /** The cluster has not yet been ready as a whole (its first start()). */
+  readonly clusterStarting: boolean;
+}
+
+export type ExitVerdict =
+  /** Fork a replacement after `delay` ms. `crashloop` says the slot is (now) in the crashloop state. */
+  | { readonly action: 'restart'; readonly delay: number; readonly crashes: number; readonly crashloop: boolean; readonly enteredCrashloop: boolean }
+  /** Restarts are off: leave the slot empty. */
+  | { readonly action: 'none' }
+  /** The first start failed too often: stop the cluster and report it. */
+  | { readonly action: 'give-up'; readonly attempts: number };
+
+/** The restart policy of one slot. */
+export class SlotSupervisor {
+  readonly #policy: SupervisionPolicy;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  /** Crashes since the last long run (drives the backoff). */
+  #consecutive = 0;
+  /** When recent crashes happened (those within crashLoop.window). */
+  #recent: number[] = [];
+  #failedStarts = 0;
+  #crashloop = false;
+  #readyAt: number | undefined;
+
+  constructor(policy: SupervisionPolicy, clock: Clock, random: () => number = Math.random) {
+    this.#policy = policy;
+    this.#clock = clock;
+    this.#random = random;
+  }
+
+  /** In the crashloop state: crashing repeatedly, retried slowly, until a worker runs resetAfter ms. */
+  get crashloop(): boolean {
+    if (this.#crashloop && this.#readyAt !== undefined && this.#ranLongEnough(this.#clock.now() - this.#readyAt)) {
+      this.#recover();
+    }
+    return this.#crashloop;
+  }
+
+  /** Consecutive crashes (0 after a long run). */
+  get crashes(): number {
+    return this.#consecutive;
+  }
+
+  /** The slot's worker was forked. */
+  forked(): void {
+    this.#readyAt = undefined;
+  }
+
+  /** The slot's worker became ready. */
+  ready(): void {
+    this.#readyAt = this.#clock.now();
+    this.#failedStarts = 0;
+  }
+
+  exited(report: ExitReport): ExitVerdict {
+    this.#readyAt = undefined;
+    const restart = this.#policy.restart;
+    if (this.#ranLongEnough(report.uptime)) this.#recover();
+    if (report.failedStart) {
+      this.#failedStarts += 1;
+      if (report.clusterStarting && this.#failedStarts >= this.#policy.startAttempts) {
+        return { action: 'give-up', attempts: this.#failedStarts };
+      }
+    }
+    if (restart === false) return { action: 'none' };
+    if (report.planned && !report.failedStart) {
+      return { action: 'restart', delay: 0, crashes: this.#consecutive, crashloop: this.#crashloop, enteredCrashloop: false };
+    }
+    const now = this.#clock.now();
+    const { maxCrashes, window, retryDelay } = this.#policy.crashLoop;
+    this.#recent = this.#recent.filter((at) => now - at < window);
+    this.#recent.push(now);
+    const delay = restartDelay(this.#consecutive, restart, this.#random);
+    this.#consecutive += 1;
+    const wasCrashloop = this.#crashloop;
+    if (this.#recent.length >= maxCrashes) this.#crashloop = true;
+    return {
+      action: 'restart',
+      delay: this.#crashloop ? Math.max(delay, retryDelay) : delay,
+      crashes: this.#consecutive,
+      crashloop: this.#crashloop,
+      enteredCrashloop: this.#crashloop && !wasCrashloop,
+    };
+  }
+
+  #ranLongEnough(ms: number): boolean {
+    return this.#policy.restart !== false && ms >= this.#policy.restart.resetAfter;
+  }
+
+  #recover(): void {
+    this.#consecutive = 0;
+    this.#recent = [];
+    this.#crashloop = false;
+  }
+}
+
+/** At most `limit` forks in any one second, across the whole cluster. */
+export class ForkRateLimiter {
+  readonly #limit: () => number;
+  readonly #clock: Clock;
+  readonly #times: number[] = [];
+
+  constructor(limit: () => number, clock: Clock) {
+    this.#limit = limit;
+    this.#clock = clock;
+  }
+
+  /** ms until another fork fits in the window (0: now). */
+  wait(): number {
+    const now = this.#clock.now();
+    while (this.#times.length > 0 && now - this.#times[0]! >= 1000) this.#times.shift();
+    return this.#times.length < this.#limit() ? 0 : this.#times[0]! + 1000 - now;
+  }
+
+  /** A fork happened now. */
+  record(): void {
+    this.#times.push(this.#clock.now());
+  }
+}

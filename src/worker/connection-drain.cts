@@ -1,0 +1,91 @@
+/**
+ * Draining a worker's servers without dropping a request.
+ *
+ * Node's `server.close()` stops accepting, but on a keep-alive connection whose response is in
+ * flight it still answers `Connection: keep-alive` and then closes the connection, and it closes
+ * idle keep-alive connections at once: a client that is sending its next request on one of them
+ * at that moment sees a reset (the failed requests seen on PM2 reloads). So while draining:
+ *  - every response not yet started, and every request still to come, is marked
+ *    `Connection: close`, and Node closes its connection after it;
+ *  - the listening socket is closed with net.Server's close(), not http.Server's, so idle
+ *    connections are left alone for a moment; those still idle after IDLE_GRACE are closed then
+ *    (a client that was about to reuse one has sent its request by then, and gets Connection: close).
+ *
+ * Servers and in-flight responses are found through Node's diagnostics channels (documented;
+ * subscribing changes nothing the app sees). HTTP/1 servers (http, https, express, fastify…) get
+ * all of this; other servers stop accepting and their connections are the app's to end.
+ */
+import dc = require('node:diagnostics_channel');
+import net = require('node:net');
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** How long a keep-alive connection may stay idle on a draining worker before it is closed. */
+const IDLE_GRACE = 500;
+
+interface RequestEvent {
+  request: IncomingMessage;
+  response: ServerResponse;
+  server: net.Server;
+}
+
+interface ListenEvent {
+  server: net.Server;
+}
+
+class ConnectionDrain {
+  readonly #servers = new Set<net.Server>();
+  readonly #inFlight = new Set<ServerResponse>();
+  /** Prune finished responses (aborted requests publish no finish) when the set grows past this. */
+  #pruneAt = 256;
+  #draining = false;
+
+  constructor() {
+    dc.subscribe('tracing:net.server.listen:asyncEnd', (message) => this.#onListen(message as ListenEvent));
+    dc.subscribe('http.server.request.start', (message) => this.#onRequest(message as RequestEvent));
+    dc.subscribe('http.server.response.finish', (message) => this.#inFlight.delete((message as RequestEvent).response));
+  }
+
+  /** Stops accepting on every server; resolves once each has closed (its connections ended). */
+  drain(): Promise<void> {
+    this.#draining = true;
+    for (const response of this.#inFlight) this.#closeAfter(response);
+    const servers = [...this.#servers].filter((server) => server.listening);
+    if (servers.length === 0) return Promise.resolve();
+    const closed = servers.map((server) => new Promise<void>((resolve) => {
+      net.Server.prototype.close.call(server, () => resolve());
+    }));
+    const idleCloser = setInterval(() => {
+      for (const server of servers) {
+        const closeIdle = (server as Partial<{ closeIdleConnections(): void }>).closeIdleConnections;
+        if (typeof closeIdle === 'function') closeIdle.call(server);
+      }
+    }, IDLE_GRACE);
+    return Promise.all(closed).then(() => clearInterval(idleCloser));
+  }
+
+  #onListen({ server }: ListenEvent): void {
+    if (this.#servers.size >= this.#pruneAt) {
+      for (const known of this.#servers) if (!known.listening) this.#servers.delete(known);
+      this.#pruneAt = Math.max(256, this.#servers.size * 2);
+    }
+    this.#servers.add(server);
+  }
+
+  #onRequest({ response }: RequestEvent): void {
+    if (this.#draining) {
+      this.#closeAfter(response);
+      return;
+    }
+    this.#inFlight.add(response);
+    if (this.#inFlight.size >= this.#pruneAt) {
+      for (const known of this.#inFlight) if (known.writableEnded || known.destroyed) this.#inFlight.delete(known);
+      this.#pruneAt = Math.max(256, this.#inFlight.size * 2);
+    }
+  }
+
+  #closeAfter(response: ServerResponse): void {
+    if (!response.headersSent) response.shouldKeepAlive = false;
+  }
+}
+
+export = ConnectionDrain;

@@ -1,0 +1,142 @@
+/**
+ * corral's runtime inside a worker: what the primary cannot do from outside. It
+ *  - reports manual readiness (`ready()` from corral/worker);
+ *  - drains the worker when the primary asks (shutdown, reload, scale-down) or when the worker
+ *    itself gets SIGTERM/SIGINT (systemd's control-group stop, a terminal's Ctrl-C): stop
+ *    accepting, finish in-flight requests with `Connection: close`, run `onShutdown` hooks, exit;
+ *  - forwards what a starting worker writes to stderr (and the error it dies of), so that the
+ *    primary can say why a start or a reload failed.
+ * One instance per worker process, created by preload.cts and shared through a global symbol, so
+ * that every copy of corral/worker the app loads talks to it.
+ */
+import util = require('node:util');
+import ConnectionDrain = require('./connection-drain.cjs');
+import internals = require('./node-internals.cjs');
+import protocol = require('./protocol.cjs');
+
+/** What an onShutdown hook is told. */
+interface ShutdownInfo {
+  /** Why the worker stops: 'shutdown', 'reload', 'scale' or 'signal'. */
+  reason: protocol.DrainReason;
+  /** When the primary SIGKILLs the worker (ms since the epoch, as Date.now()). */
+  deadline: number;
+}
+
+type ShutdownHook = (info: ShutdownInfo) => unknown;
+
+const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+class WorkerRuntime {
+  readonly slot: number | undefined;
+  readonly #settings: protocol.RuntimeSettings;
+  readonly #hooks = new Set<ShutdownHook>();
+  readonly #connections = new ConnectionDrain();
+  #draining = false;
+  #startupStderr: { sent: number; restore: () => void } | undefined;
+
+  constructor(settings: protocol.RuntimeSettings, slot: number | undefined) {
+    this.#settings = settings;
+    this.slot = slot;
+    internals.onCorralFrame((frame) => this.#onFrame(frame as protocol.ToWorker));
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#onSignal(signal));
+    this.#forwardStartupStderr();
+    internals.sendCorralFrame({ act: 'hello' });
+  }
+
+  ready(): void {
+    internals.sendCorralFrame({ act: 'ready' });
+  }
+
+  onShutdown(hook: ShutdownHook): () => void {
+    if (typeof hook !== 'function') {
+      throw new TypeError(`onShutdown() takes a function, got ${util.inspect(hook)}. For example onShutdown(() => db.close()).`);
+    }
+    this.#hooks.add(hook);
+    return () => this.#hooks.delete(hook);
+  }
+
+  #onFrame(frame: protocol.ToWorker): void {
+    if (frame.act === 'drain' && typeof frame.timeout === 'number') void this.#drain(frame.reason, frame.timeout);
+    else if (frame.act === 'started') this.#startupStderr?.restore();
+  }
+
+  #onSignal(signal: 'SIGTERM' | 'SIGINT'): void {
+    if (!this.#draining) {
+      internals.sendCorralFrame({ act: 'draining', reason: 'signal', signal });
+      void this.#drain('signal', this.#settings.shutdownTimeout);
+      return;
+    }
+    // A repeated signal while draining: the primary decides (a second Ctrl-C forces the stop and
+    // it SIGKILLs). Without a primary, the signal ends the worker as it would without corral.
+    if (!process.connected) process.exit(SIGNAL_EXIT_CODES[signal]);
+  }
+
+  async #drain(reason: protocol.DrainReason, timeout: number): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    const deadline = Date.now() + timeout;
+    const closed = this.#connections.drain();
+    // Hooks run once in-flight requests have finished (so a hook may close the database they
+    // use), or halfway to the deadline if long-lived connections (websockets) hold the servers
+    // open: a hook is often what ends those.
+    let halfway: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((resolve) => { halfway = setTimeout(resolve, timeout / 2); })]);
+    clearTimeout(halfway);
+    const failed = await this.#runHooks({ reason, deadline });
+    await closed;
+    process.exit(failed ? 1 : (process.exitCode ?? 0));
+  }
+
+  async #runHooks(info: ShutdownInfo): Promise<boolean> {
+    const results = await Promise.allSettled([...this.#hooks].map(async (hook) => hook({ ...info })));
+    let failed = false;
+    for (const result of results) {
+      if (result.status === 'fulfilled') continue;
+      failed = true;
+      process.stderr.write(`corral: an onShutdown hook failed: ${util.inspect(result.reason)}\n`);
+    }
+    return failed;
+  }
+
+  /**
+   * Until the primary counts the worker as started, what it writes to stderr is also sent to the
+   * primary (up to STARTUP_STDERR_LIMIT), and so is an uncaught error (Node prints those to the
+   * descriptor directly, past process.stderr).
+   */
+  #forwardStartupStderr(): void {
+    const stderr = process.stderr;
+    const original = stderr.write;
+    const forward = (text: string): void => {
+      const state = this.#startupStderr;
+      if (state === undefined || state.sent >= protocol.STARTUP_STDERR_LIMIT) return;
+      const part = text.slice(0, protocol.STARTUP_STDERR_LIMIT - state.sent);
+      state.sent += part.length;
+      internals.sendCorralFrame({ act: 'stderr', text: part });
+    };
+    const wrapper = function (this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
+      forward(typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+      return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof stderr.write;
+    stderr.write = wrapper;
+    const onUncaught = (error: unknown): void => {
+      forward(`Uncaught ${util.inspect(error)}\n`);
+    };
+    process.on('uncaughtExceptionMonitor', onUncaught);
+    this.#startupStderr = {
+      sent: 0,
+      restore: () => {
+        this.#startupStderr = undefined;
+        process.off('uncaughtExceptionMonitor', onUncaught);
+        // Leave a wrapper the app installed since in place.
+        if (stderr.write === wrapper) stderr.write = original;
+      },
+    };
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-namespace -- types merged with the `export =` value
+declare namespace WorkerRuntime {
+  export type { ShutdownHook, ShutdownInfo };
+}
+
+export = WorkerRuntime;
