@@ -11,7 +11,7 @@ try {
   process.exit(1);
 }
 const { run } = await import('../dist/cli/main.js');
-process.exitCode = run(process.argv.slice(2), {
+process.exitCode = await run(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
 });

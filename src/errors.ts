@@ -64,8 +64,8 @@ export class InvalidWorkerCountError extends CorralError {
 
   constructor(actual: unknown, cpus: number) {
     super('CORRAL_ERR_INVALID_WORKER_COUNT',
-      `Expected \`workers\` to be a whole number from 1 to 1024 or 'auto', got ${describeValue(actual)}. ` +
-      `Use 'auto' for one worker per CPU (${cpus} on this machine), or a whole number such as ${cpus}.`);
+      `Expected \`workers\` to be a whole number from 1 to 1024, 'auto' or 'max', or -N, got ${describeValue(actual)}. ` +
+      `Use 'auto' (or 'max') for one worker per CPU (${cpus} on this machine), -1 for all but one, or a whole number such as ${cpus}.`);
   }
 }
 

@@ -7,9 +7,15 @@ export { ClusterPrimary, type ClusterEvents, type ClusterPrimaryOptions } from '
 export { Worker, type WorkerOptions } from './primary/worker.js';
 export {
   createCluster, ManagedCluster,
-  type ClusterState, type ManagedClusterEvents, type RestartInfo,
+  type ClusterState, type ManagedClusterEvents, type RestartInfo, type CrashLoopInfo, type ReloadResult,
+  type ScaleResult, type ClusterStatus, type SlotStatus, type SlotState, type WorkerStatus, type WorkerLifecycleState,
 } from './managed/managed-cluster.js';
-export type { ClusterOptions, ResolvedClusterOptions, RestartOptions } from './managed/options.js';
+export type {
+  ClusterOptions, ResolvedClusterOptions, RestartOptions, CrashLoopOptions, ReadyWhen,
+} from './managed/options.js';
+export type { DrainReason } from './managed/managed-worker.js';
+export type { ShutdownResult, WorkerExit } from './managed/shutdown.js';
+export { handleSignals, type SignalAction, type SignalHandlers } from './managed/signals.js';
 export { SCHED_NONE, SCHED_RR, type BalancerName } from './constants.js';
 export {
   CorralError, InvalidOptionError, InvalidWorkerCountError, InvalidBalancerError, ExecNotFoundError,

@@ -64,7 +64,7 @@ describe('the packed tarball', () => {
     for (const required of ['LICENSE', 'README.md', 'package.json', 'bin/corral.js', 'dist/index.js', 'dist/index.d.ts', 'dist/index.cjs', 'dist/index.d.cts', 'dist/register.js', 'dist/register.cjs', 'src/index.ts', 'src/index.cts']) {
       assert.ok(files.includes(required), `${required} is in the tarball`);
     }
-    const stray = files.filter((file) => !/^(dist|src|bin)\//.test(file) && file !== 'register/package.json' && !['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json'].includes(file));
+    const stray = files.filter((file) => !/^(dist|src|bin)\//.test(file) && !['register/package.json', 'worker/package.json', 'corral.config.schema.json'].includes(file) && !['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json'].includes(file));
     assert.deepEqual(stray, []);
     assert.ok(packed.size < 200_000, `tarball is ${packed.size} bytes`);
   });
@@ -86,10 +86,11 @@ describe('the packed tarball', () => {
     const entry = path.join(consumer, 'node_modules/corral/dist/index.js');
     const namespace = await import(entry) as Record<string, unknown>;
     assert.deepEqual(Object.keys(namespace).sort(), [
-      'ClusterClosedError', 'ClusterPrimary', 'CorralError', 'ExecNotFoundError', 'InvalidBalancerError',
-      'InvalidControlFrameError', 'InvalidOptionError', 'InvalidWorkerCountError', 'ManagedCluster', 'SCHED_NONE',
-      'SCHED_RR', 'SettingsFrozenError', 'Worker', 'WorkerNotConnectedError', 'createCluster', 'default',
-      'disconnect', 'fork', 'isMaster', 'isPrimary', 'isWorker', 'restoreNodeCluster', 'schedulingPolicy', 'settings',
+      'ClusterBusyError', 'ClusterClosedError', 'ClusterPrimary', 'CorralError', 'ExecNotFoundError', 'InvalidBalancerError',
+      'InvalidControlFrameError', 'InvalidOptionError', 'InvalidWorkerCountError', 'ManagedCluster', 'ReloadFailedError',
+      'SCHED_NONE', 'SCHED_RR', 'SettingsFrozenError', 'StartFailedError', 'Worker', 'WorkerNotConnectedError',
+      'createCluster', 'default', 'disconnect', 'fork', 'handleSignals', 'isMaster', 'isPrimary', 'isWorker',
+      'restoreNodeCluster', 'schedulingPolicy', 'settings',
       'setupMaster', 'setupPrimary', 'worker', 'workers',
     ]);
   });

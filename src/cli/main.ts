@@ -1,40 +1,57 @@
-/** The `corral` command. This release only prints usage; the full CLI is planned. */
+/** The `corral` command: dispatches to a subcommand; returns the exit code. */
 // First: on an unsupported Node this throws one clear error (bin/corral.js prints its message).
 import '../support/node-version.cjs';
 import { readFileSync } from 'node:fs';
+import { CliError, EXIT } from './exit-codes.js';
+import { runStart } from './start.js';
+import { START_USAGE, USAGE } from './usage.js';
 
-export const USAGE = `Usage: corral <command>
-
-corral runs a Node.js service on every core. Use it from code:
-
-  import cluster from 'corral'            // node:cluster's API, corral's primary
-  const cluster = require('corral')       // the same object from CommonJS
-  import { createCluster } from 'corral'  // supervised cluster with restarts
-
-Commands:
-  help, --help, -h       print this help
-  version, --version     print the version
-
-The command-line runner (corral start app.js) is not in this release.
-`;
+export { USAGE };
 
 export interface CliOutput {
   out: (text: string) => void;
   err: (text: string) => void;
 }
 
+const COMMANDS: Readonly<Record<string, { usage: string; run: (argv: readonly string[], io: CliOutput) => Promise<number> }>> = {
+  start: { usage: START_USAGE, run: runStart },
+};
+
 /** Runs the command; returns the exit code. Errors and usage after an error go to `err`. */
-export function run(argv: readonly string[], { out, err }: CliOutput): number {
-  const [command] = argv;
+export async function run(argv: readonly string[], io: CliOutput): Promise<number> {
+  const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    out(USAGE);
-    return 0;
+    io.out(USAGE);
+    return EXIT.OK;
   }
   if (command === 'version' || command === '--version' || command === '-v') {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    out(`${pkg.version}\n`);
-    return 0;
+    io.out(`${pkg.version}\n`);
+    return EXIT.OK;
   }
-  err(`corral: unknown command '${command}'. Run 'corral --help' for the commands.\n\n${USAGE}`);
-  return 2;
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (entry === undefined) {
+    io.err(`corral: unknown command '${command}'. Run 'corral --help' for the commands.\n\n${USAGE}`);
+    return EXIT.USAGE;
+  }
+  const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (flags.includes('--help') || flags.includes('-h')) {
+    io.out(entry.usage);
+    return EXIT.OK;
+  }
+  try {
+    return await entry.run(rest, io);
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.err(`${error.message}\n`);
+      return error.exitCode;
+    }
+    // util.parseArgs' errors (unknown flag, missing value) are usage errors; its messages are clear.
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`corral ${command}: ${(error as Error).message}\nRun 'corral ${command} --help' for its options.\n`);
+      return EXIT.USAGE;
+    }
+    throw error;
+  }
 }

@@ -138,6 +138,8 @@ export interface ManagedClusterEvents {
   reloadFailed: [error: ReloadFailedError];
   /** The worker count changed. */
   scale: [result: ScaleResult];
+  /** The shutdown sequence finished: no worker runs any more. */
+  closed: [result: ShutdownResult];
   /** A worker process error (a failed spawn, kill or send) that no promise reports. */
   error: [error: Error, worker: Worker];
 }
@@ -313,6 +315,12 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     return this.#closing;
   }
 
+  /** The slot `worker` serves (or starts in, or drains from); undefined for a worker not of this cluster. */
+  slotOf(worker: Worker): number | undefined {
+    for (const managed of this.#live) if (managed.worker === worker) return managed.slot;
+    return undefined;
+  }
+
   /** A snapshot of every slot and worker. */
   status(): ClusterStatus {
     const serving = new Set<ManagedWorker>();
@@ -342,12 +350,15 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     if (this.#startError === undefined) {
       for (const waiter of waiters) waiter.reject(new ClusterClosedError('wait for ready()'));
     }
+    let result: ShutdownResult | undefined;
     try {
-      return await shutdownSequence(this.#shutdownHost(), timeout);
+      result = await shutdownSequence(this.#shutdownHost(), timeout);
+      return result;
     } finally {
       this.#state = 'closed';
       // A failed start is reported once nothing of the cluster runs any more.
       if (this.#startError !== undefined) for (const waiter of waiters) waiter.reject(this.#startError);
+      if (result !== undefined) this.emit('closed', result);
     }
   }
 

@@ -42,8 +42,11 @@ export interface ClusterOptions {
   args?: readonly string[];
   /** Node options for workers. @default process.execArgv */
   execArgv?: readonly string[];
-  /** How many workers: a whole number, or 'auto' for `os.availableParallelism()`. @default 'auto' */
-  workers?: number | 'auto';
+  /**
+   * How many workers: a whole number; 'auto' or 'max' for one per CPU (`os.availableParallelism()`);
+   * or -N for all CPUs but N (at least one). @default 'auto'
+   */
+  workers?: number | 'auto' | 'max';
   /** How connections reach workers. @default 'round-robin' */
   balancer?: BalancerName;
   /** Extra environment variables for workers (over the primary's environment). */
@@ -179,8 +182,12 @@ function normalizeExec(exec: unknown): string {
 
 export function normalizeWorkerCount(workers: unknown): number {
   const cpus = os.availableParallelism();
-  if (workers === undefined || workers === 'auto') return cpus;
-  if (typeof workers === 'number' && Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS) return workers;
+  if (workers === undefined || workers === 'auto' || workers === 'max') return cpus;
+  if (typeof workers === 'number' && Number.isInteger(workers)) {
+    // -N means all CPUs but N (PM2's convention), and never fewer than one worker.
+    if (workers < 0 && -workers < MAX_WORKERS) return Math.max(1, cpus + workers);
+    if (workers >= 1 && workers <= MAX_WORKERS) return workers;
+  }
   throw new InvalidWorkerCountError(workers, cpus);
 }
 

@@ -1,0 +1,79 @@
+/**
+ * `corral.config.{mjs,js,cjs,json}` (and `.ts`, `.mts`, `.cts` where Node strips types): the same
+ * options as createCluster() and the flags, plus the CLI's own `logPrefix` and `logFormat`. The
+ * values are checked by the same code as createCluster()'s (managed/options.ts); this file only
+ * finds and loads the file, and refuses keys nobody knows. Its JSON Schema is
+ * corral.config.schema.json at the package root.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { KNOWN_OPTIONS } from '../managed/options.js';
+import { describeValue } from '../util/describe-value.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { supportsTypeScript, TYPESCRIPT_EXTENSIONS } from './typescript.js';
+
+export const CONFIG_NAMES = [
+  'corral.config.mjs', 'corral.config.js', 'corral.config.cjs', 'corral.config.json',
+  'corral.config.ts', 'corral.config.mts', 'corral.config.cts',
+] as const;
+
+/** Keys only the command line uses. */
+export const CLI_ONLY_KEYS: ReadonlySet<string> = new Set(['logPrefix', 'logFormat']);
+
+export interface LoadedConfig {
+  readonly file: string;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/** The config file named by --config, else the first of CONFIG_NAMES in `cwd`, else none. */
+export function findConfig(explicit: string | undefined, cwd: string): string | undefined {
+  if (explicit !== undefined) {
+    const file = path.resolve(cwd, explicit);
+    if (!existsSync(file)) throw new CliError(`corral: --config ${explicit}: no such file (looked for ${file}).`, EXIT.USAGE);
+    return file;
+  }
+  return CONFIG_NAMES.map((name) => path.join(cwd, name)).find((file) => existsSync(file));
+}
+
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  const name = path.basename(file);
+  let raw: unknown;
+  if (file.endsWith('.json')) {
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new CliError(`corral: ${name} is not valid JSON: ${(error as Error).message}.`, EXIT.USAGE);
+    }
+  } else {
+    if (TYPESCRIPT_EXTENSIONS.some((extension) => file.endsWith(extension)) && !supportsTypeScript()) {
+      throw new CliError(`corral: cannot load ${name}: Node.js ${process.versions.node} does not run TypeScript files. ` +
+        'Rename it to corral.config.mjs (or .js, .cjs, .json), or use Node.js 22.18 or later.', EXIT.USAGE);
+    }
+    try {
+      const module = await import(pathToFileURL(file).href) as { default?: unknown };
+      raw = module.default;
+    } catch (error) {
+      throw new CliError(`corral: cannot load ${name}: ${(error as Error).message}`, EXIT.USAGE);
+    }
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new CliError(`corral: ${name} must export an object of options (export default { exec: './server.js', workers: 'max' }), ` +
+      `got ${describeValue(raw)}.`, EXIT.USAGE);
+  }
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === '$schema') continue;
+    if (!KNOWN_OPTIONS.has(key) && !CLI_ONLY_KEYS.has(key)) {
+      throw new CliError(`corral: ${name}: unknown key \`${key}\`. The known keys are ` +
+        `${[...KNOWN_OPTIONS, ...CLI_ONLY_KEYS].join(', ')}. Remove it or correct its spelling.`, EXIT.USAGE);
+    }
+    values[key] = value;
+  }
+  // Paths in the file are relative to the file, not to wherever corral was started.
+  const dir = path.dirname(file);
+  for (const key of ['exec', 'cwd'] as const) {
+    if (typeof values[key] === 'string' && !(values[key]).startsWith('file:')) values[key] = path.resolve(dir, values[key]);
+  }
+  return { file, values };
+}

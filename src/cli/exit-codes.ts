@@ -1,0 +1,25 @@
+/** The `corral` command's exit codes (documented in the README). */
+export const EXIT = {
+  /** Done; for `start`, the cluster stopped cleanly. */
+  OK: 0,
+  /** The app failed: it could not start, a reload failed, or a worker had to be killed at shutdown. */
+  APP_FAILED: 1,
+  /** Bad usage: unknown command or flag, invalid option, invalid config file. */
+  USAGE: 2,
+  /** No running app matched the name (or several run and none was named). */
+  NOT_RUNNING: 3,
+  /** `corral start`: an app of that name already runs for this user. */
+  ALREADY_RUNNING: 4,
+  /** The control socket could not be used: refused, or it answered something corral cannot read. */
+  CONTROL_FAILED: 5,
+} as const;
+
+/** A failure that ends the command with `exitCode` and prints `message`. */
+export class CliError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * corral's own messages on the command line: one line each, with a timestamp, on stderr (the
+ * app's stdout stays the app's). `--log-format json` makes each a JSON object on one line.
+ */
+export type LogFormat = 'text' | 'json';
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface Logger {
+  log(level: LogLevel, event: string, message: string, fields?: Readonly<Record<string, unknown>>): void;
+}
+
+export function createLogger(
+  name: string,
+  format: LogFormat,
+  write: (line: string) => void,
+  now: () => Date = () => new Date(),
+): Logger {
+  return {
+    log(level, event, message, fields = {}) {
+      const time = now().toISOString();
+      if (format === 'json') {
+        write(`${JSON.stringify({ time, level, app: name, event, msg: message, ...fields })}\n`);
+        return;
+      }
+      // Multi-line messages (stderr tails) keep one timestamped line each.
+      const tag = level === 'info' ? '' : ` ${level.toUpperCase()}`;
+      for (const line of message.split('\n')) write(`${time} corral[${name}]${tag} ${line}\n`);
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * `corral start <script>`: runs the app on every core in the foreground (for terminals,
+ * containers and systemd) until a signal or `corral stop` ends it. Exits 0 after a clean
+ * shutdown, 1 when the app cannot start or a worker had to be killed, 2 on bad usage.
+ */
+import { CorralError, ExecNotFoundError, InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError, StartFailedError } from '../errors.js';
+import { createCluster, type ManagedCluster } from '../managed/managed-cluster.js';
+import { handleSignals, type SignalAction } from '../managed/signals.js';
+import type { ShutdownResult } from '../managed/shutdown.js';
+import { describeStartFailure } from '../errors.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { createLogger, type Logger } from './logger.js';
+import { parseStart, type StartRequest } from './start-options.js';
+import { prefixWorkerOutput, type OutputStreams } from './worker-output.js';
+
+const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
+  shutdown: 'shutting down gracefully',
+  force: 'forcing the stop: SIGKILL to every worker',
+  reload: 'reloading',
+  'scale-up': 'adding a worker',
+  'scale-down': 'removing a worker',
+};
+
+export async function runStart(argv: readonly string[], streams: OutputStreams): Promise<number> {
+  const request = await parseStart(argv, process.cwd());
+  let cluster: ManagedCluster;
+  try {
+    cluster = createCluster(request.options);
+  } catch (error) {
+    throw optionError(error, request);
+  }
+  const log = createLogger(cluster.options.name, request.logFormat, streams.err);
+  if (request.logPrefix !== undefined) prefixWorkerOutput(cluster, request.logPrefix, request.logFormat, streams);
+  logLifecycle(cluster, log);
+  const closed = new Promise<ShutdownResult>((resolve) => cluster.once('closed', resolve));
+  const removeSignalHandlers = handleSignals(cluster, {
+    onSignal: (signal, action) => log.log('info', 'signal', `${signal}: ${SIGNAL_ACTIONS[action]}`, { signal, action }),
+    onError: (error, action) => log.log('error', `${action}-failed`, error.message, { action }),
+  });
+  const { options } = cluster;
+  log.log('info', 'starting', `starting ${options.workers} worker${options.workers === 1 ? '' : 's'} of ${options.exec} ` +
+    `(balancer ${options.balancer}, ready when ${options.readyWhen})` +
+    (request.configFile === undefined ? '' : `, config ${request.configFile}`), {
+    workers: options.workers, exec: options.exec, balancer: options.balancer, pid: process.pid,
+  });
+  const startedAt = Date.now();
+  try {
+    await cluster.start();
+    log.log('info', 'ready', `ready: ${options.workers} worker${options.workers === 1 ? '' : 's'} in ${Date.now() - startedAt} ms`, {
+      workers: options.workers, ms: Date.now() - startedAt,
+    });
+  } catch (error) {
+    if (!(error instanceof StartFailedError)) {
+      // Closed by a signal while starting: fall through to the shutdown result.
+      if (!(error instanceof CorralError && error.code === 'CORRAL_ERR_CLUSTER_CLOSED')) throw error;
+    } else {
+      await closed;
+      removeSignalHandlers();
+      log.log('error', 'start-failed', error.message, { slot: error.failure.slot, exitCode: error.failure.exitCode });
+      return EXIT.APP_FAILED;
+    }
+  }
+  const result = await closed;
+  removeSignalHandlers();
+  const killed = result.exits.filter((exit) => exit.killed);
+  if (result.clean) log.log('info', 'stopped', 'stopped cleanly');
+  else {
+    log.log('warn', 'stopped', `stopped; ${killed.length > 0 ? `${killed.length} worker(s) SIGKILLed at the deadline or by a forced stop` : 'some workers exited with a non-zero code'}`, {
+      killed: killed.map((exit) => exit.pid),
+    });
+  }
+  return result.clean ? EXIT.OK : EXIT.APP_FAILED;
+}
+
+function logLifecycle(cluster: ManagedCluster, log: Logger): void {
+  const who = (slot: number | undefined, id: number, pid: number | undefined): string => `worker ${id} (slot ${slot ?? '?'}, pid ${pid ?? '?'})`;
+  cluster.on('restart', ({ slot, previous, delay, crashes }) => {
+    const exit = previous.process.signalCode ?? `code ${previous.process.exitCode}`;
+    log.log(crashes > 0 ? 'warn' : 'info', 'restart', `${who(slot, previous.id, previous.process.pid)} exited (${exit}); ` +
+      `restarting in ${delay} ms${crashes > 0 ? ` (crash ${crashes} in a row)` : ''}`, { slot, crashes, delay });
+  });
+  cluster.on('crashloop', ({ slot, crashes, retryIn }) => {
+    log.log('error', 'crashloop', `slot ${slot} is crash-looping (${crashes} crashes in a row within the window); ` +
+      `retrying every ${retryIn} ms while the other slots keep serving`, { slot, crashes, retryIn });
+  });
+  cluster.on('startFailed', (failure) => {
+    log.log('warn', 'start-failed', describeStartFailure(failure), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });
+  });
+  cluster.on('reloading', (generation) => log.log('info', 'reloading', `rolling reload to generation ${generation}`, { generation }));
+  cluster.on('reload', ({ generation, duration }) => {
+    log.log('info', 'reloaded', `reloaded: every worker runs generation ${generation} (${duration} ms)`, { generation, ms: duration });
+  });
+  cluster.on('reloadFailed', (error) => log.log('error', 'reload-failed', error.message, { slot: error.failure.slot }));
+  cluster.on('scale', ({ workers }) => log.log('info', 'scaled', `scaled to ${workers} worker${workers === 1 ? '' : 's'}`, { workers }));
+}
+
+/** An option error from createCluster(), told in terms of the flag or config key that set it. */
+function optionError(error: unknown, request: StartRequest): unknown {
+  if (error instanceof ExecNotFoundError) return new CliError(`corral: ${error.message}`, EXIT.APP_FAILED);
+  const option = error instanceof InvalidOptionError ? error.option.split('.')[0]!
+    : error instanceof InvalidWorkerCountError ? 'workers'
+      : error instanceof InvalidBalancerError ? 'balancer' : undefined;
+  if (option === undefined || !(error instanceof Error)) return error;
+  const source = request.sources.get(option);
+  return new CliError(`corral: ${source === undefined ? '' : `${source}: `}${error.message}`, EXIT.USAGE);
+}

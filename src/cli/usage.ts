@@ -1,0 +1,39 @@
+/** Help texts of the `corral` command and its subcommands. */
+export const USAGE = `Usage: corral <command> [options]
+
+Run a Node.js app on every core: one primary, a worker per CPU, zero-downtime reloads.
+
+Commands:
+  start <script> [options] [-- app args]   run the app in the foreground
+  help, --help, -h                         print this help
+  version, --version, -v                   print the version
+
+Run 'corral <command> --help' for a command's options.
+
+From code:
+  import cluster from 'corral'            // node:cluster's API, corral's primary
+  import { createCluster } from 'corral'  // supervised cluster with reloads and restarts
+`;
+
+export const START_USAGE = `Usage: corral start <script> [options] [-- app args]
+
+Runs <script> in one worker per CPU, in the foreground, until SIGTERM or SIGINT (Ctrl-C) stops
+it gracefully. SIGHUP reloads with zero downtime; SIGTTIN / SIGTTOU add / remove a worker.
+
+Options:
+  -i, --instances <N|max|-N>   workers: a number, max (one per CPU), or -N (all CPUs but N)
+      --name <name>            the app's name (default: the script's base name)
+      --balancer <name>        round-robin (default) or shared
+      --env KEY=VALUE          an environment variable for the workers (repeatable)
+      --config <file>          a config file (default: ./corral.config.{mjs,js,cjs,json} if present)
+      --node-args "<args>"     Node options for the workers, e.g. "--max-old-space-size=512"
+      --shutdown-timeout <ms>  how long a draining worker may take before SIGKILL (default 10000)
+      --start-timeout <ms>     how long a worker may take to become ready (default 30000)
+      --ready <when>           listening (default), online, or manual (the app calls ready())
+      --log-prefix <slot|pid>  pass worker output through corral, each line prefixed
+      --log-format <text|json> corral's own log lines (default text)
+  -h, --help                   print this help
+
+Exit codes: 0 clean shutdown, 1 the app could not start or a worker was killed at the deadline,
+2 bad usage or config, 4 an app of that name already runs.
+`;

@@ -1,0 +1,69 @@
+/**
+ * What each signal does to a managed cluster, in one place. `corral start` installs these;
+ * library users may call `handleSignals(cluster)` themselves.
+ *
+ *   SIGTERM   graceful shutdown (shutdown.ts): docker stop, systemctl stop, `corral stop`
+ *   SIGINT    the same (Ctrl-C); a second SIGINT forces the stop: SIGKILL to every worker
+ *   SIGHUP    zero-downtime rolling reload (rolling-reload.ts); several at once make one reload
+ *   SIGTTIN   one more worker (scaling.ts)
+ *   SIGTTOU   one worker less (never below one)
+ *
+ * Workers get SIGTERM/SIGINT too when the whole process group (a terminal's Ctrl-C) or control
+ * group (systemd's KillMode=control-group) is signalled: their runtime (src/worker/runtime.cts)
+ * then drains each of them the same way, so the result does not depend on who got the signal.
+ */
+import type { ReloadFailedError } from '../errors.js';
+import type { ManagedCluster, ReloadResult, ScaleResult } from './managed-cluster.js';
+import type { ShutdownResult } from './shutdown.js';
+
+export type SignalAction = 'shutdown' | 'force' | 'reload' | 'scale-up' | 'scale-down';
+
+export interface SignalHandlers {
+  /** A signal arrived and `action` begins (for logging). */
+  onSignal?: (signal: NodeJS.Signals, action: SignalAction) => void;
+  /** The shutdown finished (for exiting the process). */
+  onShutdown?: (result: ShutdownResult) => void;
+  /** A signal's reload or scaling failed (its error also reaches the cluster's events). */
+  onError?: (error: Error, action: SignalAction) => void;
+}
+
+/** Installs the handlers above; returns a function that removes them. */
+export function handleSignals(cluster: ManagedCluster, handlers: SignalHandlers = {}): () => void {
+  let reloadPending = false;
+  const act = (signal: NodeJS.Signals, action: SignalAction): void => {
+    handlers.onSignal?.(signal, action);
+    const fail = (error: unknown): void => handlers.onError?.(error instanceof Error ? error : new Error(String(error)), action);
+    switch (action) {
+      case 'shutdown':
+        cluster.close().then((result) => handlers.onShutdown?.(result), fail);
+        break;
+      case 'force':
+        cluster.close({ force: true }).catch(fail);
+        break;
+      case 'reload':
+        if (reloadPending) return;
+        reloadPending = true;
+        cluster.reload().then(
+          (result: ReloadResult) => { reloadPending = false; return result; },
+          (error: ReloadFailedError) => { reloadPending = false; fail(error); },
+        );
+        break;
+      case 'scale-up':
+      case 'scale-down':
+        cluster.scale(action === 'scale-up' ? '+1' : '-1').then((result: ScaleResult) => result, fail);
+        break;
+    }
+  };
+  let interrupts = 0;
+  const listeners: Partial<Record<NodeJS.Signals, () => void>> = {
+    SIGTERM: () => act('SIGTERM', 'shutdown'),
+    SIGINT: () => act('SIGINT', ++interrupts > 1 ? 'force' : 'shutdown'),
+    SIGHUP: () => act('SIGHUP', 'reload'),
+    SIGTTIN: () => act('SIGTTIN', 'scale-up'),
+    SIGTTOU: () => act('SIGTTOU', 'scale-down'),
+  };
+  for (const [signal, listener] of Object.entries(listeners)) process.on(signal, listener);
+  return () => {
+    for (const [signal, listener] of Object.entries(listeners)) process.off(signal, listener);
+  };
+}
