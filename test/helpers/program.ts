@@ -12,6 +12,8 @@ export interface Program {
   /** stderr so far. */
   readonly stderr: () => string;
   waitFor(pattern: RegExp, count?: number, timeout?: number): Promise<string[]>;
+  /** As waitFor, on stderr lines. */
+  waitForErr(pattern: RegExp, count?: number, timeout?: number): Promise<string[]>;
   /** Resolves with the exit code and signal once the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -23,35 +25,49 @@ export interface ProgramOptions {
   execArgv?: string[];
   /** stdin, stdout and stderr are always ignore, pipe, pipe; more entries pass descriptors on. */
   stdio?: ['ignore', 'pipe', 'pipe', ...(number | 'ignore')[]];
+  /** Its own process group (so that a test can signal the whole group, as a terminal's Ctrl-C does). */
+  detached?: boolean;
 }
 
 const running = new Set<ChildProcess>();
+/** Programs started in their own process group: killed with the whole group. */
+const groups = new WeakSet<ChildProcess>();
 
 export function startProgram(file: string, args: readonly string[] = [], options: ProgramOptions = {}): Program {
   const child = spawn(options.execPath ?? process.execPath, [...(options.execArgv ?? []), file, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   }) as ChildProcessByStdio<null, Readable, Readable>;
   running.add(child);
+  if (options.detached === true) groups.add(child);
   const exited = once(child, 'exit').then(([code, signal]) => {
     running.delete(child);
     return { code: code as number | null, signal: signal as NodeJS.Signals | null };
   });
   const lines: string[] = [];
+  const errLines: string[] = [];
   let stderr = '';
   const waiters = new Set<() => void>();
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    lines.push(...parts);
-    for (const waiter of waiters) waiter();
+  const splitter = (into: string[]) => {
+    let buffered = '';
+    return (chunk: string): void => {
+      buffered += chunk;
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      into.push(...parts);
+      for (const waiter of waiters) waiter();
+    };
+  };
+  child.stdout.setEncoding('utf8').on('data', splitter(lines));
+  const errSplitter = splitter(errLines);
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    errSplitter(chunk);
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   let ended = false;
-  const waitFor = (pattern: RegExp, count = 1, timeout = 15_000): Promise<string[]> => new Promise((resolve, reject) => {
+  const waitIn = (source: string[]) => (pattern: RegExp, count = 1, timeout = 15_000): Promise<string[]> => new Promise((resolve, reject) => {
     const fail = (why: string): void => {
       clearTimeout(timer);
       waiters.delete(check);
@@ -59,7 +75,7 @@ export function startProgram(file: string, args: readonly string[] = [], options
     };
     const timer = setTimeout(() => fail(`timed out after ${timeout} ms`), timeout);
     const check = (): void => {
-      const matches = lines.filter((line) => pattern.test(line));
+      const matches = source.filter((line) => pattern.test(line));
       if (matches.length >= count) {
         clearTimeout(timer);
         waiters.delete(check);
@@ -71,12 +87,19 @@ export function startProgram(file: string, args: readonly string[] = [], options
     waiters.add(check);
     check();
   });
-  // Once stdout has ended (all lines are in), a waiter still unmatched never will be.
-  child.stdout.once('end', () => {
+  const waitFor = waitIn(lines);
+  const waitForErr = waitIn(errLines);
+  // Once both streams have ended (all lines are in), a waiter still unmatched never will be.
+  let open = 2;
+  const onEnd = (): void => {
+    open -= 1;
+    if (open > 0) return;
     ended = true;
     for (const waiter of [...waiters]) waiter();
-  });
-  return { child, lines, stderr: () => stderr, waitFor, exited };
+  };
+  child.stdout.once('end', onEnd);
+  child.stderr.once('end', onEnd);
+  return { child, lines, stderr: () => stderr, waitFor, waitForErr, exited };
 }
 
 /** Waits for a program to exit, failing after `timeout` ms. */
@@ -97,7 +120,15 @@ export async function killPrograms(): Promise<void> {
   await Promise.all([...running].map(async (child) => {
     if (child.exitCode === null && child.signalCode === null) {
       const exit = once(child, 'exit');
-      child.kill('SIGKILL');
+      if (groups.has(child) && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      } else {
+        child.kill('SIGKILL');
+      }
       await exit;
     }
   }));

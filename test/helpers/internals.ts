@@ -1,0 +1,16 @@
+// corral's internal modules, for unit tests of the lifecycle algorithms. They are not exported by
+// the package: types come from dist/ as seen from this source file, values from dist/ as seen
+// from the compiled file (build/test/helpers/).
+import type * as Supervision from '../../dist/managed/supervision.js';
+import type * as RollingReload from '../../dist/managed/rolling-reload.js';
+import type * as Scaling from '../../dist/managed/scaling.js';
+import type * as Logger from '../../dist/cli/logger.js';
+import type * as StartOptions from '../../dist/cli/start-options.js';
+
+const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
+
+export const supervision = await load<typeof Supervision>('managed/supervision.js');
+export const rollingReload = await load<typeof RollingReload>('managed/rolling-reload.js');
+export const scaling = await load<typeof Scaling>('managed/scaling.js');
+export const logger = await load<typeof Logger>('cli/logger.js');
+export const startOptions = await load<typeof StartOptions>('cli/start-options.js');

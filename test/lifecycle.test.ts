@@ -1,0 +1,201 @@
+// `corral start` as a process manager, with real processes and real load (autocannon):
+// zero-downtime reloads, graceful shutdown on SIGTERM and on a process group's Ctrl-C, failed
+// reloads, failed starts, crash loops and scaling.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, describe, test } from 'node:test';
+import { startLoad } from './helpers/load.js';
+import { assertPortFree, freePort } from './helpers/net-client.js';
+import { exitOf, killPrograms, startProgram, type Program } from './helpers/program.js';
+
+const BIN = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
+const WORKER_API = fileURLToPath(new URL('../../dist/worker/index.cjs', import.meta.url));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-lifecycle-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => killPrograms());
+
+/** An app in the temp dir: answers `<version> <pid> <slot>` after DELAY ms; MODE picks misbehaviour. */
+function writeApp(name: string, version: string, body = ''): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `'use strict';
+const http = require('node:http');
+const { onShutdown, ready, slot } = require(${JSON.stringify(WORKER_API)});
+console.log('booting', process.pid, 'slot', slot);
+${body}
+const delay = Number(process.env.DELAY || 0);
+const server = http.createServer((req, res) => {
+  if (process.env.LOG_REQUESTS) console.log('request', process.pid);
+  setTimeout(() => res.end(${JSON.stringify(version)} + ' ' + process.pid + ' ' + slot + '\\n'), delay);
+});
+server.listen(Number(process.env.PORT));
+`);
+  return file;
+}
+
+function startCorral(args: string[], env: Record<string, string> = {}, detached = false): Program {
+  return startProgram(BIN, ['start', ...args], { cwd: dir, env: { ...env, NODE_OPTIONS: '' }, detached });
+}
+
+async function get(port: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string; connection: string | null }> {
+  const response = await fetch(`http://127.0.0.1:${port}/`, { headers });
+  return { status: response.status, body: await response.text(), connection: response.headers.get('connection') };
+}
+
+const noFailures = (result: { non2xx: number; errors: number; timeouts: number; ok: number }): void => {
+  assert.deepEqual({ non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts }, { non2xx: 0, errors: 0, timeouts: 0 });
+  assert.ok(result.ok > 100, `${result.ok} requests answered`);
+};
+
+describe('rolling reload under load', () => {
+  for (const keepAlive of [false, true]) {
+    test(`4 workers, ${keepAlive ? 'keep-alive' : 'Connection: close'}: no request fails, and the new code serves`, { timeout: 60_000 }, async () => {
+      const app = writeApp(`reload-${keepAlive}.cjs`, 'v1');
+      const port = await freePort();
+      const corral = startCorral([app, '-i', '4'], { PORT: String(port) });
+      await corral.waitForErr(/ready: 4 workers/);
+      const load = startLoad(port, { keepAlive, connections: 16 });
+      await load.moreResponses(200);
+      writeApp(`reload-${keepAlive}.cjs`, 'v2');
+      corral.child.kill('SIGHUP');
+      await corral.waitForErr(/reloaded: every worker runs generation 2/, 1, 40_000);
+      await load.moreResponses(200);
+      const result = await load.stop();
+      noFailures(result);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => get(port)));
+      assert.ok(answers.every((answer) => answer.body.startsWith('v2 ')), answers.map((answer) => answer.body).join(''));
+      corral.child.kill('SIGTERM');
+      assert.equal((await exitOf(corral)).code, 0);
+    });
+  }
+
+  test('a reload with broken code stops at the first replacement; the old workers keep serving and no request fails', { timeout: 60_000 }, async () => {
+    const app = writeApp('broken.cjs', 'v1');
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '4'], { PORT: String(port) });
+    await corral.waitForErr(/ready: 4 workers/);
+    const load = startLoad(port, { keepAlive: true, connections: 16 });
+    await load.moreResponses(200);
+    writeApp('broken.cjs', 'v2', "throw new Error('the new code is broken');");
+    corral.child.kill('SIGHUP');
+    const [line] = await corral.waitForErr(/reload stopped/, 1, 30_000);
+    assert.match(line!, /exited with code 1 before it was ready/);
+    await corral.waitForErr(/\| .*Error: the new code is broken/);
+    await load.moreResponses(200);
+    noFailures(await load.stop());
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(port)));
+    assert.ok(answers.every((answer) => answer.body.startsWith('v1 ')));
+    assert.equal(new Set(answers.map((answer) => answer.body.split(' ')[1])).size, 4, 'all four old workers still serve');
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+});
+
+describe('graceful shutdown', () => {
+  for (const how of ['SIGTERM to the primary', 'SIGINT to the whole process group (Ctrl-C)'] as const) {
+    test(`${how}: every in-flight request (500 ms each) is answered, idle ones get Connection: close, exit code 0`, { timeout: 30_000 }, async () => {
+      const app = writeApp(`graceful-${how.length}.cjs`, 'v1', `
+onShutdown(({ reason }) => console.log('onShutdown', process.pid, reason));`);
+      const port = await freePort();
+      const corral = startCorral([app, '-i', '2'], { PORT: String(port), DELAY: '500', LOG_REQUESTS: '1' }, true);
+      await corral.waitForErr(/ready: 2 workers/);
+      const inFlight = Array.from({ length: 16 }, () => get(port));
+      await corral.waitFor(/^request \d+$/, 16);
+      if (how.startsWith('SIGTERM')) corral.child.kill('SIGTERM');
+      else process.kill(-corral.child.pid!, 'SIGINT');
+      const answers = await Promise.all(inFlight);
+      assert.deepEqual(answers.map((answer) => answer.status), Array<number>(16).fill(200));
+      assert.ok(answers.every((answer) => answer.connection === 'close'), 'responses of a draining worker carry Connection: close');
+      const exit = await exitOf(corral);
+      assert.equal(exit.code, 0, corral.stderr());
+      await corral.waitFor(/onShutdown \d+ (shutdown|signal)/, 2);
+      assert.match(corral.stderr(), /stopped cleanly/);
+      await assertPortFree(port);
+    });
+  }
+});
+
+describe('start and crash-loop policy', () => {
+  test('an app that throws on start makes corral start exit 1 within its budget, with few forks and the error', { timeout: 30_000 }, async () => {
+    const app = writeApp('throws.cjs', 'v1', "throw new Error('cannot start: no database');");
+    const started = Date.now();
+    const corral = startCorral([app, '-i', '2'], { PORT: String(await freePort()) });
+    const exit = await exitOf(corral, 20_000);
+    const elapsed = Date.now() - started;
+    assert.equal(exit.code, 1);
+    assert.match(corral.stderr(), /The cluster could not start: the worker for slot \d \(pid \d+\) exited with code 1 before it was ready/);
+    assert.match(corral.stderr(), /\| .*Error: cannot start: no database/);
+    const forks = corral.lines.filter((line) => line.startsWith('booting')).length;
+    assert.ok(forks <= 6, `${forks} forks (startAttempts 3 × 2 slots at most)`);
+    assert.ok(elapsed < 10_000, `exited after ${elapsed} ms`);
+  });
+
+  test('an app that never listens fails its startTimeout, and corral start exits 1 naming it', { timeout: 30_000 }, async () => {
+    const app = path.join(dir, 'silent.cjs');
+    writeFileSync(app, "setInterval(() => {}, 1000);\n");
+    const corral = startCorral([app, '-i', '1', '--start-timeout', '300']);
+    const exit = await exitOf(corral, 20_000);
+    assert.equal(exit.code, 1);
+    assert.match(corral.stderr(), /did not listen on a port within 300 ms \(startTimeout\)/);
+  });
+
+  test('a port already taken fails the start with the EADDRINUSE error', { timeout: 30_000 }, async () => {
+    const app = writeApp('taken.cjs', 'v1');
+    const port = await freePort();
+    const blocker = startCorral([writeApp('blocker.cjs', 'v1'), '-i', '1', '--name', 'blocker'], { PORT: String(port) });
+    await blocker.waitForErr(/ready: 1 worker/);
+    const corral = startCorral([app, '-i', '1'], { PORT: String(port) });
+    assert.equal((await exitOf(corral, 20_000)).code, 1);
+    assert.match(corral.stderr(), /EADDRINUSE/);
+  });
+
+  test('a slot that starts crashing later enters crashloop; the other slot keeps serving', { timeout: 30_000 }, async () => {
+    const app = writeApp('crashes.cjs', 'v1', `
+if (slot === 1 && require('node:fs').existsSync(${JSON.stringify(path.join(dir, 'CRASH'))})) setTimeout(() => process.exit(3), 50);`);
+    writeFileSync(path.join(dir, 'corral.config.json'), JSON.stringify({
+      restart: { minDelay: 10, maxDelay: 50 },
+      crashLoop: { maxCrashes: 3, window: 60_000, retryDelay: 60_000 },
+    }));
+    try {
+      const port = await freePort();
+      const corral = startCorral([app, '-i', '2'], { PORT: String(port) });
+      await corral.waitForErr(/ready: 2 workers/);
+      writeFileSync(path.join(dir, 'CRASH'), '');
+      const booted = corral.lines.length;
+      // Kill slot 1's worker: its replacements now crash shortly after they start.
+      const slotOne = (await corral.waitFor(/^booting \d+ slot 1$/))[0]!.split(' ')[1]!;
+      process.kill(Number(slotOne), 'SIGKILL');
+      await corral.waitForErr(/slot 1 is crash-looping \(3 crashes in a row within the window\); retrying every 60000 ms/);
+      assert.ok(corral.lines.length - booted <= 4, 'no more forks than the crashes');
+      const answers = await Promise.all(Array.from({ length: 10 }, () => get(port)));
+      assert.deepEqual(answers.map((answer) => answer.status), Array<number>(10).fill(200));
+      corral.child.kill('SIGTERM');
+      await exitOf(corral);
+    } finally {
+      rmSync(path.join(dir, 'corral.config.json'));
+      rmSync(path.join(dir, 'CRASH'), { force: true });
+    }
+  });
+});
+
+describe('scaling', () => {
+  test('SIGTTIN adds a worker and SIGTTOU drains one away', { timeout: 30_000 }, async () => {
+    const app = writeApp('scale.cjs', 'v1');
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '2'], { PORT: String(port) });
+    await corral.waitForErr(/ready: 2 workers/);
+    corral.child.kill('SIGTTIN');
+    await corral.waitForErr(/scaled to 3 workers/);
+    await corral.waitFor(/^booting \d+ slot 2$/);
+    const answers = await Promise.all(Array.from({ length: 9 }, () => get(port)));
+    assert.equal(new Set(answers.map((answer) => answer.body.split(' ')[2])).size, 3);
+    corral.child.kill('SIGTTOU');
+    await corral.waitForErr(/scaled to 2 workers/);
+    const after = await Promise.all(Array.from({ length: 8 }, () => get(port)));
+    assert.deepEqual(new Set(after.map((answer) => answer.body.trim().split(' ')[2])), new Set(['0', '1']));
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+});
