@@ -1,12 +1,20 @@
-// The `corral` bin: this release prints usage and the version; errors go to stderr.
+// The `corral` bin: usage, version, and the errors of `corral start`'s flags and config file, each
+// naming the flag or key, the bad value and what is allowed; errors go to stderr.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
-const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const APP = path.join(dir, 'app.js');
+writeFileSync(APP, "require('node:http').createServer((q, s) => s.end('ok')).listen(0);\n");
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 20_000 });
 
 test('corral --help prints usage and exits 0', () => {
   const result = run('--help');
@@ -24,4 +32,53 @@ test('an unknown command exits 2 and names it on stderr, with nothing on stdout'
   assert.equal(result.status, 2);
   assert.match(result.stderr, /^corral: unknown command 'frobnicate'\. Run 'corral --help'/);
   assert.equal(result.stdout, '');
+});
+
+test('corral start --help prints its options; help after -- belongs to the app', () => {
+  const result = run('start', '--help');
+  assert.equal(result.status, 0);
+  assert.match(result.stdout, /^Usage: corral start <script>/);
+  assert.match(result.stdout, /--instances <N\|max\|-N>/);
+});
+
+const startErrors: [string, string[], number, RegExp][] = [
+  ['no script', [], 2, /^corral start: no script to run\. Give one \(corral start server\.js\), or an `exec` in corral\.config\.mjs\./],
+  ['an unknown flag', [APP, '--wokers', '2'], 2, /^corral start: Unknown option '--wokers'.*\nRun 'corral start --help' for its options\./s],
+  ['a bad instance count', [APP, '-i', 'lots'], 2, /^corral: --instances: Expected `workers` to be a whole number from 1 to 1024, 'auto' or 'max', or -N, got 'lots'/],
+  ['a bad balancer', [APP, '--balancer', 'random'], 2, /^corral: --balancer: Expected `balancer` to be one of 'round-robin', 'shared', got 'random'/],
+  ['a bad readiness', [APP, '--ready', 'soon'], 2, /^corral: --ready: Expected `readyWhen` to be one of 'listening', 'online', 'manual', got 'soon'/],
+  ['a bad timeout', [APP, '--shutdown-timeout', '10s'], 2, /^corral: --shutdown-timeout: Expected `shutdownTimeout` to be a finite number ≥ 0, got '10s'/],
+  ['a malformed --env', [APP, '--env', 'NODE_ENV'], 2, /^corral: --env takes KEY=VALUE, got 'NODE_ENV' \(string\)\. For example --env NODE_ENV=production\./],
+  ['a bad log prefix', [APP, '--log-prefix', 'name'], 2, /^corral: --log-prefix: expected 'slot' or 'pid', got 'name'/],
+  ['a missing script', [path.join(dir, 'missing.js')], 1, /^corral: Cannot fork the worker script .*missing\.js.*ENOENT/],
+  ['a missing config file', [APP, '--config', 'nope.json'], 2, /^corral: --config nope\.json: no such file/],
+];
+for (const [what, args, code, message] of startErrors) {
+  test(`corral start with ${what} exits ${code} and says what is wrong`, () => {
+    const result = run('start', ...args);
+    assert.equal(result.status, code, result.stderr);
+    assert.match(result.stderr, message);
+    assert.equal(result.stdout, '');
+  });
+}
+
+test('config file errors name the file, the key, the bad value and what is allowed', () => {
+  const cases: [string, string, RegExp][] = [
+    ['corral.config.json', '{ "wokers": 2 }', /^corral: corral\.config\.json: unknown key `wokers`\. The known keys are name, exec, .*workers.*\. Remove it or correct its spelling\./],
+    ['corral.config.json', '{ "shutdownTimeout": "10s" }', /^corral: corral\.config\.json: shutdownTimeout: Expected `shutdownTimeout` to be a finite number ≥ 0, got '10s'/],
+    ['corral.config.json', '{ "crashLoop": { "maxCrashes": 0 } }', /^corral: corral\.config\.json: crashLoop: Expected `crashLoop\.maxCrashes` to be a whole number ≥ 1, got `0`/],
+    ['corral.config.json', '{ workers: 2 }', /^corral: corral\.config\.json is not valid JSON/],
+    ['corral.config.mjs', 'export default [1, 2];', /^corral: corral\.config\.mjs must export an object of options .* got \[ 1, 2 \]|got an array/],
+  ];
+  for (const [name, content, message] of cases) {
+    const file = path.join(dir, name);
+    writeFileSync(file, content);
+    try {
+      const result = run('start', APP);
+      assert.equal(result.status, 2, `${name} ${content}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    } finally {
+      rmSync(file);
+    }
+  }
 });

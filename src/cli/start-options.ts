@@ -53,7 +53,7 @@ const FLAG_OPTION: Readonly<Record<string, string>> = {
 
 export async function parseStart(argv: readonly string[], cwd: string): Promise<StartRequest> {
   const { values, positionals } = parseArgs({
-    args: joinNegativeInstances(argv), options: START_FLAGS, allowPositionals: true, strict: true,
+    args: joinDashValues(argv), options: START_FLAGS, allowPositionals: true, strict: true,
   });
   const configFile = findConfig(values.config, cwd);
   const merged: Record<string, unknown> = {};
@@ -117,8 +117,12 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   };
 }
 
-/** `-i -1` (PM2's "all but one") would read as a flag: make it `--instances=-1`. */
-function joinNegativeInstances(argv: readonly string[]): string[] {
+/**
+ * Values that start with a dash would read as flags: `-i -1` (PM2's "all but one") becomes
+ * `--instances=-1`, and `--node-args "--max-old-space-size=512"` (the shell drops the quotes)
+ * becomes `--node-args=--max-old-space-size=512`.
+ */
+function joinDashValues(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index]!;
@@ -129,6 +133,9 @@ function joinNegativeInstances(argv: readonly string[]): string[] {
     }
     if ((arg === '-i' || arg === '--instances') && next !== undefined && /^-\d+$/.test(next)) {
       out.push(`--instances=${next}`);
+      index += 1;
+    } else if (arg === '--node-args' && next !== undefined && next.startsWith('-')) {
+      out.push(`--node-args=${next}`);
       index += 1;
     } else {
       out.push(arg);
