@@ -17,6 +17,12 @@ export default tseslint.config(
     },
   },
   {
+    // The worker runtime is CommonJS (workers load it with --require, which is cheaper than an ES
+    // module preload), and TypeScript's CommonJS import form is `import x = require()`.
+    files: ['src/worker/*.cts'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       // node:test's describe/test return promises the runner itself awaits.

@@ -88,7 +88,8 @@ class WorkerRuntime {
   }
 
   async #runHooks(info: ShutdownInfo): Promise<boolean> {
-    const results = await Promise.allSettled([...this.#hooks].map(async (hook) => hook({ ...info })));
+    // A hook that throws synchronously is a failed hook too, not a crash of the drain.
+    const results = await Promise.allSettled([...this.#hooks].map((hook) => new Promise((resolve) => resolve(hook({ ...info })))));
     let failed = false;
     for (const result of results) {
       if (result.status === 'fulfilled') continue;
@@ -105,6 +106,7 @@ class WorkerRuntime {
    */
   #forwardStartupStderr(): void {
     const stderr = process.stderr;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the stream as `this` below
     const original = stderr.write;
     const forward = (text: string): void => {
       const state = this.#startupStderr;
