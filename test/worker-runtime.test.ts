@@ -25,7 +25,7 @@ function write(name: string, source: string): string {
 }
 
 const start = (args: string[], env: Record<string, string> = {}) =>
-  startProgram(BIN, ['start', ...args], { cwd: dir, env: { NODE_OPTIONS: '', ...env } });
+  startProgram(BIN, ['start', ...args], { cwd: dir, env: { NODE_OPTIONS: '', CORRAL_RUN_DIR: path.join(dir, 'run'), ...env } });
 
 describe('what the app sees', () => {
   test('argv, execArgv, env, require.main and cluster.worker are as under node:cluster; the runtime leaves no trace', { timeout: 30_000 }, async () => {
@@ -39,7 +39,7 @@ child.on('message', (fromChild) => {
   console.log(JSON.stringify({
     argv: process.argv.slice(1), execArgv: process.execArgv, isMain: require.main === module,
     isWorker: cluster.isWorker, workerId: cluster.worker.id, slot: process.env.CORRAL_SLOT,
-    pm2: process.env.NODE_APP_INSTANCE, corralEnv: Object.keys(process.env).filter((key) => key.startsWith('CORRAL_')),
+    pm2: process.env.NODE_APP_INSTANCE, corralEnv: Object.keys(process.env).filter((key) => key.startsWith('CORRAL_') && key !== 'CORRAL_RUN_DIR'),
     child: fromChild,
   }));
   require('node:http').createServer((req, res) => res.end(JSON.stringify(messages))).listen(Number(process.env.PORT));

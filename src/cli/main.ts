@@ -3,8 +3,9 @@
 import '../support/node-version.cjs';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from './exit-codes.js';
+import { runReload, runScale, runStatus, runStop } from './control-commands.js';
 import { runStart } from './start.js';
-import { START_USAGE, USAGE } from './usage.js';
+import { RELOAD_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
 
 export { USAGE };
 
@@ -15,6 +16,10 @@ export interface CliOutput {
 
 const COMMANDS: Readonly<Record<string, { usage: string; run: (argv: readonly string[], io: CliOutput) => Promise<number> }>> = {
   start: { usage: START_USAGE, run: runStart },
+  status: { usage: STATUS_USAGE, run: runStatus },
+  reload: { usage: RELOAD_USAGE, run: runReload },
+  scale: { usage: SCALE_USAGE, run: runScale },
+  stop: { usage: STOP_USAGE, run: runStop },
 };
 
 /** Runs the command; returns the exit code. Errors and usage after an error go to `err`. */

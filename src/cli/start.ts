@@ -8,6 +8,9 @@ import { createCluster, type ManagedCluster } from '../managed/managed-cluster.j
 import { handleSignals, type SignalAction } from '../managed/signals.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
 import { describeStartFailure } from '../errors.js';
+import { ControlServer } from '../control/server.js';
+import { ensureRunDirectory, socketPath } from '../control/run-dir.js';
+import { statusReport } from '../control/status-report.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { createLogger, type Logger } from './logger.js';
 import { parseStart, type StartRequest } from './start-options.js';
@@ -30,6 +33,17 @@ export async function runStart(argv: readonly string[], streams: OutputStreams):
     throw optionError(error, request);
   }
   const log = createLogger(cluster.options.name, request.logFormat, streams.err);
+  const startedAt = Date.now();
+  // The control socket first: a second start of a running name is refused before anything forks.
+  const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
+    status: () => statusReport(cluster, startedAt),
+    reload: () => cluster.reload(),
+    scale: (request) => cluster.scale(request.workers ?? ''),
+    stop: () => {
+      log.log('info', 'stop', 'corral stop: shutting down gracefully');
+      return cluster.close();
+    },
+  });
   if (request.logPrefix !== undefined) prefixWorkerOutput(cluster, request.logPrefix, request.logFormat, streams);
   logLifecycle(cluster, log);
   const closed = new Promise<ShutdownResult>((resolve) => cluster.once('closed', resolve));
@@ -43,12 +57,10 @@ export async function runStart(argv: readonly string[], streams: OutputStreams):
     (request.configFile === undefined ? '' : `, config ${request.configFile}`), {
     workers: options.workers, exec: options.exec, balancer: options.balancer, pid: process.pid,
   });
-  const startedAt = Date.now();
   try {
     await cluster.start();
-    log.log('info', 'ready', `ready: ${options.workers} worker${options.workers === 1 ? '' : 's'} in ${Date.now() - startedAt} ms`, {
-      workers: options.workers, ms: Date.now() - startedAt,
-    });
+    log.log('info', 'ready', `ready: ${options.workers} worker${options.workers === 1 ? '' : 's'} in ${Date.now() - startedAt} ms; ` +
+      `control socket ${control.path}`, { workers: options.workers, ms: Date.now() - startedAt, socket: control.path });
   } catch (error) {
     if (!(error instanceof StartFailedError)) {
       // Closed by a signal while starting: fall through to the shutdown result.
@@ -56,12 +68,14 @@ export async function runStart(argv: readonly string[], streams: OutputStreams):
     } else {
       await closed;
       removeSignalHandlers();
+      await control.close();
       log.log('error', 'start-failed', error.message, { slot: error.failure.slot, exitCode: error.failure.exitCode });
       return EXIT.APP_FAILED;
     }
   }
   const result = await closed;
   removeSignalHandlers();
+  await control.close();
   const killed = result.exits.filter((exit) => exit.killed);
   if (result.clean) log.log('info', 'stopped', 'stopped cleanly');
   else {

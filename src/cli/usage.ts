@@ -5,6 +5,10 @@ Run a Node.js app on every core: one primary, a worker per CPU, zero-downtime re
 
 Commands:
   start <script> [options] [-- app args]   run the app in the foreground
+  status [name] [--json]                   slots, workers, memory and CPU of a running app
+  reload [name]                            zero-downtime rolling reload (new code from disk)
+  scale [name] <N|+N|-N>                   change the worker count (removed workers drain first)
+  stop [name]                              graceful shutdown
   help, --help, -h                         print this help
   version, --version, -v                   print the version
 
@@ -35,5 +39,42 @@ Options:
   -h, --help                   print this help
 
 Exit codes: 0 clean shutdown, 1 the app could not start or a worker was killed at the deadline,
-2 bad usage or config, 4 an app of that name already runs.
+2 bad usage or config, 4 an app of that name already runs, 5 the control socket failed.
+`;
+
+const NAME_NOTE = `The name may be left out when exactly one app runs for this user.
+Exit codes: 0 done, 3 no such app running, 5 the control socket failed`;
+
+export const STATUS_USAGE = `Usage: corral status [name] [--json]
+
+Prints each slot with its worker id, pid, generation, state, uptime, restarts, memory (RSS) and
+CPU. --json prints the same as JSON (schema in the README).
+
+${NAME_NOTE}.
+`;
+
+export const RELOAD_USAGE = `Usage: corral reload [name]
+
+Zero-downtime rolling reload: each slot gets a new worker from the code on disk, which must be
+ready before the old worker drains. Waits until the reload is done. If a new worker fails, the
+reload stops, the old workers keep serving, and this exits 1 with the worker's exit code and the
+last lines of its stderr.
+
+${NAME_NOTE}, 1 the reload failed.
+`;
+
+export const SCALE_USAGE = `Usage: corral scale [name] <N|+N|-N>
+
+Sets the worker count (N) or changes it (+N, -N). New workers start in the lowest free slots;
+removed workers (the highest slots) drain before they stop.
+
+${NAME_NOTE}, 2 a bad count.
+`;
+
+export const STOP_USAGE = `Usage: corral stop [name]
+
+Graceful shutdown, as SIGTERM: workers stop taking connections, finish their in-flight requests
+and run their onShutdown hooks; any still running at the shutdown timeout are SIGKILLed.
+
+${NAME_NOTE}, 1 a worker had to be killed.
 `;

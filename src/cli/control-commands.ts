@@ -1,0 +1,105 @@
+/**
+ * `corral status`, `corral reload`, `corral scale` and `corral stop`: each talks to the running
+ * primary over its control socket (src/control/). The app name may be left out when exactly one
+ * app runs for this user.
+ */
+import { parseArgs } from 'node:util';
+import { controlError, resolveApp, send } from '../control/client.js';
+import type { ControlReply, ControlRequest } from '../control/protocol.js';
+import type { StatusReport, WorkerReport } from '../control/status-report.js';
+import type { ReloadResult, ScaleResult } from '../managed/managed-cluster.js';
+import type { ShutdownResult } from '../managed/shutdown.js';
+import { CliError, EXIT } from './exit-codes.js';
+import type { OutputStreams } from './worker-output.js';
+
+async function ask(name: string | undefined, request: Omit<ControlRequest, 'v' | 'id'>): Promise<{ name: string; reply: ControlReply }> {
+  const app = await resolveApp(name);
+  try {
+    return { name: app.name, reply: await send(app.socket, request) };
+  } catch (error) {
+    throw controlError(error, app.socket);
+  }
+}
+
+/** The reply's result; an error reply ends the command with `exitCode` (or 5 for a protocol error). */
+function resultOf<T>(reply: ControlReply, exitCode: number = EXIT.APP_FAILED): T {
+  if (reply.ok) return reply.result as T;
+  const code = reply.error.code === 'CORRAL_ERR_BAD_REQUEST' || reply.error.code === 'CORRAL_ERR_PROTOCOL_VERSION' ? EXIT.CONTROL_FAILED : exitCode;
+  throw new CliError(`corral: ${reply.error.message}`, code);
+}
+
+function oneName(positionals: readonly string[], command: string): string | undefined {
+  if (positionals.length > 1) throw new CliError(`corral ${command}: too many arguments (${positionals.join(' ')}). Usage: corral ${command} [name]`, EXIT.USAGE);
+  return positionals[0];
+}
+
+export async function runStatus(argv: readonly string[], io: OutputStreams): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' } }, allowPositionals: true });
+  const { reply } = await ask(oneName(positionals, 'status'), { command: 'status' });
+  const report = resultOf<StatusReport>(reply, EXIT.CONTROL_FAILED);
+  io.out(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+  return EXIT.OK;
+}
+
+export async function runReload(argv: readonly string[], io: OutputStreams): Promise<number> {
+  const { positionals } = parseArgs({ args: [...argv], options: {}, allowPositionals: true });
+  const { name, reply } = await ask(oneName(positionals, 'reload'), { command: 'reload' });
+  const result = resultOf<ReloadResult>(reply);
+  io.out(`${name}: reloaded; every worker runs generation ${result.generation} (${result.duration} ms)\n`);
+  return EXIT.OK;
+}
+
+export async function runScale(argv: readonly string[], io: OutputStreams): Promise<number> {
+  // A count such as -1 would read as a flag: everything here is positional.
+  const positionals = [...argv];
+  if (positionals.length === 0 || positionals.length > 2) {
+    throw new CliError('corral scale: give the worker count: corral scale [name] <N|+N|-N>, e.g. corral scale +1.', EXIT.USAGE);
+  }
+  const workers = positionals.pop()!;
+  const { name, reply } = await ask(positionals[0], { command: 'scale', workers });
+  const result = resultOf<ScaleResult>(reply, EXIT.USAGE);
+  io.out(`${name}: ${result.workers} worker${result.workers === 1 ? '' : 's'}` +
+    `${result.added.length > 0 ? ` (added slots ${result.added.join(', ')})` : ''}` +
+    `${result.removed.length > 0 ? ` (drained and removed slots ${result.removed.join(', ')})` : ''}\n`);
+  return EXIT.OK;
+}
+
+export async function runStop(argv: readonly string[], io: OutputStreams): Promise<number> {
+  const { positionals } = parseArgs({ args: [...argv], options: {}, allowPositionals: true });
+  const { name, reply } = await ask(oneName(positionals, 'stop'), { command: 'stop' });
+  const result = resultOf<ShutdownResult>(reply);
+  io.out(`${name}: ${result.clean ? 'stopped cleanly' : `stopped; ${result.exits.filter((exit) => exit.killed).length} worker(s) SIGKILLed at the deadline`}\n`);
+  return result.clean ? EXIT.OK : EXIT.APP_FAILED;
+}
+
+function formatStatus(report: StatusReport): string {
+  const rows: string[][] = [['SLOT', 'WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RESTARTS', 'MEMORY', 'CPU']];
+  const row = (slot: number, state: string, restarts: string, worker: WorkerReport | null): string[] => [
+    String(slot), worker === null ? '-' : String(worker.id), worker?.pid == null ? '-' : String(worker.pid),
+    worker === null ? '-' : String(worker.generation), state, worker === null ? '-' : duration(worker.uptime), restarts,
+    worker?.rss == null ? '-' : mebibytes(worker.rss), worker?.cpu == null ? '-' : `${worker.cpu.toFixed(1)}%`,
+  ];
+  for (const slot of report.slots) {
+    // A serving worker's state is the slot's (ready, starting, crashloop…).
+    rows.push(row(slot.slot, slot.state, String(slot.restarts), slot.worker));
+  }
+  for (const other of report.others) rows.push(row(other.slot, other.state, '', other));
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((cells) => cells[column]!.length)));
+  const table = rows.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+  return `${report.name}: ${report.state}, ${report.workers} worker${report.workers === 1 ? '' : 's'}, generation ${report.generation}, ` +
+    `primary pid ${report.pid} (${report.primary.rss === null ? '-' : mebibytes(report.primary.rss)}), up ${duration(report.uptime)}\n${table}\n`;
+}
+
+function duration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h${String(minutes % 60).padStart(2, '0')}m`;
+  return `${Math.floor(hours / 24)}d${String(hours % 24).padStart(2, '0')}h`;
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,97 @@
+/** The client side of the control socket: find the running apps, send a request, read the reply. */
+import { readdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { CliError, EXIT } from '../cli/exit-codes.js';
+import { CONTROL_PROTOCOL_VERSION, type ControlReply, type ControlRequest } from './protocol.js';
+import { checkRunDirectory, runDirectory, socketPath } from './run-dir.js';
+
+let nextId = 1;
+
+/** Sends one request and resolves with its reply; rejects if the socket cannot be used. */
+export function send(file: string, request: Omit<ControlRequest, 'v' | 'id'>, timeout = 0): Promise<ControlReply> {
+  return new Promise((resolve, reject) => {
+    const id = nextId++;
+    const socket = net.connect(file);
+    let buffered = '';
+    let timer: NodeJS.Timeout | undefined;
+    if (timeout > 0) timer = setTimeout(() => { socket.destroy(); reject(Object.assign(new Error('no reply'), { code: 'ETIMEDOUT' })); }, timeout);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`${JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, id, ...request })}\n`));
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      const newline = buffered.indexOf('\n');
+      if (newline === -1) return;
+      clearTimeout(timer);
+      socket.end();
+      try {
+        resolve(JSON.parse(buffered.slice(0, newline)) as ControlReply);
+      } catch {
+        reject(Object.assign(new Error('the reply is not JSON'), { code: 'EPROTO' }));
+      }
+    });
+    socket.on('error', (error) => { clearTimeout(timer); reject(error); });
+    socket.on('close', () => { clearTimeout(timer); reject(Object.assign(new Error('the primary closed the connection without a reply'), { code: 'ECONNRESET' })); });
+  });
+}
+
+/** Whether a primary answers on `file` (and its pid). */
+export async function probe(file: string): Promise<{ alive: boolean; pid?: number }> {
+  try {
+    const reply = await send(file, { command: 'status' }, 2_000);
+    const pid = reply.ok ? (reply.result as { pid?: unknown }).pid : undefined;
+    return { alive: true, ...(typeof pid === 'number' ? { pid } : {}) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOENT') return { alive: false };
+    // Something answered, or we may not ask (EACCES): treat it as taken rather than replace it.
+    return { alive: true };
+  }
+}
+
+/** The socket of the app named `name`, or of the only app running when no name is given. */
+export async function resolveApp(name: string | undefined): Promise<{ name: string; socket: string }> {
+  const dir = runDirectory();
+  let entries: string[] = [];
+  try {
+    checkRunDirectory(dir);
+    entries = readdirSync(dir).filter((file) => file.endsWith('.sock'));
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new CliError(`corral: cannot read the run directory ${dir}: permission denied (it belongs to another user). ` +
+        'Run the command as the user who started the app.', EXIT.CONTROL_FAILED);
+    }
+    // No run directory yet: nothing runs.
+  }
+  if (name !== undefined) {
+    const socket = socketPath(name, dir);
+    if (!entries.includes(`${name}.sock`)) throw notRunning(`no app named '${name}' is running for this user`, entries);
+    return { name, socket };
+  }
+  const live: string[] = [];
+  for (const entry of entries) {
+    if ((await probe(path.join(dir, entry))).alive) live.push(entry);
+  }
+  if (live.length === 1) return { name: live[0]!.slice(0, -'.sock'.length), socket: path.join(dir, live[0]!) };
+  if (live.length === 0) throw notRunning('no corral app is running for this user', []);
+  throw new CliError(`corral: ${live.length} apps are running (${live.map((entry) => entry.slice(0, -5)).join(', ')}); name one, e.g. 'corral status ${live[0]!.slice(0, -5)}'.`, EXIT.NOT_RUNNING);
+}
+
+function notRunning(what: string, entries: readonly string[]): CliError {
+  const others = entries.map((entry) => entry.slice(0, -5));
+  return new CliError(`corral: ${what}${others.length > 0 ? ` (running: ${others.join(', ')})` : ''}. Start one with 'corral start <script>'.`, EXIT.NOT_RUNNING);
+}
+
+/** Turns a socket error into what the user should know. */
+export function controlError(error: unknown, socket: string): CliError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new CliError(`corral: permission denied on ${socket}: the app belongs to another user. Run the command as that user.`, EXIT.CONTROL_FAILED);
+  }
+  if (code === 'ECONNREFUSED' || code === 'ENOENT') {
+    return new CliError(`corral: nothing answers on ${socket}: the app is not running (its primary was killed). 'corral start' replaces the stale socket.`, EXIT.NOT_RUNNING);
+  }
+  return new CliError(`corral: the control socket ${socket} failed: ${(error as Error).message}.`, EXIT.CONTROL_FAILED);
+}

@@ -1,0 +1,74 @@
+/**
+ * What `corral status --json` prints (schema version 1, documented in the README), built in the
+ * primary from the cluster's state and the processes' RSS and CPU.
+ */
+import type { ClusterState, ManagedCluster, SlotState, WorkerLifecycleState, WorkerStatus } from '../managed/managed-cluster.js';
+import { sampleProcesses, type ProcessStats } from './process-stats.js';
+
+export interface WorkerReport {
+  id: number;
+  pid: number | null;
+  generation: number;
+  state: WorkerLifecycleState;
+  /** ms since its fork. */
+  uptime: number;
+  /** Resident set size in bytes (null where unknown). */
+  rss: number | null;
+  /** CPU use over a 200 ms sample, in percent of one core (null where unknown). */
+  cpu: number | null;
+}
+
+export interface StatusReport {
+  v: 1;
+  name: string;
+  /** The primary's pid. */
+  pid: number;
+  state: ClusterState;
+  generation: number;
+  /** The configured worker count. */
+  workers: number;
+  /** When the primary started (ISO 8601). */
+  startedAt: string;
+  uptime: number;
+  primary: { pid: number; rss: number | null; cpu: number | null };
+  slots: { slot: number; state: SlotState; restarts: number; crashes: number; worker: WorkerReport | null }[];
+  /** Workers draining away (reload, scale-down) or replacements still starting. */
+  others: (WorkerReport & { slot: number })[];
+}
+
+export async function statusReport(cluster: ManagedCluster, startedAt: number): Promise<StatusReport> {
+  const status = cluster.status();
+  const workers = [...status.slots.flatMap((slot) => (slot.worker === undefined ? [] : [slot.worker])), ...status.others];
+  const pids = [process.pid, ...workers.flatMap((worker) => (worker.pid === undefined ? [] : [worker.pid]))];
+  const stats = await sampleProcesses(pids);
+  const now = Date.now();
+  const report = (worker: WorkerStatus): WorkerReport => {
+    const sample: ProcessStats | undefined = worker.pid === undefined ? undefined : stats.get(worker.pid);
+    return {
+      id: worker.id,
+      pid: worker.pid ?? null,
+      generation: worker.generation,
+      state: worker.state,
+      uptime: now - worker.startedAt,
+      rss: sample?.rss ?? null,
+      cpu: sample?.cpu ?? null,
+    };
+  };
+  const own = stats.get(process.pid);
+  return {
+    v: 1,
+    name: status.name,
+    pid: process.pid,
+    state: status.state,
+    generation: status.generation,
+    workers: status.workers,
+    startedAt: new Date(startedAt).toISOString(),
+    uptime: now - startedAt,
+    primary: { pid: process.pid, rss: own?.rss ?? null, cpu: own?.cpu ?? null },
+    slots: status.slots.map((slot) => ({
+      slot: slot.slot, state: slot.state, restarts: slot.restarts, crashes: slot.crashes,
+      worker: slot.worker === undefined ? null : report(slot.worker),
+    })),
+    others: status.others.map((worker) => ({ slot: worker.slot, ...report(worker) })),
+  };
+}
