@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 
-const BIN = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const APP = path.join(dir, 'app.js');

@@ -12,7 +12,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, startProgram } from './helpers/program.js';
 
-const BIN = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-control-'));
 const runDir = path.join(dir, 'run');
 after(() => rmSync(dir, { recursive: true, force: true }));

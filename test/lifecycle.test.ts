@@ -12,7 +12,7 @@ import { startLoad } from './helpers/load.js';
 import { assertPortFree, freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, startProgram, type Program } from './helpers/program.js';
 
-const BIN = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const WORKER_API = fileURLToPath(new URL('../../dist/worker/index.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-lifecycle-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -58,7 +58,7 @@ describe('supported Node versions', () => {
     const runs = [
       ['require', startProgram('-e', ["require('corral')"], { execPath: node, cwd: ROOT })],
       ['import', startProgram('--input-type=module', ['-e', "import 'corral'"], { execPath: node, cwd: ROOT })],
-      ['cli', startProgram(`${ROOT}bin/corral.js`, ['--version'], { execPath: node, cwd: ROOT })],
+      ['cli', startProgram(`${ROOT}bin/corral.cjs`, ['--version'], { execPath: node, cwd: ROOT })],
     ] as const;
     for (const [form, program] of runs) {
       const { code } = await exitOf(program);

@@ -11,7 +11,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, startProgram } from './helpers/program.js';
 
-const BIN = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const WORKER_CJS = fileURLToPath(new URL('../../dist/worker/index.cjs', import.meta.url));
 const WORKER_ESM = fileURLToPath(new URL('../../dist/worker/index.mjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-runtime-'));

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+'use strict';
+// The `corral` command. CommonJS, and the CLI is one bundled file (scripts/bundle-cli.js): this
+// process is the app's primary for as long as the app runs, and Node's ES module loader alone
+// would add about 2 MiB to it. The Node version is checked first: on an unsupported Node, print
+// just its message.
+try {
+  require('../dist/support/node-version.cjs');
+} catch (error) {
+  if (error?.code !== 'CORRAL_ERR_UNSUPPORTED_NODE') throw error;
+  process.stderr.write(`corral: ${error.message}\n`);
+  process.exit(1);
+}
+require('../dist/cli/bundle.cjs').run(process.argv.slice(2), {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+}).then((code) => { process.exitCode = code; });
