@@ -9,7 +9,10 @@ import {
 } from '../errors.js';
 
 export interface RestartOptions {
-  /** Delay before restarting a worker that crashed for the first time in a row, in ms. @default 100 */
+  /**
+   * Delay before restarting a worker that crashed twice in a row, in ms (a first crash restarts at
+   * once); each further crash in a row multiplies it by `factor`. @default 100
+   */
   minDelay?: number;
   /** The longest delay between restarts, in ms. @default 15000 */
   maxDelay?: number;

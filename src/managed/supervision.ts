@@ -3,8 +3,9 @@
  * unit-tested without processes (test/supervision.test.ts); the managed cluster carries it out.
  *
  *  - A planned exit (the worker left on its own request after running a while) is refilled at once.
- *  - A crash (any other exit, or a worker not ready within startTimeout) is refilled after an
- *    exponential, jittered backoff (backoff.ts). A worker that ran `resetAfter` ms resets it.
+ *  - A crash (any other exit, or a worker not ready within startTimeout) is refilled at once the
+ *    first time; crashes in a row wait an exponential, jittered backoff (backoff.ts) from
+ *    `restart.minDelay`. A worker that ran `resetAfter` ms resets it.
  *  - `crashLoop.maxCrashes` crashes within `crashLoop.window` ms put the slot in the `crashloop`
  *    state: it is retried every `crashLoop.retryDelay` ms, while the other slots keep serving,
  *    until a worker runs `resetAfter` ms.
@@ -104,7 +105,9 @@ export class SlotSupervisor {
     const { maxCrashes, window, retryDelay } = this.#policy.crashLoop;
     this.#recent = this.#recent.filter((at) => now - at < window);
     this.#recent.push(now);
-    const delay = restartDelay(this.#consecutive, restart, this.#random);
+    // A first crash is refilled at once (capacity matters more than caution once); only crashes
+    // in a row back off.
+    const delay = this.#consecutive === 0 ? 0 : restartDelay(this.#consecutive - 1, restart, this.#random);
     this.#consecutive += 1;
     const wasCrashloop = this.#crashloop;
     if (this.#recent.length >= maxCrashes) this.#crashloop = true;

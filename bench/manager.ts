@@ -1,0 +1,256 @@
+// npm run bench (second part): corral as a process manager against PM2 7 cluster mode, on the
+// same app with 4 workers, in one run on this machine; a 7-line node:cluster primary is the
+// reference for memory and restarts. Measures:
+//  - start: from the start command until all 4 workers answer (polled every 20 ms, fresh connections);
+//  - restart latency: a worker SIGKILLed until its replacement answers (first crash, and a second
+//    crash in a row of the same slot, which corral backs off);
+//  - rolling reload of 4 workers under wrk load (Connection: close, keep-alive): duration and
+//    failed requests (socket errors, timeouts, non-2xx);
+//  - stop with 16 requests of 500 ms in flight: how many are answered;
+//  - memory: RSS of the primary (PM2: its daemon) and of each worker, against node:cluster.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CORRAL = path.join(ROOT, 'bin/corral.cjs');
+const WORKERS = 4;
+const ROUNDS = Number(process.env['BENCH_MANAGER_ROUNDS'] ?? 3);
+const PM2 = execFileSync(process.execPath, [path.join(ROOT, 'scripts/ensure-pm2.js'), '7.0.4'], { encoding: 'utf8' }).trim();
+const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-bench-'));
+const PM2_HOME = path.join(dir, 'pm2');
+mkdirSync(PM2_HOME);
+// PM2's first run asks its version server (unreachable here) unless this file exists.
+writeFileSync(path.join(PM2_HOME, 'touch'), '');
+const APP = path.join(dir, 'app.cjs');
+writeFileSync(APP, `require('node:http').createServer((req, res) => {
+  const delay = req.url === '/slow' ? 500 : 0;
+  setTimeout(() => res.end(String(process.pid)), delay);
+}).listen(Number(process.env.PORT));\n`);
+const NODE_CLUSTER = path.join(dir, 'node-cluster.cjs');
+writeFileSync(NODE_CLUSTER, `const cluster = require('node:cluster');
+if (cluster.isPrimary) {
+  for (let i = 0; i < ${WORKERS}; i++) cluster.fork();
+  cluster.on('exit', () => cluster.fork());
+} else require(${JSON.stringify(APP)});\n`);
+
+const env = { ...process.env, PM2_HOME, PM2_DISABLE_VERSION_CHECK: '1', CORRAL_RUN_DIR: path.join(dir, 'run') };
+const pm2 = (...args: string[]): string => execFileSync(process.execPath, [PM2, ...args], { env, encoding: 'utf8' });
+/** `pm2 start` with the app's port in its environment (PM2 passes it on to the workers). */
+const pm2Start = (target: number): string => execFileSync(process.execPath, [PM2, 'start', APP, '-i', String(WORKERS), '--name', 'bench', '-f', '--silent'], {
+  env: { ...env, PORT: String(target) }, encoding: 'utf8',
+});
+let port = 9300;
+
+type Manager = 'corral' | 'PM2' | 'node:cluster';
+interface Running {
+  readonly port: number;
+  stop(): Promise<void>;
+  /** The primary (PM2: the daemon). */
+  primaryPid(): number;
+  workerPids(): number[];
+  reload(): Promise<void>;
+}
+
+function answer(target: number, pathname = '/'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: '127.0.0.1', port: target, path: pathname, agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; }).on('end', () => resolve(body));
+    });
+    request.on('error', reject);
+    request.setTimeout(2_000, () => request.destroy(new Error('timeout')));
+  });
+}
+
+/** Polls every 20 ms until `done(pids seen in the last round)`; returns the ms it took. */
+async function pollUntil(target: number, done: (pids: Set<string>) => boolean, since: number, timeout = 30_000): Promise<number> {
+  for (;;) {
+    const pids = new Set<string>();
+    const answers = await Promise.allSettled(Array.from({ length: WORKERS * 3 }, () => answer(target)));
+    for (const result of answers) if (result.status === 'fulfilled') pids.add(result.value);
+    if (done(pids)) return performance.now() - since;
+    if (performance.now() - since > timeout) throw new Error(`not done within ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const result = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  return result.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+function rss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) / 1024;
+}
+
+async function start(manager: Manager): Promise<{ running: Running; ms: number }> {
+  const target = port++;
+  const since = performance.now();
+  let child: ChildProcess | undefined;
+  if (manager === 'PM2') {
+    pm2Start(target);
+  } else {
+    const args = manager === 'corral' ? [CORRAL, 'start', APP, '-i', String(WORKERS), '--name', 'bench'] : [NODE_CLUSTER];
+    child = spawn(process.execPath, args, { env: { ...env, PORT: String(target) }, stdio: 'ignore' });
+  }
+  const ms = await pollUntil(target, (pids) => pids.size === WORKERS, since);
+  const running: Running = {
+    port: target,
+    primaryPid: () => (manager === 'PM2' ? Number(readFileSync(path.join(PM2_HOME, 'pm2.pid'), 'utf8')) : child!.pid!),
+    workerPids: () => (manager === 'PM2'
+      ? (JSON.parse(pm2('jlist')) as { pid: number }[]).map((app) => app.pid)
+      : childrenOf(child!.pid!)),
+    reload: async () => {
+      const command = manager === 'PM2' ? [PM2, 'reload', 'bench'] : [CORRAL, 'reload', 'bench'];
+      const reload = spawn(process.execPath, command, { env, stdio: 'ignore' });
+      const [code] = await once(reload, 'exit') as [number];
+      if (code !== 0) throw new Error(`${manager} reload exited ${code}`);
+    },
+    stop: async () => {
+      if (manager === 'PM2') {
+        const stop = spawn(process.execPath, [PM2, 'delete', 'bench'], { env, stdio: 'ignore' });
+        await once(stop, 'exit');
+      } else {
+        child!.kill('SIGTERM');
+        if (child!.exitCode === null && child!.signalCode === null) await once(child!, 'exit');
+      }
+    },
+  };
+  return { running, ms };
+}
+
+
+async function restartLatency(manager: Manager): Promise<[number, number]> {
+  const { running } = await start(manager);
+  try {
+    const figures: number[] = [];
+    let victim = running.workerPids()[0]!;
+    for (const _ of [1, 2]) {
+      const before = new Set(running.workerPids().map(String));
+      const since = performance.now();
+      process.kill(victim, 'SIGKILL');
+      figures.push(await pollUntil(running.port, (pids) => [...pids].some((pid) => !before.has(pid)) && pids.size === WORKERS, since));
+      // The second crash in a row is of the same slot: its new worker.
+      victim = running.workerPids().find((pid) => !before.has(String(pid)))!;
+    }
+    return [figures[0]!, figures[1]!];
+  } finally {
+    await running.stop();
+  }
+}
+
+interface ReloadFigures { ms: number; failed: number; requests: number }
+
+async function reloadUnderLoad(manager: Exclude<Manager, 'node:cluster'>, keepAlive: boolean): Promise<ReloadFigures> {
+  const { running } = await start(manager);
+  try {
+    const wrk = spawn('wrk', ['-t1', '-c32', '-d6s', '--timeout', '4s', ...(keepAlive ? [] : ['-H', 'Connection: close']), `http://127.0.0.1:${running.port}/`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let output = '';
+    wrk.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const since = performance.now();
+    await running.reload();
+    const ms = performance.now() - since;
+    await once(wrk, 'exit');
+    const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
+    const failed = (errors === null ? 0 : errors.slice(1).map(Number).reduce((a, b) => a + b, 0)) + non2xx;
+    const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? 0);
+    return { ms, failed, requests };
+  } finally {
+    await running.stop();
+  }
+}
+
+async function inFlightOnStop(manager: Exclude<Manager, 'node:cluster'>): Promise<number> {
+  const { running } = await start(manager);
+  const requests = Array.from({ length: 16 }, () => answer(running.port, '/slow').then(() => 1, () => 0));
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  if (manager === 'PM2') pm2('stop', 'bench');
+  else spawn(process.execPath, [CORRAL, 'stop', 'bench'], { env, stdio: 'ignore' });
+  const answered = (await Promise.all(requests)).reduce<number>((a, b) => a + b, 0);
+  await running.stop();
+  return answered;
+}
+
+async function memory(manager: Manager): Promise<{ primary: number; worker: number }> {
+  const { running } = await start(manager);
+  try {
+    // A little traffic first, so that each figure is of a process that has served.
+    await Promise.all(Array.from({ length: 200 }, () => answer(running.port).catch(() => '')));
+    const workers = running.workerPids();
+    return { primary: rss(running.primaryPid()), worker: workers.reduce((sum, pid) => sum + rss(pid), 0) / workers.length };
+  } finally {
+    await running.stop();
+  }
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+try {
+  pm2('ping'); // The daemon starts once, outside the measurements: PM2 is measured warm.
+  const samples = {
+    start: { corral: [] as number[], PM2: [] as number[], 'node:cluster': [] as number[] },
+    restart: { corral: [] as number[], PM2: [] as number[], 'node:cluster': [] as number[] },
+    restartAgain: { corral: [] as number[], PM2: [] as number[], 'node:cluster': [] as number[] },
+    memory: { corral: [] as { primary: number; worker: number }[], PM2: [] as { primary: number; worker: number }[], 'node:cluster': [] as { primary: number; worker: number }[] },
+  };
+  const reloads: Record<string, ReloadFigures[]> = {};
+  const stops: Record<string, number[]> = { corral: [], PM2: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const manager of ['corral', 'PM2', 'node:cluster'] as const) {
+      const { running, ms } = await start(manager);
+      await running.stop();
+      samples.start[manager].push(ms);
+      const [first, again] = await restartLatency(manager);
+      samples.restart[manager].push(first);
+      samples.restartAgain[manager].push(again);
+      samples.memory[manager].push(await memory(manager));
+    }
+    for (const manager of ['corral', 'PM2'] as const) {
+      for (const keepAlive of [false, true]) {
+        (reloads[`${manager}|${keepAlive}`] ??= []).push(await reloadUnderLoad(manager, keepAlive));
+      }
+      stops[manager]!.push(await inFlightOnStop(manager));
+    }
+    process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`);
+  }
+  const row = (label: string, corral: number, peer: number, unit: string, lowerIsBetter = true): string => {
+    const ratio = corral / peer;
+    return `${label.padEnd(44)} ${`${corral.toFixed(0)} ${unit}`.padStart(10)} ${`${peer.toFixed(0)} ${unit}`.padStart(10)}   ${ratio.toFixed(2)}x${lowerIsBetter ? (ratio <= 1 ? '  ok' : '  SLOWER') : ''}`;
+  };
+  console.log(`\nnode ${process.version}, ${WORKERS} workers, ${ROUNDS} rounds (medians), PM2 7.0.4 warm daemon, wrk -t1 -c32`);
+  console.log(`${'measure'.padEnd(44)} ${'corral'.padStart(10)} ${'PM2'.padStart(10)}   corral/PM2`);
+  console.log(row('start until 4 workers answer', median(samples.start.corral), median(samples.start.PM2), 'ms'));
+  console.log(row('restart after SIGKILL (first crash)', median(samples.restart.corral), median(samples.restart.PM2), 'ms'));
+  console.log(row('restart after SIGKILL (second in a row)', median(samples.restartAgain.corral), median(samples.restartAgain.PM2), 'ms'));
+  for (const keepAlive of [false, true]) {
+    const mode = keepAlive ? 'keep-alive' : 'Connection: close';
+    const corral = reloads[`corral|${keepAlive}`]!;
+    const peer = reloads[`PM2|${keepAlive}`]!;
+    console.log(row(`reload duration, ${mode}`, median(corral.map((r) => r.ms)), median(peer.map((r) => r.ms)), 'ms'));
+    console.log(`${`reload failed requests, ${mode}`.padEnd(44)} ${corral.map((r) => r.failed).join('/').padStart(10)} ${peer.map((r) => r.failed).join('/').padStart(10)}   (of ~${median(corral.map((r) => r.requests))} / ~${median(peer.map((r) => r.requests))})`);
+  }
+  console.log(`${'stop: in-flight 500 ms requests answered'.padEnd(44)} ${stops['corral']!.map((n) => `${n}/16`).join(' ').padStart(10)} ${stops['PM2']!.map((n) => `${n}/16`).join(' ').padStart(10)}`);
+  const mem = (manager: Manager, key: 'primary' | 'worker') => median(samples.memory[manager].map((m) => m[key]));
+  console.log(`\nmemory (RSS, MiB)        node:cluster   corral (over)     PM2 (over)`);
+  for (const key of ['primary', 'worker'] as const) {
+    const base = mem('node:cluster', key);
+    const over = (manager: Manager) => `${mem(manager, key).toFixed(1)} (+${(mem(manager, key) - base).toFixed(1)})`;
+    const target = key === 'primary' ? 5 : 1;
+    console.log(`${key.padEnd(24)} ${base.toFixed(1).padStart(12)}   ${over('corral').padStart(14)}   ${over('PM2').padStart(12)}   target ≤ +${target}: ${mem('corral', key) - base <= target ? 'ok' : 'MISSED'}`);
+  }
+} finally {
+  try {
+    pm2('kill');
+  } catch {
+    // Already gone.
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
