@@ -148,8 +148,13 @@ export type ClusterState = 'idle' | 'starting' | 'running' | 'closing' | 'closed
 
 /** A worker that exits on its own request sooner than this after its fork counts as crashed. */
 const PLANNED_EXIT_MIN_UPTIME = 1000;
-/** The cluster forks at most max(this, workers) times in any one second. */
-const MIN_FORKS_PER_SECOND = 2;
+/**
+ * The cluster forks at most max(4, 2 × workers) times in any one second: room for a full start
+ * and a round of restarts right after it (a crash just after start is not delayed), while a crash
+ * storm stays a bounded trickle of forks.
+ */
+const MIN_FORKS_PER_SECOND = 4;
+const FORKS_PER_WORKER_PER_SECOND = 2;
 
 interface Slot {
   readonly index: number;
@@ -209,7 +214,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       silent: this.options.silent,
       maxServersPerWorker: this.options.maxServersPerWorker,
     });
-    this.#forks = new ForkRateLimiter(() => Math.max(MIN_FORKS_PER_SECOND, this.#slots.size), this.#clock);
+    this.#forks = new ForkRateLimiter(() => Math.max(MIN_FORKS_PER_SECOND, FORKS_PER_WORKER_PER_SECOND * this.#slots.size), this.#clock);
     for (let index = 0; index < this.options.workers; index += 1) this.#addSlot(index);
     this.#forwardPrimaryEvents();
   }
@@ -563,7 +568,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     slot.restartTimer = this.#clock.setTimeout(() => {
       slot.restartTimer = undefined;
       if (this.#isClosing() || this.#slots.get(slot.index) !== slot || slot.worker !== undefined) return;
-      // However each slot's policy is set, the cluster forks at most max(2, workers) times a
+      // However each slot's policy is set, the cluster forks at most max(4, 2 × workers) times a
       // second: a crash storm must not become a fork storm.
       const wait = this.#forks.wait();
       if (wait > 0) {
