@@ -134,6 +134,22 @@ onShutdown(({ reason }) => console.log('onShutdown', process.pid, reason));`);
   }
 });
 
+describe('a forced stop', () => {
+  test('a second SIGINT SIGKILLs workers whose drain would take longer, and corral start exits 1', { timeout: 30_000 }, async () => {
+    const app = writeApp('stuck.cjs', 'v1', `
+onShutdown(() => new Promise(() => { console.log('hook hangs'); }));`);
+    const corral = startCorral([app, '-i', '2', '--shutdown-timeout', '60000'], { PORT: String(await freePort()) });
+    await corral.waitForErr(/ready: 2 workers/);
+    corral.child.kill('SIGINT');
+    await corral.waitFor(/^hook hangs$/, 2);
+    corral.child.kill('SIGINT');
+    const exit = await exitOf(corral, 10_000);
+    assert.equal(exit.code, 1);
+    assert.match(corral.stderr(), /SIGINT: forcing the stop: SIGKILL to every worker/);
+    assert.match(corral.stderr(), /stopped; 2 worker\(s\) SIGKILLed at the deadline or by a forced stop/);
+  });
+});
+
 describe('start and crash-loop policy', () => {
   test('an app that throws on start makes corral start exit 1 within its budget, with few forks and the error', { timeout: 30_000 }, async () => {
     const app = writeApp('throws.cjs', 'v1', "throw new Error('cannot start: no database');");

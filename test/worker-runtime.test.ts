@@ -101,6 +101,40 @@ http.createServer((req, res) => res.end('typed')).listen(port);
   });
 });
 
+describe('logs', () => {
+  test('--log-prefix (here from an ES module config file) prefixes worker lines; --log-format json makes corral\'s lines JSON', { timeout: 30_000 }, async () => {
+    const app = write('chatty.cjs', `
+console.log('hello from', process.env.CORRAL_SLOT);
+console.error('warning from', process.env.CORRAL_SLOT);
+require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT));
+`);
+    const config = write('corral.config.mjs', "export default { logPrefix: 'slot', workers: 2 };\n");
+    try {
+      const corral = start([app, '--log-format', 'json'], { PORT: String(await freePort()) });
+      await corral.waitFor(/^\{.*"line":"hello from 1"/);
+      await corral.waitFor(/^\{.*"line":"hello from 0"/);
+      const ready = JSON.parse((await corral.waitForErr(/"event":"ready"/))[0]!) as Record<string, unknown>;
+      assert.equal(ready['app'], 'chatty');
+      assert.equal(ready['workers'], 2);
+      assert.match(String(ready['time']), /^\d{4}-\d\d-\d\dT/);
+      const line = JSON.parse(corral.lines.find((text) => text.includes('"hello from 0"'))!) as Record<string, unknown>;
+      assert.deepEqual({ slot: line['slot'], stream: line['stream'] }, { slot: 0, stream: 'stdout' });
+      await corral.waitForErr(/"stream":"stderr","line":"warning from 1"/);
+      corral.child.kill('SIGTERM');
+      assert.equal((await exitOf(corral)).code, 0);
+      // Text: each worker line prefixed with its slot.
+      const text = start([app, '-i', '1'], { PORT: String(await freePort()) });
+      await text.waitFor(/^\[0\] hello from 0$/);
+      await text.waitForErr(/^\[0\] warning from 0$/);
+      await text.waitForErr(/^\d{4}-\d\d-\d\dT[\d:.]+Z corral\[chatty\] ready: 1 worker/);
+      text.child.kill('SIGTERM');
+      assert.equal((await exitOf(text)).code, 0);
+    } finally {
+      rmSync(config);
+    }
+  });
+});
+
 describe('lifecycle hooks', () => {
   test("--ready manual waits for the app's ready() call", { timeout: 30_000 }, async () => {
     const app = write('manual.cjs', `
