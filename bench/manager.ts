@@ -47,6 +47,10 @@ const pm2Start = (target: number): string => execFileSync(process.execPath, [PM2
 let port = 9300;
 
 type Manager = 'corral' | 'PM2' | 'node:cluster';
+/** corral with reloadConcurrency 2 (from a config file), for comparison with PM2's 2-at-a-time reload. */
+const PAIRS_DIR = path.join(dir, 'pairs');
+mkdirSync(PAIRS_DIR);
+writeFileSync(path.join(PAIRS_DIR, 'corral.config.json'), JSON.stringify({ reloadConcurrency: 2 }));
 interface Running {
   readonly port: number;
   stop(): Promise<void>;
@@ -89,7 +93,7 @@ function rss(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) / 1024;
 }
 
-async function start(manager: Manager): Promise<{ running: Running; ms: number }> {
+async function start(manager: Manager, cwd = dir): Promise<{ running: Running; ms: number }> {
   const target = port++;
   const since = performance.now();
   let child: ChildProcess | undefined;
@@ -97,7 +101,7 @@ async function start(manager: Manager): Promise<{ running: Running; ms: number }
     pm2Start(target);
   } else {
     const args = manager === 'corral' ? [CORRAL, 'start', APP, '-i', String(WORKERS), '--name', 'bench'] : [NODE_CLUSTER];
-    child = spawn(process.execPath, args, { env: { ...env, PORT: String(target) }, stdio: 'ignore' });
+    child = spawn(process.execPath, args, { cwd, env: { ...env, PORT: String(target) }, stdio: 'ignore' });
   }
   const ms = await pollUntil(target, (pids) => pids.size === WORKERS, since);
   const running: Running = {
@@ -135,7 +139,7 @@ async function restartLatency(manager: Manager): Promise<[number, number]> {
       const before = new Set(running.workerPids().map(String));
       const since = performance.now();
       process.kill(victim, 'SIGKILL');
-      figures.push(await pollUntil(running.port, (pids) => [...pids].some((pid) => !before.has(pid)) && pids.size === WORKERS, since));
+      figures.push(await pollUntil(running.port, (pids) => [...pids].some((pid) => !before.has(pid)), since));
       // The second crash in a row is of the same slot: its new worker.
       victim = running.workerPids().find((pid) => !before.has(String(pid)))!;
     }
@@ -147,8 +151,8 @@ async function restartLatency(manager: Manager): Promise<[number, number]> {
 
 interface ReloadFigures { ms: number; failed: number; requests: number }
 
-async function reloadUnderLoad(manager: Exclude<Manager, 'node:cluster'>, keepAlive: boolean): Promise<ReloadFigures> {
-  const { running } = await start(manager);
+async function reloadUnderLoad(manager: Exclude<Manager, 'node:cluster'>, keepAlive: boolean, cwd = dir): Promise<ReloadFigures> {
+  const { running } = await start(manager, cwd);
   try {
     const wrk = spawn('wrk', ['-t1', '-c32', '-d6s', '--timeout', '4s', ...(keepAlive ? [] : ['-H', 'Connection: close']), `http://127.0.0.1:${running.port}/`], { stdio: ['ignore', 'pipe', 'ignore'] });
     let output = '';
@@ -219,6 +223,9 @@ try {
       }
       stops[manager]!.push(await inFlightOnStop(manager));
     }
+    for (const keepAlive of [false, true]) {
+      (reloads[`pairs|${keepAlive}`] ??= []).push(await reloadUnderLoad('corral', keepAlive, PAIRS_DIR));
+    }
     process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
   const row = (label: string, corral: number, peer: number, unit: string, lowerIsBetter = true): string => {
@@ -236,6 +243,9 @@ try {
     const peer = reloads[`PM2|${keepAlive}`]!;
     console.log(row(`reload duration, ${mode}`, median(corral.map((r) => r.ms)), median(peer.map((r) => r.ms)), 'ms'));
     console.log(`${`reload failed requests, ${mode}`.padEnd(44)} ${corral.map((r) => r.failed).join('/').padStart(10)} ${peer.map((r) => r.failed).join('/').padStart(10)}   (of ~${median(corral.map((r) => r.requests))} / ~${median(peer.map((r) => r.requests))})`);
+    const pairs = reloads[`pairs|${keepAlive}`]!;
+    console.log(row(`  reloadConcurrency 2, ${mode}`, median(pairs.map((r) => r.ms)), median(peer.map((r) => r.ms)), 'ms'));
+    console.log(`${`  its failed requests`.padEnd(44)} ${pairs.map((r) => r.failed).join('/').padStart(10)}`);
   }
   console.log(`${'stop: in-flight 500 ms requests answered'.padEnd(44)} ${stops['corral']!.map((n) => `${n}/16`).join(' ').padStart(10)} ${stops['PM2']!.map((n) => `${n}/16`).join(' ').padStart(10)}`);
   const mem = (manager: Manager, key: 'primary' | 'worker') => median(samples.memory[manager].map((m) => m[key]));
