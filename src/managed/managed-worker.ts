@@ -45,6 +45,7 @@ export class ManagedWorker {
   readonly #clock: Clock;
   #killed = false;
   #exit: ExitInfo | undefined;
+  #drain: Promise<ExitInfo> | undefined;
 
   constructor(worker: Worker, link: RuntimeLink, options: ManagedWorkerOptions) {
     this.worker = worker;
@@ -104,8 +105,6 @@ export class ManagedWorker {
     this.#drain = this.exited.finally(() => this.#clock.clearTimeout(killer));
     return this.#drain;
   }
-
-  #drain: Promise<ExitInfo> | undefined;
 
   #watchStart({ readyWhen, startTimeout, slot }: ManagedWorkerOptions): Promise<StartOutcome> {
     const worker = this.worker;
