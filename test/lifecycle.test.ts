@@ -111,17 +111,18 @@ describe('rolling reload under load', () => {
 });
 
 describe('graceful shutdown', () => {
-  for (const how of ['SIGTERM to the primary', 'SIGINT to the whole process group (Ctrl-C)'] as const) {
+  const ways = ['SIGTERM to the primary', 'SIGINT to the whole process group (Ctrl-C)', 'SIGTERM to every process (systemd\'s control-group stop)'] as const;
+  for (const [index, how] of ways.entries()) {
     test(`${how}: every in-flight request (500 ms each) is answered, idle ones get Connection: close, exit code 0`, { timeout: 30_000 }, async () => {
-      const app = writeApp(`graceful-${how.length}.cjs`, 'v1', `
+      const app = writeApp(`graceful-${index}.cjs`, 'v1', `
 onShutdown(({ reason }) => console.log('onShutdown', process.pid, reason));`);
       const port = await freePort();
       const corral = startCorral([app, '-i', '2'], { PORT: String(port), DELAY: '500', LOG_REQUESTS: '1' }, true);
       await corral.waitForErr(/ready: 2 workers/);
       const inFlight = Array.from({ length: 16 }, () => get(port));
       await corral.waitFor(/^request \d+$/, 16);
-      if (how.startsWith('SIGTERM')) corral.child.kill('SIGTERM');
-      else process.kill(-corral.child.pid!, 'SIGINT');
+      if (how === 'SIGTERM to the primary') corral.child.kill('SIGTERM');
+      else process.kill(-corral.child.pid!, how.startsWith('SIGINT') ? 'SIGINT' : 'SIGTERM');
       const answers = await Promise.all(inFlight);
       assert.deepEqual(answers.map((answer) => answer.status), Array<number>(16).fill(200));
       assert.ok(answers.every((answer) => answer.connection === 'close'), 'responses of a draining worker carry Connection: close');
