@@ -227,17 +227,21 @@ export function normalizeName(name: unknown, exec: string): string {
     'For example name: "api".');
 }
 
-function normalizeCrashLoop(crashLoop: unknown): Readonly<Required<CrashLoopOptions>> {
-  if (crashLoop === undefined) return DEFAULT_CRASH_LOOP;
-  if (typeof crashLoop !== 'object' || crashLoop === null || Array.isArray(crashLoop)) {
-    throw new InvalidOptionError('crashLoop', 'an object like { maxCrashes: 5, window: 60000, retryDelay: 30000 }', crashLoop);
-  }
-  const raw = crashLoop as Record<string, unknown>;
+/** An option that is an object of its own (restart, crashLoop): an object, with only known keys. */
+function nestedOptions(value: unknown, name: string, defaults: object, expected: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidOptionError(name, expected, value);
+  const raw = value as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
-    if (!Object.hasOwn(DEFAULT_CRASH_LOOP, key)) {
-      throw new InvalidOptionError(`crashLoop.${key}`, `one of ${Object.keys(DEFAULT_CRASH_LOOP).join(', ')}`, raw[key]);
+    if (!Object.hasOwn(defaults, key)) {
+      throw new InvalidOptionError(`${name}.${key}`, `one of ${Object.keys(defaults).join(', ')}`, raw[key]);
     }
   }
+  return raw;
+}
+
+function normalizeCrashLoop(crashLoop: unknown): Readonly<Required<CrashLoopOptions>> {
+  if (crashLoop === undefined) return DEFAULT_CRASH_LOOP;
+  const raw = nestedOptions(crashLoop, 'crashLoop', DEFAULT_CRASH_LOOP, 'an object like { maxCrashes: 5, window: 60000, retryDelay: 30000 }');
   return Object.freeze({
     maxCrashes: positiveInteger(raw['maxCrashes'], 'crashLoop.maxCrashes', DEFAULT_CRASH_LOOP.maxCrashes),
     window: timeout(raw['window'], 'crashLoop.window', DEFAULT_CRASH_LOOP.window),
@@ -248,15 +252,7 @@ function normalizeCrashLoop(crashLoop: unknown): Readonly<Required<CrashLoopOpti
 function normalizeRestart(restart: unknown): Readonly<Required<RestartOptions>> | false {
   if (restart === false) return false;
   if (restart === undefined || restart === true) return DEFAULT_RESTART;
-  if (typeof restart !== 'object' || restart === null || Array.isArray(restart)) {
-    throw new InvalidOptionError('restart', 'false or an object like { minDelay: 100, maxDelay: 15000 }', restart);
-  }
-  const raw = restart as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!Object.hasOwn(DEFAULT_RESTART, key)) {
-      throw new InvalidOptionError(`restart.${key}`, `one of ${Object.keys(DEFAULT_RESTART).join(', ')}`, raw[key]);
-    }
-  }
+  const raw = nestedOptions(restart, 'restart', DEFAULT_RESTART, 'false or an object like { minDelay: 100, maxDelay: 15000 }');
   const resolved = {
     minDelay: timeout(raw['minDelay'], 'restart.minDelay', DEFAULT_RESTART.minDelay),
     maxDelay: timeout(raw['maxDelay'], 'restart.maxDelay', DEFAULT_RESTART.maxDelay),
