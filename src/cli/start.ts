@@ -3,14 +3,16 @@
  * containers and systemd) until a signal or `corral stop` ends it. Exits 0 after a clean
  * shutdown, 1 when the app cannot start or a worker had to be killed, 2 on bad usage.
  */
-import { CorralError, ExecNotFoundError, InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError, StartFailedError } from '../errors.js';
-import { createCluster, type ManagedCluster } from '../managed/managed-cluster.js';
-import { handleSignals, type SignalAction } from '../managed/signals.js';
-import type { ShutdownResult } from '../managed/shutdown.js';
-import { describeStartFailure } from '../errors.js';
-import { ControlServer } from '../control/server.js';
 import { ensureRunDirectory, socketPath } from '../control/run-dir.js';
+import { ControlServer } from '../control/server.js';
 import { statusReport } from '../control/status-report.js';
+import {
+  CorralError, describeStartFailure, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
+  InvalidWorkerCountError, StartFailedError,
+} from '../errors.js';
+import { createCluster, type ManagedCluster } from '../managed/managed-cluster.js';
+import type { ShutdownResult } from '../managed/shutdown.js';
+import { handleSignals, type SignalAction } from '../managed/signals.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { createLogger, type Logger } from './logger.js';
 import { parseStart, type StartRequest } from './start-options.js';
