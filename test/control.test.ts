@@ -2,7 +2,7 @@
 // reload, scale and stop; the socket's permissions, stale sockets, other users, and malformed
 // requests.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
 import { freePort } from './helpers/net-client.js';
-import { exitOf, killPrograms, startProgram } from './helpers/program.js';
+import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-control-'));
@@ -25,14 +25,7 @@ const BROKEN = path.join(dir, 'broken-on-reload.cjs');
 const env = { CORRAL_RUN_DIR: runDir, NODE_OPTIONS: '' };
 const corral = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env }, timeout: 30_000 });
 /** As `corral`, without blocking the event loop (for commands that wait on the running primary). */
-const corralAsync = (...args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  child.on('close', (status) => resolve({ status, stdout, stderr }));
-});
+const corralAsync = (...args: string[]) => runCommand(BIN, args, { cwd: dir, env });
 
 async function startApp(args: string[], port?: number) {
   const program = startProgram(BIN, ['start', ...args], { cwd: dir, env: { ...env, PORT: String(port ?? await freePort()) } });

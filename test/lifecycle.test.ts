@@ -2,7 +2,6 @@
 // zero-downtime reloads, graceful shutdown on SIGTERM and on a process group's Ctrl-C, failed
 // reloads, failed starts, crash loops and scaling.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
 import { startLoad } from './helpers/load.js';
 import { assertPortFree, freePort } from './helpers/net-client.js';
-import { exitOf, killPrograms, startProgram, type Program } from './helpers/program.js';
+import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const WORKER_API = fileURLToPath(new URL('../../dist/worker/index.cjs', import.meta.url));
@@ -43,16 +42,7 @@ function startCorral(args: string[], env: Record<string, string> = {}, detached 
 }
 
 /** `corral <args>` against the apps of this file, without blocking the event loop (the load runs in it). */
-function corralCommand(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, CORRAL_RUN_DIR: RUN_DIR } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const corralCommand = (...args: string[]) => runCommand(BIN, args, { cwd: dir, env: { CORRAL_RUN_DIR: RUN_DIR } });
 
 async function get(port: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string; connection: string | null }> {
   const response = await fetch(`http://127.0.0.1:${port}/`, { headers });

@@ -139,9 +139,13 @@ describe('lifecycle hooks', () => {
   test("--ready manual waits for the app's ready() call", { timeout: 30_000 }, async () => {
     const app = write('manual.cjs', `
 const { ready } = require(${JSON.stringify(WORKER_CJS)});
-require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), () => {
+const http = require('node:http');
+const server = http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), () => {
+  // Warm up: answer one request of its own before taking traffic, then say so.
   console.log('listening, warming up');
-  setTimeout(() => { console.log('calling ready'); ready(); }, 200);
+  http.get({ port: server.address().port, host: '127.0.0.1', agent: false }, (res) => {
+    res.resume().on('end', () => { console.log('calling ready'); ready(); });
+  });
 });
 `);
     const corral = start([app, '-i', '1', '--ready', 'manual'], { PORT: String(await freePort()) });

@@ -134,3 +134,22 @@ export async function killPrograms(): Promise<void> {
   }));
   running.clear();
 }
+
+/**
+ * Runs a command to its end without blocking the event loop (a test's load generator or server
+ * may run in it meanwhile); resolves with its exit code and output.
+ */
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [file, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
