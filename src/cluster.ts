@@ -15,6 +15,7 @@ import nodeCluster, { type Worker as NodeWorker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { ClusterPrimary } from './primary/cluster-primary.js';
 import type * as NamedExports from './named-exports.js';
+import { adoptNodeCluster, type Adoption } from './node-cluster/adopt.js';
 import { redirectionDisabled, redirectNodeCluster, type Redirection } from './node-cluster/redirect.js';
 
 /** The primary's API plus `worker`, which is set in workers. */
@@ -43,6 +44,7 @@ interface ProcessCluster {
   /** The package folder of the copy that created it. */
   readonly packageDir: string;
   redirection: Redirection | undefined;
+  adoption: Adoption | undefined;
 }
 
 const kProcessCluster = Symbol.for('corral.processCluster');
@@ -64,21 +66,31 @@ export function processCluster(namedExports: typeof NamedExports, entryUrl: stri
     return existing.cluster;
   }
   const cluster = createClusterObject(namedExports);
-  const entry: ProcessCluster = { cluster, packageDir, redirection: undefined };
+  const entry: ProcessCluster = { cluster, packageDir, redirection: undefined, adoption: undefined };
+  if (cluster.isPrimary && !redirectionDisabled()) {
+    // Code that took node:cluster before corral loaded holds Node's own object: it becomes a
+    // face of corral's primary (or, if Node's primary already forked, corral refuses to load).
+    entry.adoption = adoptNodeCluster(nodeCluster, cluster);
+    entry.redirection = redirectNodeCluster(cluster);
+  }
   registry[kProcessCluster] = entry;
-  if (cluster.isPrimary && !redirectionDisabled()) entry.redirection = redirectNodeCluster(cluster);
   return cluster;
 }
 
 /**
  * Turns off the redirection of node:cluster to corral's primary: from now on
- * `require('node:cluster')` gives Node's own primary again. (`CORRAL_REDIRECT_NODE_CLUSTER=0`
+ * `require('node:cluster')` gives Node's own primary again, and Node's object is no longer a face
+ * of corral's (listeners it had when corral loaded stay on corral's primary). (`CORRAL_REDIRECT_NODE_CLUSTER=0`
  * keeps it from being turned on at all.)
  */
 export function restoreNodeCluster(): void {
   const entry = registry[kProcessCluster];
   entry?.redirection?.restore();
-  if (entry !== undefined) entry.redirection = undefined;
+  entry?.adoption?.restore();
+  if (entry !== undefined) {
+    entry.redirection = undefined;
+    entry.adoption = undefined;
+  }
 }
 
 /** The version of the corral copy in `packageDir` (read only when a second copy loads). */

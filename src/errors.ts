@@ -19,7 +19,9 @@ export type CorralErrorCode =
   | 'CORRAL_ERR_UNSUPPORTED_NODE'
   | 'CORRAL_ERR_START_FAILED'
   | 'CORRAL_ERR_RELOAD_FAILED'
-  | 'CORRAL_ERR_BUSY';
+  | 'CORRAL_ERR_BUSY'
+  | 'CORRAL_ERR_NODE_CLUSTER_IN_USE'
+  | 'CORRAL_ERR_PRIMARY_MODULE';
 
 /**
  * Base class. `instanceof CorralError` also holds across duplicate installs of corral, and for the
@@ -222,5 +224,32 @@ export class ClusterBusyError extends CorralError {
 
   constructor(action: string, state: string) {
     super('CORRAL_ERR_BUSY', `Cannot ${action} while the cluster is ${state}. ${state === 'idle' ? 'Call start() first.' : 'Wait until it is running.'}`);
+  }
+}
+
+/**
+ * corral loaded in a primary where Node's own node:cluster primary had already forked workers:
+ * those workers belong to Node's primary, which corral cannot take over, and two primaries in one
+ * process would each see half of the cluster.
+ */
+export class NodeClusterInUseError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_NODE_CLUSTER_IN_USE';
+
+  constructor(workers: number) {
+    super('CORRAL_ERR_NODE_CLUSTER_IN_USE',
+      `corral was loaded after Node's own node:cluster primary had forked ${workers} worker${workers === 1 ? '' : 's'}, ` +
+      'so it cannot become this process\'s cluster primary. Load corral before the first cluster.fork(): ' +
+      "require('corral') or import 'corral' at the top of the entry file, or start with `node --import corral/register`.");
+  }
+}
+
+/** The module `--primary` (or the config's `primary`) names could not be loaded, or threw. */
+export class PrimaryModuleError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_PRIMARY_MODULE';
+  readonly file: string;
+
+  constructor(file: string, reason: string, cause?: unknown) {
+    super('CORRAL_ERR_PRIMARY_MODULE', `The primary module ${file} ${reason}`, cause === undefined ? undefined : { cause });
+    this.file = file;
   }
 }

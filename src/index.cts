@@ -51,6 +51,8 @@ declare namespace corral {
   export type StartFailedError = corralEsm.StartFailedError;
   export type ReloadFailedError = corralEsm.ReloadFailedError;
   export type ClusterBusyError = corralEsm.ClusterBusyError;
+  export type NodeClusterInUseError = corralEsm.NodeClusterInUseError;
+  export type PrimaryModuleError = corralEsm.PrimaryModuleError;
   export type StartFailure = corralEsm.StartFailure;
   export type CrashLoopInfo = corralEsm.CrashLoopInfo;
   export type CrashLoopOptions = corralEsm.CrashLoopOptions;

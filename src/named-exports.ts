@@ -20,7 +20,7 @@ export { SCHED_NONE, SCHED_RR, type BalancerName } from './constants.js';
 export {
   CorralError, InvalidOptionError, InvalidWorkerCountError, InvalidBalancerError, ExecNotFoundError,
   SettingsFrozenError, WorkerNotConnectedError, ClusterClosedError, InvalidControlFrameError,
-  StartFailedError, ReloadFailedError, ClusterBusyError, type StartFailure,
+  StartFailedError, ReloadFailedError, ClusterBusyError, NodeClusterInUseError, PrimaryModuleError, type StartFailure,
   type CorralErrorCode,
 } from './errors.js';
 export type {

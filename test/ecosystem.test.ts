@@ -19,11 +19,22 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = `${ROOT}test/fixtures/ecosystem/`;
 afterEach(killPrograms);
 
-interface Way { readonly name: string; readonly order: 'corral-first' | 'library-first'; readonly execArgv: string[] }
+interface Way {
+  readonly name: string;
+  readonly order: 'corral-first' | 'library-first';
+  readonly execArgv: string[];
+  /** An entry that loads every library before corral, in its own module order, then runs the fixture. */
+  readonly entry?: string;
+}
 const WAYS: readonly Way[] = [
   { name: 'corral loaded first', order: 'corral-first', execArgv: [] },
   { name: 'library first, --import corral/register', order: 'library-first', execArgv: ['--import', 'corral/register'] },
   { name: 'library first, --require corral/register', order: 'library-first', execArgv: ['--require', 'corral/register'] },
+  // No preload flag: corral adopts Node's node:cluster object that the libraries took first.
+  { name: 'libraries required first from CommonJS', order: 'corral-first', execArgv: [], entry: 'order-commonjs.cjs' },
+  { name: 'libraries imported statically before corral', order: 'corral-first', execArgv: [], entry: 'order-static.mjs' },
+  { name: 'libraries imported before a dynamic import of corral', order: 'corral-first', execArgv: [], entry: 'order-dynamic.mjs' },
+  { name: 'libraries evaluated while a top-level await picks corral', order: 'corral-first', execArgv: [], entry: 'order-top-level-await.mjs' },
 ];
 
 interface Started { program: Program; port: number; ready: Record<string, unknown> }
@@ -31,13 +42,14 @@ interface Started { program: Program; port: number; ready: Record<string, unknow
 /** Starts a fixture and waits for its primary's ready line; node:cluster must be corral's. */
 async function start(fixture: string, way: Way): Promise<Started> {
   const port = await freePort();
-  const program = startProgram(`${FIXTURES}${fixture}`, [], {
-    cwd: ROOT, execArgv: way.execArgv, env: { PORT: String(port), ORDER: way.order },
+  const program = startProgram(`${FIXTURES}${way.entry ?? fixture}`, [], {
+    cwd: ROOT, execArgv: way.execArgv, env: { PORT: String(port), ORDER: way.order, FIXTURE: `${FIXTURES}${fixture}` },
   });
   const [line] = await program.waitFor(/^\{"ready":true/);
   const ready = JSON.parse(line!) as Record<string, unknown>;
   assert.equal(ready['redirected'], true, 'require(\'node:cluster\') is corral in the primary');
   assert.equal(ready['corralWorkers'], 2, "the library's workers are corral's");
+  if (way.entry !== undefined) assert.equal(ready['librariesBeforeCorral'], true, 'the libraries loaded before corral');
   return { program, port, ready };
 }
 
@@ -175,11 +187,36 @@ describe('redirection controls', () => {
     const [onLine] = await on.waitFor(/^\{/);
     const [offLine] = await off.waitFor(/^\{/);
     assert.deepEqual(JSON.parse(onLine!), {
-      before: { require: true, getBuiltinModule: true }, after: { require: false, getBuiltinModule: false }, nodePrimary: true,
+      before: { require: true, getBuiltinModule: true, adopted: true },
+      after: { require: false, getBuiltinModule: false, adopted: false },
+      nodePrimary: true,
     });
     assert.deepEqual(JSON.parse(offLine!), {
-      before: { require: false, getBuiltinModule: false }, after: { require: false, getBuiltinModule: false }, nodePrimary: true,
+      before: { require: false, getBuiltinModule: false, adopted: false },
+      after: { require: false, getBuiltinModule: false, adopted: false },
+      nodePrimary: true,
     });
+  });
+
+  test("node:cluster used before corral loads: its listeners hear corral's workers, its settings carry over, chained calls return it", async () => {
+    const program = startProgram(`${FIXTURES}adopted.cjs`, [], { cwd: ROOT });
+    const [line] = await program.waitFor(/^\{/);
+    assert.deepEqual(JSON.parse(line!), {
+      seen: ['fork 1', 'online 1', 'exit 1'], chained: true, workerArgv: ['--from-node-setupPrimary'],
+      corralWorker: true, sameObjects: true, listenerCount: true,
+    });
+    assert.equal((await exitOf(program)).code, 0);
+  });
+
+  test("corral refuses to load once Node's own primary has forked, with a coded error that says what to do", async () => {
+    const program = startProgram(`${FIXTURES}node-forked-first.cjs`, [], { cwd: ROOT });
+    const [line] = await program.waitFor(/^\{/);
+    const outcome = JSON.parse(line!) as { code: string; name: string; message: string };
+    assert.equal(outcome.code, 'CORRAL_ERR_NODE_CLUSTER_IN_USE');
+    assert.equal(outcome.name, 'NodeClusterInUseError');
+    assert.match(outcome.message, /had forked 1 worker, so it cannot become/);
+    assert.match(outcome.message, /Load corral before the first cluster\.fork\(\)/);
+    assert.equal((await exitOf(program)).code, 0);
   });
 
   for (const secondVersion of ['same', '0.0.1'] as const) {
