@@ -11,7 +11,13 @@ try {
   process.stderr.write(`corral: ${error.message}\n`);
   process.exit(1);
 }
+// Once the command is done, the process ends as soon as its output is written: a `--primary`
+// module of `corral start` may hold servers and timers of its own, which must not keep a
+// stopped app's primary alive.
 require('../dist/cli/bundle.cjs').run(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
-}).then((code) => { process.exitCode = code; });
+}).then((code) => {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+});

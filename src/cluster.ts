@@ -50,9 +50,12 @@ interface ProcessCluster {
 const kProcessCluster = Symbol.for('corral.processCluster');
 const registry = globalThis as { [kProcessCluster]?: ProcessCluster };
 
-/** The process's cluster object, created by the first copy of corral to load. */
-export function processCluster(namedExports: typeof NamedExports, entryUrl: string): ClusterModule {
-  const packageDir = fileURLToPath(new URL('../', entryUrl));
+/**
+ * The process's cluster object, created by the first copy of corral to load. `packageUrl` is the
+ * loading copy's package folder (the package entry and the bundled CLI sit at different depths).
+ */
+export function processCluster(namedExports: typeof NamedExports, packageUrl: URL): ClusterModule {
+  const packageDir = fileURLToPath(packageUrl);
   const existing = registry[kProcessCluster];
   if (existing !== undefined) {
     const [first, second] = existing.packageDir === packageDir ? ['', ''] : [versionIn(existing.packageDir), versionIn(packageDir)];
@@ -95,7 +98,11 @@ export function restoreNodeCluster(): void {
 
 /** The version of the corral copy in `packageDir` (read only when a second copy loads). */
 function versionIn(packageDir: string): string {
-  return (JSON.parse(readFileSync(`${packageDir}package.json`, 'utf8')) as { version: string }).version;
+  try {
+    return (JSON.parse(readFileSync(`${packageDir}package.json`, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown version';
+  }
 }
 
 function createClusterObject(namedExports: typeof NamedExports): ClusterModule {

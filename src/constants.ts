@@ -2,6 +2,5 @@
 export const SCHED_NONE = 1;
 export const SCHED_RR = 2;
 
-/** Balancer names of the managed cluster, and the scheduling policy each one maps to. */
-export const BALANCERS = { 'round-robin': SCHED_RR, shared: SCHED_NONE } as const;
-export type BalancerName = keyof typeof BALANCERS;
+/** Balancer names of the managed cluster (primary/balancers/balancers.ts defines them). */
+export type { BalancerName } from './primary/balancers/balancers.js';

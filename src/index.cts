@@ -65,6 +65,8 @@ declare namespace corral {
   export type WorkerStatus = corralEsm.WorkerStatus;
   export type WorkerLifecycleState = corralEsm.WorkerLifecycleState;
   export type DrainReason = corralEsm.DrainReason;
+  export type RuntimeReport = corralEsm.RuntimeReport;
+  export type ManagedClusterContext = corralEsm.ManagedClusterContext;
   export type ShutdownResult = corralEsm.ShutdownResult;
   export type WorkerExit = corralEsm.WorkerExit;
   export type SignalAction = corralEsm.SignalAction;

@@ -17,7 +17,7 @@ import type { ClusterPrimary } from './primary/cluster-primary.js';
 export * from './named-exports.js';
 export type { Cluster, ClusterModule } from './cluster.js';
 
-const cluster: ClusterModule = processCluster(namedExports, import.meta.url);
+const cluster: ClusterModule = processCluster(namedExports, new URL('../', import.meta.url));
 export default cluster;
 
 // node:cluster's named exports, as its ES module face offers them: `import { fork, workers }

@@ -6,7 +6,7 @@
 export { ClusterPrimary, type ClusterEvents, type ClusterPrimaryOptions } from './primary/cluster-primary.js';
 export { Worker, type WorkerOptions } from './primary/worker.js';
 export {
-  createCluster, ManagedCluster,
+  createCluster, ManagedCluster, type ManagedClusterContext,
   type ClusterState, type ManagedClusterEvents, type RestartInfo, type CrashLoopInfo, type ReloadResult,
   type ScaleResult, type ClusterStatus, type SlotStatus, type SlotState, type WorkerStatus, type WorkerLifecycleState,
 } from './managed/managed-cluster.js';
@@ -14,6 +14,7 @@ export type {
   ClusterOptions, ResolvedClusterOptions, RestartOptions, CrashLoopOptions, ReadyWhen,
 } from './managed/options.js';
 export type { DrainReason } from './managed/managed-worker.js';
+export type { RuntimeReport } from './managed/runtime-link.js';
 export type { ShutdownResult, WorkerExit } from './managed/shutdown.js';
 export { handleSignals, type SignalAction, type SignalHandlers } from './managed/signals.js';
 export { SCHED_NONE, SCHED_RR, type BalancerName } from './constants.js';

@@ -14,7 +14,7 @@ const schema = JSON.parse(readFileSync(new URL('../../corral.config.schema.json'
   properties: Record<string, unknown>;
 };
 const validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
-const CLI_ONLY = ['logPrefix', 'logFormat', '$schema'];
+const CLI_ONLY = ['logPrefix', 'logFormat', 'primary', '$schema'];
 
 function corralAccepts(config: Record<string, unknown>): boolean {
   const options = Object.fromEntries(Object.entries(config).filter(([key]) => !CLI_ONLY.includes(key)));
@@ -38,12 +38,14 @@ const valid: Record<string, unknown>[] = [
   { crashLoop: { maxCrashes: 3, window: 10_000, retryDelay: 5_000 } }, { env: { NODE_ENV: 'production' } },
   { execArgv: ['--max-old-space-size=512'], args: ['--port', '80'] }, { reloadConcurrency: 2, shutdownTimeout: 0 },
   { name: 'api.v2', logPrefix: 'slot', logFormat: 'json', $schema: './node_modules/corral/corral.config.schema.json' },
+  { primary: './primary.mjs' }, { reportInterval: 0 }, { reportInterval: 250 },
 ];
 const invalid: Record<string, unknown>[] = [
   { wokers: 2 }, { workers: 0 }, { workers: 'many' }, { workers: 2.5 }, { balancer: 'random' }, { readyWhen: 'soon' },
   { startTimeout: -1 }, { startTimeout: 2 ** 31 }, { restart: { minDelay: 'fast' } }, { restart: { retries: 3 } },
   { crashLoop: { maxCrashes: 0 } }, { env: { PORT: 8000 } }, { execArgv: '--inspect' }, { reloadConcurrency: 0 },
   { name: 'my app' }, { serialization: 'v8' }, { silent: 'yes' }, { maxServersPerWorker: 0 },
+  { reportInterval: 50 }, { reportInterval: -1 },
 ];
 
 test('configs the schema accepts, corral accepts; configs it refuses, corral refuses', () => {

@@ -3,7 +3,7 @@
 // requests.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,26 @@ async function startApp(args: string[], port?: number) {
   const program = startProgram(BIN, ['start', ...args], { cwd: dir, env: { ...env, PORT: String(port ?? await freePort()) } });
   await program.waitForErr(/ready: \d+ workers?/);
   return program;
+}
+
+/**
+ * A copy of node and of corral's CLI that another user can run: the checkout (and the node
+ * binary CI installs into it) may sit under a directory only its owner can enter, as a clone
+ * into `mktemp -d` does, and then user nobody could not load corral at all.
+ */
+function copyForAnotherUser(): { node: string; bin: string; remove: () => void } {
+  const copy = mkdtempSync(path.join(os.tmpdir(), 'corral-other-user-'));
+  chmodSync(copy, 0o755);
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  for (const part of ['bin', 'dist', 'package.json']) cpSync(path.join(root, part), path.join(copy, part), { recursive: true });
+  const node = path.join(copy, 'node');
+  try {
+    linkSync(process.execPath, node);
+  } catch {
+    copyFileSync(process.execPath, node); // Another file system.
+  }
+  chmodSync(node, 0o755);
+  return { node, bin: path.join(copy, 'bin/corral.cjs'), remove: () => rmSync(copy, { recursive: true, force: true }) };
 }
 
 /** One raw request line to a socket; resolves with the reply line. */
@@ -63,7 +83,7 @@ describe('corral status, reload, scale, stop', () => {
     assert.deepEqual(Object.keys(json).sort(), ['generation', 'name', 'others', 'pid', 'primary', 'slots', 'startedAt', 'state', 'uptime', 'v', 'workers']);
     assert.equal(json['v'], 1);
     assert.deepEqual(Object.keys(json.slots[0]!).sort(), ['crashes', 'restarts', 'slot', 'state', 'worker']);
-    assert.deepEqual(Object.keys(json.slots[0]!['worker'] as object).sort(), ['cpu', 'generation', 'id', 'pid', 'rss', 'state', 'uptime']);
+    assert.deepEqual(Object.keys(json.slots[0]!['worker'] as object).sort(), ['cpu', 'generation', 'id', 'pid', 'rss', 'runtime', 'state', 'uptime']);
     assert.ok(((json.slots[0]!['worker'] as { rss: number }).rss) > 10 * 1024 * 1024);
     const stop = await corralAsync('stop');
     assert.equal(stop.status, 0, stop.stderr);
@@ -144,16 +164,21 @@ describe('the control socket', () => {
     const app = await startApp([APP, '-i', '1']);
     // Let nobody see the run directory (not into it): it belongs to root, so corral will not use it.
     chmodSync(dir, 0o755);
-    const asNobody = spawnSync(process.execPath, [BIN, 'status'], {
-      encoding: 'utf8', cwd: '/', uid: 65534, gid: 65534, env: { PATH: process.env['PATH'], CORRAL_RUN_DIR: runDir },
-    });
-    assert.equal(asNobody.status, 5, asNobody.stderr);
-    assert.match(asNobody.stderr, /^corral: the run directory .* belongs to another user \(uid 0; you are uid 65534\)/);
-    // And the kernel refuses a connection to the socket itself (0600, owned by root).
-    const connect = spawnSync(process.execPath, ['-e', `require('net').connect(${JSON.stringify(path.join(runDir, 'api.sock'))}).on('error', (e) => { console.log(e.code); })`], {
-      encoding: 'utf8', uid: 65534, gid: 65534,
-    });
-    assert.equal(connect.stdout.trim(), 'EACCES');
+    const other = copyForAnotherUser();
+    try {
+      const asNobody = spawnSync(other.node, [other.bin, 'status'], {
+        encoding: 'utf8', cwd: '/', uid: 65534, gid: 65534, env: { PATH: process.env['PATH'], CORRAL_RUN_DIR: runDir },
+      });
+      assert.equal(asNobody.status, 5, asNobody.stderr);
+      assert.match(asNobody.stderr, /^corral: the run directory .* belongs to another user \(uid 0; you are uid 65534\)/);
+      // And the kernel refuses a connection to the socket itself (0600, owned by root).
+      const connect = spawnSync(other.node, ['-e', `require('net').connect(${JSON.stringify(path.join(runDir, 'api.sock'))}).on('error', (e) => { console.log(e.code); })`], {
+        encoding: 'utf8', cwd: '/', uid: 65534, gid: 65534,
+      });
+      assert.equal(connect.stdout.trim(), 'EACCES', connect.stderr);
+    } finally {
+      other.remove();
+    }
     app.child.kill('SIGTERM');
     await exitOf(app);
   });

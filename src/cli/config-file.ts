@@ -19,7 +19,7 @@ export const CONFIG_NAMES = [
 ] as const;
 
 /** Keys only the command line uses. */
-export const CLI_ONLY_KEYS: ReadonlySet<string> = new Set(['logPrefix', 'logFormat']);
+export const CLI_ONLY_KEYS: ReadonlySet<string> = new Set(['logPrefix', 'logFormat', 'primary']);
 
 export interface LoadedConfig {
   readonly file: string;
@@ -72,7 +72,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   // Paths in the file are relative to the file, not to wherever corral was started.
   const dir = path.dirname(file);
-  for (const key of ['exec', 'cwd'] as const) {
+  for (const key of ['exec', 'cwd', 'primary'] as const) {
     if (typeof values[key] === 'string' && !(values[key]).startsWith('file:')) values[key] = path.resolve(dir, values[key]);
   }
   return { file, values };

@@ -2,6 +2,7 @@
  * `corral start` arguments → createCluster() options. Flags override the config file; both are
  * checked by createCluster()'s own validation, and errors name the flag or the config key.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterOptions } from '../managed/options.js';
@@ -18,6 +19,8 @@ export interface StartRequest {
   readonly logPrefix: LogPrefix | undefined;
   readonly logFormat: LogFormat;
   readonly configFile: string | undefined;
+  /** The module loaded into the primary before the first fork (`--primary`, config `primary`), as an absolute path. */
+  readonly primaryModule: string | undefined;
   /** Where each option came from, for error messages: `--instances`, `corral.config.mjs: workers`. */
   readonly sources: ReadonlyMap<string, string>;
 }
@@ -34,6 +37,7 @@ export const START_FLAGS = {
   ready: { type: 'string' },
   'log-prefix': { type: 'string' },
   'log-format': { type: 'string' },
+  primary: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,6 +53,7 @@ const FLAG_OPTION: Readonly<Record<string, string>> = {
   ready: 'readyWhen',
   'log-prefix': 'logPrefix',
   'log-format': 'logFormat',
+  primary: 'primary',
 };
 
 export async function parseStart(argv: readonly string[], cwd: string): Promise<StartRequest> {
@@ -92,6 +97,7 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   if (values.ready !== undefined) set('ready', values.ready);
   if (values['log-prefix'] !== undefined) set('log-prefix', values['log-prefix']);
   if (values['log-format'] !== undefined) set('log-format', values['log-format']);
+  if (values.primary !== undefined) set('primary', path.resolve(cwd, values.primary));
 
   const logPrefix = merged['logPrefix'];
   const logFormat = merged['logFormat'] ?? 'text';
@@ -100,6 +106,15 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   }
   if (logFormat !== 'text' && logFormat !== 'json') {
     throw new CliError(`corral: ${sources.get('logFormat')}: expected 'text' or 'json', got ${describeValue(logFormat)}.`, EXIT.USAGE);
+  }
+  const primaryModule = merged['primary'];
+  if (primaryModule !== undefined) {
+    if (typeof primaryModule !== 'string' || primaryModule === '') {
+      throw new CliError(`corral: ${sources.get('primary')}: expected the path of a module to load into the primary, got ${describeValue(primaryModule)}.`, EXIT.USAGE);
+    }
+    if (!existsSync(primaryModule)) {
+      throw new CliError(`corral: ${sources.get('primary')}: no such file (looked for ${primaryModule}).`, EXIT.USAGE);
+    }
   }
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(merged)) if (!CLI_ONLY_KEYS.has(key)) options[key] = value;
@@ -113,6 +128,7 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     logPrefix,
     logFormat,
     configFile,
+    primaryModule: primaryModule,
     sources,
   };
 }

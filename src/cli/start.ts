@@ -8,13 +8,14 @@ import { ControlServer } from '../control/server.js';
 import { statusReport } from '../control/status-report.js';
 import {
   CorralError, describeStartFailure, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
-  InvalidWorkerCountError, StartFailedError,
+  InvalidWorkerCountError, PrimaryModuleError, StartFailedError,
 } from '../errors.js';
 import { createCluster, type ManagedCluster } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
 import { handleSignals, type SignalAction } from '../managed/signals.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { createLogger, type Logger } from './logger.js';
+import { loadPrimaryModule, processPrimary } from './primary-module.js';
 import { parseStart, type StartRequest } from './start-options.js';
 import { prefixWorkerOutput, type OutputStreams } from './worker-output.js';
 
@@ -27,10 +28,13 @@ const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
 };
 
 export async function runStart(argv: readonly string[], streams: OutputStreams): Promise<number> {
+  // From here on node:cluster in this process is the primary that forks the app's workers: for
+  // the config file, and for the --primary module.
+  const primary = processPrimary();
   const request = await parseStart(argv, process.cwd());
   let cluster: ManagedCluster;
   try {
-    cluster = createCluster(request.options);
+    cluster = createCluster(request.options, { primary });
   } catch (error) {
     throw optionError(error, request);
   }
@@ -54,6 +58,18 @@ export async function runStart(argv: readonly string[], streams: OutputStreams):
     onError: (error, action) => log.log('error', `${action}-failed`, error.message, { action }),
   });
   const { options } = cluster;
+  if (request.primaryModule !== undefined) {
+    try {
+      await loadPrimaryModule(request.primaryModule);
+    } catch (error) {
+      if (!(error instanceof PrimaryModuleError)) throw error;
+      removeSignalHandlers();
+      await control.close();
+      log.log('error', 'primary-failed', error.message, { primary: error.file });
+      return EXIT.APP_FAILED;
+    }
+    log.log('info', 'primary', `loaded the primary module ${request.primaryModule}`, { primary: request.primaryModule });
+  }
   log.log('info', 'starting', `starting ${options.workers} worker${options.workers === 1 ? '' : 's'} of ${options.exec} ` +
     `(balancer ${options.balancer}, ready when ${options.readyWhen})` +
     (request.configFile === undefined ? '' : `, config ${request.configFile}`), {

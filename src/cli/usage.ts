@@ -36,6 +36,9 @@ Options:
       --ready <when>           listening (default), online, or manual (the app calls ready())
       --log-prefix <slot|pid>  pass worker output through corral, each line prefixed
       --log-format <text|json> corral's own log lines (default text)
+      --primary <module>       load a module into corral's primary before the first worker forks,
+                               for the primary halves of cluster-aware libraries (socket.io's
+                               cluster adapter, prom-client's AggregatorRegistry…); not reloaded
   -h, --help                   print this help
 
 Exit codes: 0 clean shutdown, 1 the app could not start or a worker was killed at the deadline,

@@ -16,6 +16,18 @@ export interface WorkerReport {
   rss: number | null;
   /** CPU use over a 200 ms sample, in percent of one core (null where unknown). */
   cpu: number | null;
+  /** From the worker's latest runtime report; null until one came (or for a worker without corral's runtime). */
+  runtime: {
+    /** ms since that report was taken. */
+    age: number;
+    /** ms its timer fired late (a lower bound on the longest event loop block in its interval). */
+    loopDelay: number;
+    /** Event loop utilization over its interval, 0 … 1. */
+    utilization: number;
+    heapUsed: number;
+    connections: number;
+    requests: number;
+  } | null;
 }
 
 export interface StatusReport {
@@ -52,6 +64,14 @@ export async function statusReport(cluster: ManagedCluster, startedAt: number): 
       uptime: now - worker.startedAt,
       rss: sample?.rss ?? null,
       cpu: sample?.cpu ?? null,
+      runtime: worker.report === undefined ? null : {
+        age: Math.max(0, now - worker.report.at),
+        loopDelay: worker.report.loop.delay,
+        utilization: worker.report.loop.utilization,
+        heapUsed: worker.report.memory.heapUsed,
+        connections: worker.report.connections,
+        requests: worker.report.requests,
+      },
     };
   };
   const own = stats.get(process.pid);

@@ -14,7 +14,6 @@
  */
 import type { SendHandle, Serializable } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { BALANCERS } from '../constants.js';
 import {
   ClusterBusyError, ClusterClosedError, ReloadFailedError, StartFailedError, type StartFailure,
 } from '../errors.js';
@@ -33,7 +32,7 @@ import {
   normalizeOptions, timeout, type ClusterOptions, type ResolvedClusterOptions,
 } from './options.js';
 import { rollingReload, type ReplaceOutcome } from './rolling-reload.js';
-import { RuntimeLink, runtimeEnv, runtimeExecArgv } from './runtime-link.js';
+import { RuntimeLink, runtimeEnv, runtimeExecArgv, type RuntimeReport } from './runtime-link.js';
 import { planScale, scaleTarget } from './scaling.js';
 import { forceShutdown, shutdownSequence, type ShutdownHost, type ShutdownResult } from './shutdown.js';
 import { ForkRateLimiter, SlotSupervisor } from './supervision.js';
@@ -89,6 +88,8 @@ export interface WorkerStatus {
   startedAt: number;
   /** When it became ready, if it did. */
   readyAt: number | undefined;
+  /** Its latest runtime report (event loop, memory, connections, requests), once one came. */
+  report: RuntimeReport | undefined;
 }
 
 export interface SlotStatus {
@@ -140,11 +141,25 @@ export interface ManagedClusterEvents {
   scale: [result: ScaleResult];
   /** The shutdown sequence finished: no worker runs any more. */
   closed: [result: ShutdownResult];
+  /** A worker's periodic runtime report arrived (every `reportInterval` ms, by default each second). */
+  report: [worker: Worker, report: RuntimeReport];
   /** A worker process error (a failed spawn, kill or send) that no promise reports. */
   error: [error: Error, worker: Worker];
 }
 
 export type ClusterState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+
+/**
+ * What a managed cluster runs on, when not its own. `corral start` passes the process's cluster
+ * primary (what node:cluster is in that process), so that a `--primary` module's libraries see
+ * the managed workers; tests pass a fake clock.
+ */
+export interface ManagedClusterContext {
+  /** A primary that has not forked yet. @default a new ClusterPrimary of its own */
+  primary?: ClusterPrimary;
+  /** @default the system clock */
+  clock?: Clock;
+}
 
 /** A worker that exits on its own request sooner than this after its fork counts as crashed. */
 const PLANNED_EXIT_MIN_UPTIME = 1000;
@@ -178,7 +193,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   readonly inheritedSockets: readonly ActivatedSocket[];
   readonly #workerEnv: Readonly<Record<string, string | undefined>>;
   readonly #primary: ClusterPrimary;
-  readonly #clock: Clock = systemClock;
+  readonly #clock: Clock;
   readonly #slots = new Map<number, Slot>();
   /** Every worker process still running, whatever its role. */
   readonly #live = new Set<ManagedWorker>();
@@ -193,15 +208,22 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   /** Reloads and scalings run one at a time, in order. */
   #operations: Promise<unknown> = Promise.resolve();
 
-  constructor(options: ClusterOptions) {
+  constructor(options: ClusterOptions, context: ManagedClusterContext = {}) {
     super();
     this.options = normalizeOptions(options);
     resolveExec({ exec: this.options.exec, cwd: this.options.cwd });
     this.inheritedSockets = socketsFromSystemd();
-    this.#primary = new ClusterPrimary({
-      schedulingPolicy: BALANCERS[this.options.balancer],
-      inheritedSockets: this.inheritedSockets.map((socket) => socket.fd),
-    });
+    this.#clock = context.clock ?? systemClock;
+    if (context.primary !== undefined) {
+      // A ClusterPrimary takes the systemd sockets by default too.
+      this.#primary = context.primary;
+      this.#primary.setBalancer(this.options.balancer);
+    } else {
+      this.#primary = new ClusterPrimary({
+        balancer: this.options.balancer,
+        inheritedSockets: this.inheritedSockets.map((socket) => socket.fd),
+      });
+    }
     // Workers see LISTEN_FDS and LISTEN_FDNAMES (they listen with `listen({ fd: 3 })`), but not
     // LISTEN_PID: it names the primary, and code that checks it would take the sockets for its own.
     this.#workerEnv = this.inheritedSockets.length > 0 ? { ...this.options.env, LISTEN_PID: undefined } : this.options.env;
@@ -492,7 +514,10 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
 
   #spawn(slot: Slot, generation: number): ManagedWorker {
     this.#forks.record();
-    const env = { ...this.#workerEnv, ...runtimeEnv(slot.index, { shutdownTimeout: this.options.shutdownTimeout }) };
+    const env = {
+      ...this.#workerEnv,
+      ...runtimeEnv(slot.index, { shutdownTimeout: this.options.shutdownTimeout, reportInterval: this.options.reportInterval }),
+    };
     const worker = this.#primary.fork(env);
     const managed = new ManagedWorker(worker, new RuntimeLink(worker.process), {
       slot: slot.index,
@@ -508,6 +533,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     });
     // A worker that received SIGTERM/SIGINT itself drains on its own; stop routing to it too.
     managed.link.on('draining', () => void this.#drain(managed, 'signal', this.options.shutdownTimeout));
+    managed.link.on('report', (report) => this.emit('report', worker, report));
     void managed.started.then((outcome) => this.#onStarted(managed, outcome));
     void Promise.all([managed.exited, managed.started]).then(([exit, started]) => this.#onExit(managed, exit, started));
     return managed;
@@ -636,10 +662,11 @@ function workerStatus(worker: ManagedWorker): WorkerStatus {
     state: worker.draining !== undefined ? 'draining' : worker.isReady ? 'ready' : 'starting',
     startedAt: worker.forkedAt,
     readyAt: worker.readyAt,
+    report: worker.link.report,
   };
 }
 
 /** Creates a managed cluster; call `start()` to fork its workers. */
-export function createCluster(options: ClusterOptions): ManagedCluster {
-  return new ManagedCluster(options);
+export function createCluster(options: ClusterOptions, context?: ManagedClusterContext): ManagedCluster {
+  return new ManagedCluster(options, context);
 }

@@ -8,9 +8,9 @@ import type { Worker } from '../primary/worker.js';
 import type { ExitSignal } from '../types.js';
 import type { Clock } from '../util/clock.js';
 import type { ReadyWhen } from './options.js';
-import type { RuntimeLink } from './runtime-link.js';
+import type { DrainReason, RuntimeLink } from './runtime-link.js';
 
-export type DrainReason = 'shutdown' | 'reload' | 'scale' | 'signal';
+export type { DrainReason };
 
 export interface ExitInfo {
   readonly code: number | null;

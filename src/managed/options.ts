@@ -2,7 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BALANCERS, type BalancerName } from '../constants.js';
+import { BALANCERS, isBalancerName, type BalancerName } from '../primary/balancers/balancers.js';
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
 import {
   InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError,
@@ -79,6 +79,11 @@ export interface ClusterOptions {
   shutdownTimeout?: number;
   /** How many servers one worker may hold; past it its `listen()` fails with EMFILE. @default 256 */
   maxServersPerWorker?: number;
+  /**
+   * How often each worker sends its runtime report (event loop, memory, connections, requests;
+   * the `'report'` event and `corral status`), in ms, from 100; 0 turns the reports off. @default 1000
+   */
+  reportInterval?: number;
 }
 
 export interface ResolvedClusterOptions {
@@ -100,6 +105,7 @@ export interface ResolvedClusterOptions {
   readonly reloadConcurrency: number;
   readonly shutdownTimeout: number;
   readonly maxServersPerWorker: number;
+  readonly reportInterval: number;
 }
 
 export const DEFAULT_RESTART: Readonly<Required<RestartOptions>> = Object.freeze({
@@ -121,7 +127,7 @@ export const MAX_WORKERS = 1024;
 export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'name', 'exec', 'args', 'execArgv', 'workers', 'balancer', 'env', 'cwd', 'serialization', 'silent',
   'readyWhen', 'startTimeout', 'startAttempts', 'restart', 'crashLoop', 'reloadConcurrency',
-  'shutdownTimeout', 'maxServersPerWorker',
+  'shutdownTimeout', 'maxServersPerWorker', 'reportInterval',
 ]);
 
 export function normalizeOptions(options: unknown): ResolvedClusterOptions {
@@ -155,7 +161,19 @@ export function normalizeOptions(options: unknown): ResolvedClusterOptions {
     reloadConcurrency: positiveInteger(raw['reloadConcurrency'], 'reloadConcurrency', 1),
     shutdownTimeout: timeout(raw['shutdownTimeout'], 'shutdownTimeout', 10_000),
     maxServersPerWorker: positiveInteger(raw['maxServersPerWorker'], 'maxServersPerWorker', DEFAULT_MAX_SERVERS_PER_WORKER),
+    reportInterval: reportInterval(raw['reportInterval']),
   };
+}
+
+/** The shortest report interval: reports are for the second-scale decisions of health and balancing. */
+export const MIN_REPORT_INTERVAL = 100;
+
+function reportInterval(value: unknown): number {
+  const interval = timeout(value, 'reportInterval', 1000);
+  if (interval !== 0 && interval < MIN_REPORT_INTERVAL) {
+    throw new InvalidOptionError('reportInterval', `0 (no reports) or at least ${MIN_REPORT_INTERVAL} ms`, value);
+  }
+  return interval;
 }
 
 /** The longest delay a Node timer can wait; longer ones fire after 1 ms instead. */
@@ -196,7 +214,7 @@ export function normalizeWorkerCount(workers: unknown): number {
 
 export function normalizeBalancer(balancer: unknown): BalancerName {
   if (balancer === undefined) return 'round-robin';
-  if (typeof balancer === 'string' && Object.hasOwn(BALANCERS, balancer)) return balancer as BalancerName;
+  if (isBalancerName(balancer)) return balancer;
   throw new InvalidBalancerError(balancer, Object.keys(BALANCERS));
 }
 

@@ -28,9 +28,30 @@ export function runtimeEnv(slot: number, settings: Omit<protocol.RuntimeSettings
   };
 }
 
+/** What a worker's runtime reports every reportInterval ms (src/worker/protocol.cts). */
+export type RuntimeReport = protocol.RuntimeReport;
+/** Why a worker drains (defined once, in the protocol the runtime shares). */
+export type DrainReason = protocol.DrainReason;
+
 interface RuntimeLinkEvents {
   ready: [];
   draining: [signal: string];
+  report: [report: RuntimeReport];
+}
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
+/** A report of the version this primary reads, with every field a finite number ≥ 0 where it should be. */
+export function isRuntimeReport(value: unknown): value is RuntimeReport {
+  if (typeof value !== 'object' || value === null) return false;
+  const report = value as Partial<Record<keyof RuntimeReport, unknown>>;
+  const loop = report.loop as Partial<Record<string, unknown>> | null | undefined;
+  const memory = report.memory as Partial<Record<string, unknown>> | null | undefined;
+  return report.v === protocol.REPORT_VERSION && isCount(report.seq) && isCount(report.at) && isCount(report.interval) &&
+    typeof loop === 'object' && loop !== null && isCount(loop['delay']) && isCount(loop['utilization']) &&
+    typeof memory === 'object' && memory !== null &&
+    ['rss', 'heapUsed', 'heapTotal', 'external'].every((key) => isCount(memory[key])) &&
+    isCount(report.connections) && isCount(report.requests);
 }
 
 export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
@@ -38,6 +59,7 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
   /** Whether the runtime said hello (its preload ran, so it can drain on request). */
   #loaded = false;
   #stderr = '';
+  #report: RuntimeReport | undefined;
 
   constructor(child: ChildProcess) {
     super();
@@ -52,6 +74,11 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
     return this.#loaded;
   }
 
+  /** The worker's latest runtime report, once one came. */
+  get report(): RuntimeReport | undefined {
+    return this.#report;
+  }
+
   /** The last lines the worker wrote to stderr while starting (and the error it died of). */
   get stderrTail(): string {
     const lines = this.#stderr.split('\n');
@@ -60,7 +87,7 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
   }
 
   /** Asks the runtime to drain; false if it cannot be asked (not loaded, or the channel closed). */
-  drain(reason: protocol.DrainReason, timeout: number): boolean {
+  drain(reason: DrainReason, timeout: number): boolean {
     return this.#loaded && this.#send({ act: 'drain', reason, timeout });
   }
 
@@ -88,6 +115,13 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
         break;
       case 'stderr':
         if (typeof frame.text === 'string') this.#stderr = (this.#stderr + frame.text).slice(-protocol.STARTUP_STDERR_LIMIT);
+        break;
+      case 'report':
+        // A report of another version (another copy of corral's runtime) is not read.
+        if (isRuntimeReport(frame.report)) {
+          this.#report = frame.report;
+          this.emit('report', frame.report);
+        }
         break;
       default:
         // A frame of a newer runtime: nothing to do with it.

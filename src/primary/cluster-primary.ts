@@ -7,6 +7,7 @@ import type { SendHandle } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
+import { BALANCERS, balancerOfPolicy, type BalancerName } from './balancers/balancers.js';
 import { InvalidControlFrameError, InvalidOptionError, SettingsFrozenError } from '../errors.js';
 import { describeValue } from '../util/describe-value.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
@@ -41,6 +42,8 @@ export interface ClusterEvents {
 export interface ClusterPrimaryOptions {
   /** The starting policy; defaults to node:cluster's (NODE_CLUSTER_SCHED_POLICY, then the platform's). */
   schedulingPolicy?: SchedulingPolicy;
+  /** The starting balancer, by name (it decides `schedulingPolicy`); takes precedence over `schedulingPolicy`. */
+  balancer?: BalancerName;
   /**
    * Descriptors of listening sockets this process inherited, which workers share with
    * `listen({ fd })` and which stay open while workers come and go. Defaults to the sockets
@@ -69,7 +72,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   workers: Record<number, Worker> = {};
   /** `{}` until the first `setupPrimary()`/`fork()`; then the settings later forks use. */
   settings: ClusterSettings = {};
-  #policy: SchedulingPolicy;
+  #balancer: BalancerName;
   #frozen = false;
   #lastId = 0;
   readonly #registry: ServerRegistry;
@@ -102,9 +105,9 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
 
   constructor(options: ClusterPrimaryOptions = {}) {
     super();
-    this.#policy = options.schedulingPolicy ?? initialSchedulingPolicy();
+    this.#balancer = options.balancer ?? balancerOfPolicy(options.schedulingPolicy ?? initialSchedulingPolicy());
     const inherited = options.inheritedSockets ?? socketsFromSystemd().map((socket) => socket.fd);
-    this.#registry = new ServerRegistry(() => this.#policy, new Set(inherited));
+    this.#registry = new ServerRegistry(() => BALANCERS[this.#balancer], new Set(inherited));
   }
 
   /**
@@ -112,18 +115,30 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
    * a different value throws `SettingsFrozenError`.
    */
   get schedulingPolicy(): SchedulingPolicy {
-    return this.#policy;
+    return BALANCERS[this.#balancer].policy;
   }
 
   set schedulingPolicy(policy: SchedulingPolicy) {
     if (!isSchedulingPolicy(policy)) {
       throw new InvalidOptionError('cluster.schedulingPolicy', 'cluster.SCHED_RR (2) or cluster.SCHED_NONE (1)', policy);
     }
-    if (this.#frozen && policy !== this.#policy) {
-      throw new SettingsFrozenError('cluster.schedulingPolicy', policyName(this.#policy),
+    if (policy === this.schedulingPolicy) return;
+    this.setBalancer(balancerOfPolicy(policy));
+  }
+
+  /** The balancer in use, by name (`schedulingPolicy` names node:cluster's two). */
+  get balancer(): BalancerName {
+    return this.#balancer;
+  }
+
+  /** @internal Chooses the balancer; like `schedulingPolicy`, only until the first `setupPrimary()`/`fork()`. */
+  setBalancer(balancer: BalancerName): void {
+    if (balancer === this.#balancer) return;
+    if (this.#frozen) {
+      throw new SettingsFrozenError('cluster.schedulingPolicy', policyName(this.schedulingPolicy),
         'Set it before the first fork(), or start the primary with NODE_CLUSTER_SCHED_POLICY=rr or =none.');
     }
-    this.#policy = policy;
+    this.#balancer = balancer;
     this.#configChanged();
   }
 

@@ -5,12 +5,10 @@
  * port rejoins the same socket (nodejs/node#60141).
  */
 import path from 'node:path';
-import { RoundRobinHandle } from './balancers/round-robin-handle.js';
+import type { BalancerDefinition } from './balancers/balancers.js';
 import { SharedHandle } from './balancers/shared-handle.js';
 import type { RawHandle } from '../internal/node-internals.js';
 import type { HandoffTarget, ListenHandle, ListenQuery } from './listen-handle.js';
-import type { SchedulingPolicy } from '../types.js';
-import { SCHED_RR } from '../constants.js';
 
 /** What the worker is told: Node's worker half reads `errno`, `key`, `data` and `sockname`. */
 export type QueryAnswer = (
@@ -20,14 +18,14 @@ export type QueryAnswer = (
 
 export class ServerRegistry {
   readonly #handles = new Map<string, ListenHandle>();
-  readonly #policy: () => SchedulingPolicy;
+  readonly #balancer: () => BalancerDefinition;
   #duplicates = 0;
 
   /** Descriptors whose servers stay open when their last worker leaves (socket activation). */
   readonly #keepOpen: ReadonlySet<number>;
 
-  constructor(policy: () => SchedulingPolicy, keepOpen: ReadonlySet<number> = new Set()) {
-    this.#policy = policy;
+  constructor(balancer: () => BalancerDefinition, keepOpen: ReadonlySet<number> = new Set()) {
+    this.#balancer = balancer;
     this.#keepOpen = keepOpen;
   }
 
@@ -94,9 +92,7 @@ export class ServerRegistry {
     }
     const isUdp = query.addressType === 'udp4' || query.addressType === 'udp6';
     const keepOpen = query.fd !== undefined && this.#keepOpen.has(query.fd);
-    return this.#policy() === SCHED_RR && !isUdp
-      ? new RoundRobinHandle(key, address, query, keepOpen)
-      : new SharedHandle(key, address, query, keepOpen);
+    return isUdp ? new SharedHandle(key, address, query, keepOpen) : this.#balancer().createHandle(key, address, query, keepOpen);
   }
 }
 

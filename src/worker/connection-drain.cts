@@ -38,11 +38,28 @@ class ConnectionDrain {
   /** Prune finished responses (aborted requests publish no finish) when the set grows past this. */
   #pruneAt = 256;
   #draining = false;
+  #finished = 0;
 
   constructor() {
     dc.subscribe('tracing:net.server.listen:asyncEnd', (message) => this.#onListen(message as ListenEvent));
     dc.subscribe('http.server.request.start', (message) => this.#onRequest(message as RequestEvent));
-    dc.subscribe('http.server.response.finish', (message) => this.#inFlight.delete((message as RequestEvent).response));
+    dc.subscribe('http.server.response.finish', (message) => {
+      this.#finished += 1;
+      this.#inFlight.delete((message as RequestEvent).response);
+    });
+  }
+
+  /** HTTP responses finished so far. */
+  get requests(): number {
+    return this.#finished;
+  }
+
+  /** Connections open on the listening servers now (net.Server's own count, nothing per connection). */
+  connections(): Promise<number> {
+    const servers = [...this.#servers].filter((server) => server.listening);
+    return Promise.all(servers.map((server) => new Promise<number>((resolve) => {
+      server.getConnections((error, count) => resolve(error === null ? count : 0));
+    }))).then((counts) => counts.reduce((sum, count) => sum + count, 0));
   }
 
   /** Stops accepting on every server; resolves once each has closed (its connections ended). */

@@ -26,7 +26,10 @@ function parseSettings(text: string | undefined): protocol.RuntimeSettings | und
   if (text === undefined) return undefined;
   try {
     const value = JSON.parse(text) as Partial<protocol.RuntimeSettings> | null;
-    if (value?.v === protocol.VERSION && typeof value.shutdownTimeout === 'number') return value as protocol.RuntimeSettings;
+    if (value?.v === protocol.VERSION && typeof value.shutdownTimeout === 'number' &&
+        (value.reportInterval === undefined || typeof value.reportInterval === 'number')) {
+      return value as protocol.RuntimeSettings;
+    }
   } catch {
     // Not ours, or from another version: run without the runtime, as under node:cluster.
   }

@@ -18,6 +18,10 @@ const protocol = {
   PM2_SLOT_ENV: 'NODE_APP_INSTANCE',
   /** The most stderr text a starting worker forwards to the primary. */
   STARTUP_STDERR_LIMIT: 8192,
+  /** The version of the runtime report (`RuntimeReport.v`), apart from the frame protocol's. */
+  REPORT_VERSION: 1,
+  /** How often a worker reports, in ms, unless the primary says otherwise. */
+  DEFAULT_REPORT_INTERVAL: 1000,
 } as const;
 
 // eslint-disable-next-line @typescript-eslint/no-namespace -- types merged with the `export =` value
@@ -41,13 +45,50 @@ declare namespace protocol {
     /** The worker began draining on its own (it received `signal`). */
     | { act: 'draining'; reason: 'signal'; signal: string }
     /** Text a starting worker wrote to stderr, or an uncaught error it is dying of. */
-    | { act: 'stderr'; text: string };
+    | { act: 'stderr'; text: string }
+    /** The periodic report: the one frame that health, balancing and metrics read. */
+    | { act: 'report'; report: RuntimeReport };
+
+  /**
+   * What a worker tells the primary every `reportInterval` ms. Its arrival is the heartbeat: a
+   * worker whose event loop is blocked sends none. Versioned on its own (`v`), so that readers can
+   * tell a report of another shape from a late one; fields are only ever added within a version.
+   */
+  interface RuntimeReport {
+    v: 1;
+    /** 1, 2, 3… per worker: a gap means a report was lost. */
+    seq: number;
+    /** When it was taken (ms since the epoch, Date.now()). */
+    at: number;
+    /** ms since the previous report (or since the runtime loaded). */
+    interval: number;
+    loop: {
+      /** ms the report's timer fired late: a lower bound on the longest block of the event loop in the interval. */
+      delay: number;
+      /** The event loop's utilization over the interval, 0 … 1 (performance.eventLoopUtilization()). */
+      utilization: number;
+    };
+    memory: {
+      /** Resident set size, in bytes. */
+      rss: number;
+      heapUsed: number;
+      heapTotal: number;
+      /** Memory of C++ objects bound to JavaScript objects (Buffers…), in bytes. */
+      external: number;
+    };
+    /** Connections open on the worker's servers now. */
+    connections: number;
+    /** HTTP responses finished since the worker started. */
+    requests: number;
+  }
 
   /** What the primary tells the runtime at fork, through SETTINGS_ENV. */
   interface RuntimeSettings {
     v: 1;
     /** ms a worker that drains on its own (on SIGTERM/SIGINT) gives itself before exiting. */
     shutdownTimeout: number;
+    /** ms between runtime reports; 0 sends none. Absent: DEFAULT_REPORT_INTERVAL. */
+    reportInterval?: number;
   }
 }
 

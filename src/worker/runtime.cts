@@ -5,7 +5,9 @@
  *    itself gets SIGTERM/SIGINT (systemd's control-group stop, a terminal's Ctrl-C): stop
  *    accepting, finish in-flight requests with `Connection: close`, run `onShutdown` hooks, exit;
  *  - forwards what a starting worker writes to stderr (and the error it dies of), so that the
- *    primary can say why a start or a reload failed.
+ *    primary can say why a start or a reload failed;
+ *  - sends the periodic runtime report (reporter.cts): heartbeat, loop delay, memory,
+ *    connections, requests.
  * One instance per worker process, created by preload.cts and shared through a global symbol, so
  * that every copy of corral/worker the app loads talks to it.
  */
@@ -13,6 +15,7 @@ import util = require('node:util');
 import ConnectionDrain = require('./connection-drain.cjs');
 import internals = require('./node-internals.cjs');
 import protocol = require('./protocol.cjs');
+import startReporter = require('./reporter.cjs');
 
 /** What an onShutdown hook is told. */
 interface ShutdownInfo {
@@ -41,6 +44,8 @@ class WorkerRuntime {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#onSignal(signal));
     this.#forwardStartupStderr();
     internals.sendCorralFrame({ act: 'hello' });
+    const interval = settings.reportInterval ?? protocol.DEFAULT_REPORT_INTERVAL;
+    if (interval > 0) startReporter(interval, this.#connections);
   }
 
   ready(): void {

@@ -4,7 +4,11 @@
 import nodeCluster from 'node:cluster';
 import { once, type EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import corral, { type Cluster, type Worker } from 'corral';
+import corral, { restoreNodeCluster, type Cluster, type Worker } from 'corral';
+
+// These scenarios compare corral with Node's own primary, in one process: Node's node:cluster
+// object must stay Node's, not become a face of corral's primary as it does when corral loads.
+restoreNodeCluster();
 
 export const WORKER_FIXTURE = fileURLToPath(new URL('../fixtures/worker.js', import.meta.url));
 export const DEFAULT_TIMEOUT = 10_000;

@@ -1,6 +1,7 @@
 /**
- * The `round-robin` balancer (node:cluster's SCHED_RR, the default): the primary listens, accepts
- * each connection itself and hands it to the longest-idle worker.
+ * The dispatching balancers (`round-robin`, node:cluster's SCHED_RR, the default, and those
+ * built on other strategies): the primary listens, accepts each connection itself and hands it to
+ * the worker a strategy picks (strategy.ts) among those free to take one.
  *
  * Invariants, as in node:cluster:
  *  - a worker has at most one unacknowledged hand-off; it becomes idle again only when it answers,
@@ -21,6 +22,13 @@ import { Fifo } from '../../util/fifo.js';
 import type {
   HandoffOutcome, HandoffTarget, ListenHandle, ListenQuery, ListenReply,
 } from '../listen-handle.js';
+import type { BalancingStrategy, StrategyFactory } from './strategy.js';
+
+/** A worker on this server, with the load the strategy sees (one object per worker, reused). */
+interface Entry {
+  readonly worker: HandoffTarget;
+  readonly load: { accepted: number };
+}
 
 type BindState =
   | { readonly kind: 'binding'; readonly waiters: (() => void)[] }
@@ -28,21 +36,23 @@ type BindState =
   | { readonly kind: 'failed'; readonly errno: number }
   | { readonly kind: 'closed' };
 
-export class RoundRobinHandle implements ListenHandle {
+export class Dispatcher implements ListenHandle {
   readonly key: string;
   data: unknown = null;
-  readonly #workers = new Map<number, HandoffTarget>();
-  /** Idle workers in the order they became idle: the first is the longest idle. */
-  readonly #idle = new Map<number, HandoffTarget>();
+  readonly #workers = new Map<number, Entry>();
+  /** Idle workers (no hand-off in flight) in the order they became idle: the first is the longest idle. */
+  readonly #idle = new Map<number, Entry>();
+  readonly #strategy: BalancingStrategy;
   readonly #queue = new Fifo<RawHandle>();
   #bind: BindState = { kind: 'binding', waiters: [] };
 
   /** Stays open (accepting into its queue) when the last worker leaves: an inherited socket. */
   readonly #keepOpen: boolean;
 
-  constructor(key: string, address: string | null, query: ListenQuery, keepOpen = false) {
+  constructor(key: string, address: string | null, query: ListenQuery, strategy: StrategyFactory, keepOpen = false) {
     this.key = key;
     this.#keepOpen = keepOpen;
+    this.#strategy = strategy();
     const server = net.createServer();
     server.once('listening', () => {
       const handle = adoptListeningHandle(server, (client) => this.#accept(client));
@@ -59,7 +69,8 @@ export class RoundRobinHandle implements ListenHandle {
   }
 
   add(worker: HandoffTarget, reply: ListenReply): void {
-    this.#workers.set(worker.id, worker);
+    const entry: Entry = { worker, load: { accepted: 0 } };
+    this.#workers.set(worker.id, entry);
     this.#whenBound(() => {
       const bind = this.#bind;
       if (bind.kind === 'failed') {
@@ -69,7 +80,7 @@ export class RoundRobinHandle implements ListenHandle {
       }
       const sockname = bind.kind === 'listening' ? rawSockname(bind.handle) : undefined;
       reply(0, sockname ? { sockname } : null, null);
-      this.#handoff(worker); // Connections may already be waiting.
+      this.#handoff(entry); // Connections may already be waiting.
     });
   }
 
@@ -130,20 +141,23 @@ export class RoundRobinHandle implements ListenHandle {
   }
 
   #handoffToIdleWorker(): void {
-    const next = this.#idle.values().next();
-    if (next.done === true) return;
-    this.#idle.delete(next.value.id);
-    this.#handoff(next.value);
+    if (this.#idle.size === 0) return;
+    const first = this.#idle.values().next().value!;
+    // A strategy that answers with something other than a candidate gets the longest-idle worker.
+    const chosen = this.#idle.size === 1 ? first : this.#idle.get(this.#strategy.pick([...this.#idle.values()]).worker.id) ?? first;
+    this.#idle.delete(chosen.worker.id);
+    this.#handoff(chosen);
   }
 
-  #handoff(worker: HandoffTarget): void {
-    if (!this.#workers.has(worker.id)) return; // The worker closed its server or is leaving.
+  #handoff(entry: Entry): void {
+    const { worker } = entry;
+    if (this.#workers.get(worker.id) !== entry) return; // The worker closed its server or is leaving.
     const client = this.#queue.shift();
     if (client === undefined) {
-      this.#idle.set(worker.id, worker);
+      this.#idle.set(worker.id, entry);
       return;
     }
-    const sent = worker.handoff(this.key, client, (outcome) => this.#settleHandoff(worker, client, outcome));
+    const sent = worker.handoff(this.key, client, (outcome) => this.#settleHandoff(entry, client, outcome));
     if (!sent) {
       // The worker's channel is already closed; its removal is on its way. Keep the connection.
       this.#queue.unshift(client);
@@ -152,15 +166,16 @@ export class RoundRobinHandle implements ListenHandle {
     if (connectionHandoff.hasSubscribers) connectionHandoff.publish({ key: this.key, workerId: worker.id });
   }
 
-  #settleHandoff(worker: HandoffTarget, client: RawHandle, outcome: HandoffOutcome): void {
+  #settleHandoff(entry: Entry, client: RawHandle, outcome: HandoffOutcome): void {
     if (outcome === 'accepted') {
+      entry.load.accepted += 1;
       client.close(); // The worker holds its own copy of the socket now.
     } else {
       const channel = outcome === 'refused' ? connectionRefused : connectionReclaimed;
-      if (channel.hasSubscribers) channel.publish({ key: this.key, workerId: worker.id });
+      if (channel.hasSubscribers) channel.publish({ key: this.key, workerId: entry.worker.id });
       this.#requeue(client);
     }
-    if (outcome !== 'lost') this.#handoff(worker);
+    if (outcome !== 'lost') this.#handoff(entry);
   }
 }
 
