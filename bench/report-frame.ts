@@ -2,17 +2,17 @@
 // reports every 1000 ms (the default) against the same worker with reports off
 // (reportInterval: 0): CPU time and RSS while idle, and requests per second under wrk. Variants
 // are interleaved over rounds; medians and the range of the rounds are printed.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { createCluster } from 'corral';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
 const IDLE_SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 10);
 const PORT = Number(process.env['BENCH_PORT'] ?? 8766);
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-bench-report-'));
 const APP = path.join(dir, 'app.cjs');
@@ -22,10 +22,9 @@ interface Sample { idleCpuMs: number; idleRss: number; rps: number }
 const VARIANTS = [{ label: 'reports every 1000 ms', reportInterval: 1000 }, { label: 'reports off', reportInterval: 0 }] as const;
 const samples = new Map<string, Sample[]>(VARIANTS.map((variant) => [variant.label, []]));
 
-/** utime + stime of a process, in ms. */
+/** CPU time of a process (all its threads) in ms, from /proc/<pid>/schedstat (ns, not 10 ms ticks). */
 function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 }
 
 function rssBytes(pid: number): number {
@@ -43,7 +42,8 @@ async function measure(variant: (typeof VARIANTS)[number]): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
     const idleCpuMs = ((cpuMs(pid) - before) * 60) / IDLE_SECONDS;
     const idleRss = rssBytes(pid);
-    const output = execFileSync('wrk', ['-t1', '-c32', `-d${SECONDS}s`, `http://127.0.0.1:${PORT}/`], { encoding: 'utf8' });
+    // Not execFileSync: the primary, in this process, accepts the connections (round-robin).
+    const { stdout: output } = await promisify(execFile)('wrk', ['-t1', '-c32', `-d${SECONDS}s`, `http://127.0.0.1:${PORT}/`], { encoding: 'utf8' });
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]);
     samples.get(variant.label)!.push({ idleCpuMs, idleRss, rps });
   } finally {
@@ -68,7 +68,7 @@ try {
     const cpu = rows.map((row) => row.idleCpuMs);
     const rss = rows.map((row) => row.idleRss);
     const rps = rows.map((row) => row.rps);
-    console.log(`${variant.label.padEnd(24)} ${`${median(cpu).toFixed(0)} (${range(cpu, (v) => v.toFixed(0))})`.padEnd(25)} ` +
+    console.log(`${variant.label.padEnd(24)} ${`${median(cpu).toFixed(1)} (${range(cpu, (v) => v.toFixed(1))})`.padEnd(25)} ` +
       `${`${mib(median(rss))} (${range(rss, mib)})`.padEnd(22)} ${median(rps).toFixed(0)} (${range(rps, (v) => v.toFixed(0))})`);
   }
   const on = samples.get(VARIANTS[0].label)!;
@@ -76,7 +76,7 @@ try {
   const ratio = median(on.map((row) => row.rps)) / median(off.map((row) => row.rps));
   const rssDelta = median(on.map((row) => row.idleRss)) - median(off.map((row) => row.idleRss));
   console.log(`reports on / off: ${ratio.toFixed(3)}x req/s; idle RSS ${rssDelta >= 0 ? '+' : ''}${mib(rssDelta)} MiB; ` +
-    `idle CPU +${(median(on.map((row) => row.idleCpuMs)) - median(off.map((row) => row.idleCpuMs))).toFixed(0)} ms per minute`);
+    `idle CPU +${(median(on.map((row) => row.idleCpuMs)) - median(off.map((row) => row.idleCpuMs))).toFixed(1)} ms per minute`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -15,8 +15,8 @@ import nodeCluster, { type Worker as NodeWorker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { ClusterPrimary } from './primary/cluster-primary.js';
 import type * as NamedExports from './named-exports.js';
-import { adoptNodeCluster, type Adoption } from './node-cluster/adopt.js';
-import { redirectionDisabled, redirectNodeCluster, type Redirection } from './node-cluster/redirect.js';
+import { takeOverNodeCluster } from './node-cluster/redirect.js';
+import { emitWarning } from './warnings.js';
 
 /** The primary's API plus `worker`, which is set in workers. */
 export interface Cluster extends Omit<ClusterPrimary, 'isPrimary' | 'isMaster' | 'isWorker' | 'worker'> {
@@ -43,8 +43,6 @@ interface ProcessCluster {
   readonly cluster: ClusterModule;
   /** The package folder of the copy that created it. */
   readonly packageDir: string;
-  redirection: Redirection | undefined;
-  adoption: Adoption | undefined;
 }
 
 const kProcessCluster = Symbol.for('corral.processCluster');
@@ -60,40 +58,21 @@ export function processCluster(namedExports: typeof NamedExports, packageUrl: UR
   if (existing !== undefined) {
     const [first, second] = existing.packageDir === packageDir ? ['', ''] : [versionIn(existing.packageDir), versionIn(packageDir)];
     if (first !== second) {
-      process.emitWarning(
+      emitWarning('CORRAL_DUPLICATE_INSTALL',
         `corral is installed twice: ${existing.packageDir} (${first}) and ${packageDir} (${second}). ` +
         `Both use the cluster object of the first, so there is still one primary, but the second copy's ` +
-        'features are not used. Align the versions and run `npm dedupe` to keep one copy.',
-        { type: 'CorralWarning', code: 'CORRAL_DUPLICATE_INSTALL' });
+        'features are not used. Align the versions and run `npm dedupe` to keep one copy.');
     }
     return existing.cluster;
   }
   const cluster = createClusterObject(namedExports);
-  const entry: ProcessCluster = { cluster, packageDir, redirection: undefined, adoption: undefined };
-  if (cluster.isPrimary && !redirectionDisabled()) {
+  if (cluster.isPrimary) {
     // Code that took node:cluster before corral loaded holds Node's own object: it becomes a
     // face of corral's primary (or, if Node's primary already forked, corral refuses to load).
-    entry.adoption = adoptNodeCluster(nodeCluster, cluster);
-    entry.redirection = redirectNodeCluster(cluster);
+    takeOverNodeCluster(cluster, nodeCluster, cluster);
   }
-  registry[kProcessCluster] = entry;
+  registry[kProcessCluster] = { cluster, packageDir };
   return cluster;
-}
-
-/**
- * Turns off the redirection of node:cluster to corral's primary: from now on
- * `require('node:cluster')` gives Node's own primary again, and Node's object is no longer a face
- * of corral's (listeners it had when corral loaded stay on corral's primary). (`CORRAL_REDIRECT_NODE_CLUSTER=0`
- * keeps it from being turned on at all.)
- */
-export function restoreNodeCluster(): void {
-  const entry = registry[kProcessCluster];
-  entry?.redirection?.restore();
-  entry?.adoption?.restore();
-  if (entry !== undefined) {
-    entry.redirection = undefined;
-    entry.adoption = undefined;
-  }
 }
 
 /** The version of the corral copy in `packageDir` (read only when a second copy loads). */

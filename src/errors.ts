@@ -21,7 +21,13 @@ export type CorralErrorCode =
   | 'CORRAL_ERR_RELOAD_FAILED'
   | 'CORRAL_ERR_BUSY'
   | 'CORRAL_ERR_NODE_CLUSTER_IN_USE'
-  | 'CORRAL_ERR_PRIMARY_MODULE';
+  | 'CORRAL_ERR_PRIMARY_MODULE'
+  // The control plane's (src/control/errors.ts), which the CLI reports.
+  | 'CORRAL_ERR_RUN_DIR'
+  | 'CORRAL_ERR_SOCKET_PATH'
+  | 'CORRAL_ERR_APP_NOT_RUNNING'
+  | 'CORRAL_ERR_APP_RUNNING'
+  | 'CORRAL_ERR_CONTROL_SOCKET';
 
 /**
  * Base class. `instanceof CorralError` also holds across duplicate installs of corral, and for the

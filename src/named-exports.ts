@@ -29,4 +29,4 @@ export type {
 } from './types.js';
 export type { ConnectionEvent } from './diagnostics.js';
 export type { ActivatedSocket } from './primary/socket-activation.js';
-export { restoreNodeCluster } from './cluster.js';
+export { restoreNodeCluster } from './node-cluster/redirect.js';

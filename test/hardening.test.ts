@@ -35,8 +35,11 @@ afterEach(async () => {
 /** Collects process warnings with `code` while `run` runs. */
 async function warningsDuring(code: string, run: () => Promise<void>): Promise<string[]> {
   const seen: string[] = [];
+  const names = new Set<string>();
   const listener = (warning: Error & { code?: string }): void => {
-    if (warning.code === code) seen.push(warning.message);
+    if (warning.code !== code) return;
+    seen.push(warning.message);
+    names.add(warning.name);
   };
   process.on('warning', listener);
   try {
@@ -44,6 +47,8 @@ async function warningsDuring(code: string, run: () => Promise<void>): Promise<s
   } finally {
     process.off('warning', listener);
   }
+  // Every warning corral emits has one type (src/warnings.ts).
+  assert.deepEqual([...names], seen.length === 0 ? [] : ['CorralWarning']);
   return seen;
 }
 

@@ -8,12 +8,13 @@ import {
 } from 'corral';
 import { event, report, track, WORKER_FIXTURE } from './helpers/harness.js';
 import { countBy, readMany } from './helpers/net-client.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const clusters: ManagedCluster[] = [];
 after(() => Promise.all(clusters.map((cluster) => cluster.close({ timeout: 2_000 }))));
 
-function managed(options: Parameters<typeof createCluster>[0]): ManagedCluster {
-  const cluster = createCluster(options);
+function managed(options: Parameters<typeof createCluster>[0], context?: Parameters<typeof createCluster>[1]): ManagedCluster {
+  const cluster = createCluster(options, context);
   clusters.push(cluster);
   cluster.on('fork', (worker) => track(worker));
   return cluster;
@@ -36,6 +37,31 @@ describe('createCluster', () => {
       assert.equal(worker.exitedAfterDisconnect, true);
     }
     await assert.rejects(cluster.start(), ClusterClosedError);
+  });
+
+  test('the cluster runs on an injected clock: a second crash in a row waits for its backoff on that clock, not on real time', { timeout: 30_000 }, async () => {
+    const clock = new FakeClock();
+    const cluster = managed({
+      exec: WORKER_FIXTURE, workers: 1, env: { SCENARIO: 'exit-after-listen', EXIT_CODE: '3' },
+      restart: { minDelay: 60_000, maxDelay: 60_000, factor: 2, jitter: 0, resetAfter: 600_000 },
+    }, { clock });
+    const restarts: RestartInfo[] = [];
+    cluster.on('restart', (info) => restarts.push(info));
+    const nextRestart = () => new Promise<RestartInfo>((resolve) => cluster.once('restart', resolve));
+    const firstRestart = nextRestart();
+    await cluster.start();
+    assert.equal((await firstRestart).delay, 0, 'a first crash restarts at once');
+    const secondRestart = nextRestart();
+    clock.advance(0);
+    assert.notEqual(cluster.status().slots[0]!.worker, undefined, 'the first refill forked when the clock moved');
+    assert.equal((await secondRestart).delay, 60_000);
+    assert.equal(cluster.status().slots[0]!.state, 'backoff');
+    clock.advance(59_999);
+    assert.equal(cluster.status().slots[0]!.worker, undefined, 'still waiting 1 ms before the backoff ends');
+    clock.advance(1);
+    assert.notEqual(cluster.status().slots[0]!.worker, undefined, 'forked when the backoff ended on the injected clock');
+    assert.deepEqual(restarts.map((info) => info.crashes), [1, 2]);
+    await cluster.close({ timeout: 2_000 });
   });
 
   test("workers: 'auto' forks one worker per CPU", () => {

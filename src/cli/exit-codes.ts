@@ -1,3 +1,5 @@
+import type { ControlErrorCode } from '../control/errors.js';
+
 /** The `corral` command's exit codes (documented in the README). */
 export const EXIT = {
   /** Done; for `start`, the cluster stopped cleanly. */
@@ -23,3 +25,12 @@ export class CliError extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/** The exit code for each control-plane error (src/control/errors.ts). */
+export const CONTROL_ERROR_EXIT: Readonly<Record<ControlErrorCode, number>> = {
+  CORRAL_ERR_RUN_DIR: EXIT.CONTROL_FAILED,
+  CORRAL_ERR_SOCKET_PATH: EXIT.USAGE,
+  CORRAL_ERR_APP_NOT_RUNNING: EXIT.NOT_RUNNING,
+  CORRAL_ERR_APP_RUNNING: EXIT.ALREADY_RUNNING,
+  CORRAL_ERR_CONTROL_SOCKET: EXIT.CONTROL_FAILED,
+};

@@ -2,7 +2,8 @@
 // First: on an unsupported Node this throws one clear error (bin/corral.js prints its message).
 import '../support/node-version.cjs';
 import { readFileSync } from 'node:fs';
-import { CliError, EXIT } from './exit-codes.js';
+import { ControlError } from '../control/errors.js';
+import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
 import { runReload, runScale, runStatus, runStop } from './control-commands.js';
 import { runStart } from './start.js';
 import { RELOAD_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
@@ -50,6 +51,10 @@ export async function run(argv: readonly string[], io: CliOutput): Promise<numbe
     if (error instanceof CliError) {
       io.err(`${error.message}\n`);
       return error.exitCode;
+    }
+    if (error instanceof ControlError) {
+      io.err(`corral: ${error.message}\n`);
+      return CONTROL_ERROR_EXIT[error.code];
     }
     // util.parseArgs' errors (unknown flag, missing value) are usage errors; its messages are clear.
     const code = (error as { code?: unknown }).code;

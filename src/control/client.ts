@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { CliError, EXIT } from '../cli/exit-codes.js';
+import { ControlError } from './errors.js';
 import { CONTROL_PROTOCOL_VERSION, type ControlReply, type ControlRequest } from './protocol.js';
 import { checkRunDirectory, runDirectory, socketPath } from './run-dir.js';
 
@@ -57,11 +57,11 @@ export async function resolveApp(name: string | undefined): Promise<{ name: stri
     checkRunDirectory(dir);
     entries = readdirSync(dir).filter((file) => file.endsWith('.sock'));
   } catch (error) {
-    if (error instanceof CliError) throw error;
+    if (error instanceof ControlError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new CliError(`corral: cannot read the run directory ${dir}: permission denied (it belongs to another user). ` +
-        'Run the command as the user who started the app.', EXIT.CONTROL_FAILED);
+      throw new ControlError('CORRAL_ERR_RUN_DIR', `cannot read the run directory ${dir}: permission denied (it belongs to another user). ` +
+        'Run the command as the user who started the app.');
     }
     // No run directory yet: nothing runs.
   }
@@ -76,22 +76,25 @@ export async function resolveApp(name: string | undefined): Promise<{ name: stri
   }
   if (live.length === 1) return { name: live[0]!.slice(0, -'.sock'.length), socket: path.join(dir, live[0]!) };
   if (live.length === 0) throw notRunning('no corral app is running for this user', []);
-  throw new CliError(`corral: ${live.length} apps are running (${live.map((entry) => entry.slice(0, -5)).join(', ')}); name one, e.g. 'corral status ${live[0]!.slice(0, -5)}'.`, EXIT.NOT_RUNNING);
+  throw new ControlError('CORRAL_ERR_APP_NOT_RUNNING',
+    `${live.length} apps are running (${live.map((entry) => entry.slice(0, -5)).join(', ')}); name one, e.g. 'corral status ${live[0]!.slice(0, -5)}'.`);
 }
 
-function notRunning(what: string, entries: readonly string[]): CliError {
+function notRunning(what: string, entries: readonly string[]): ControlError {
   const others = entries.map((entry) => entry.slice(0, -5));
-  return new CliError(`corral: ${what}${others.length > 0 ? ` (running: ${others.join(', ')})` : ''}. Start one with 'corral start <script>'.`, EXIT.NOT_RUNNING);
+  return new ControlError('CORRAL_ERR_APP_NOT_RUNNING',
+    `${what}${others.length > 0 ? ` (running: ${others.join(', ')})` : ''}. Start one with 'corral start <script>'.`);
 }
 
 /** Turns a socket error into what the user should know. */
-export function controlError(error: unknown, socket: string): CliError {
+export function controlError(error: unknown, socket: string): ControlError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') {
-    return new CliError(`corral: permission denied on ${socket}: the app belongs to another user. Run the command as that user.`, EXIT.CONTROL_FAILED);
+    return new ControlError('CORRAL_ERR_CONTROL_SOCKET', `permission denied on ${socket}: the app belongs to another user. Run the command as that user.`, { cause: error });
   }
   if (code === 'ECONNREFUSED' || code === 'ENOENT') {
-    return new CliError(`corral: nothing answers on ${socket}: the app is not running (its primary was killed). 'corral start' replaces the stale socket.`, EXIT.NOT_RUNNING);
+    return new ControlError('CORRAL_ERR_APP_NOT_RUNNING',
+      `nothing answers on ${socket}: the app is not running (its primary was killed). 'corral start' replaces the stale socket.`, { cause: error });
   }
-  return new CliError(`corral: the control socket ${socket} failed: ${(error as Error).message}.`, EXIT.CONTROL_FAILED);
+  return new ControlError('CORRAL_ERR_CONTROL_SOCKET', `the control socket ${socket} failed: ${(error as Error).message}.`, { cause: error });
 }

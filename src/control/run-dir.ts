@@ -7,7 +7,7 @@
 import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CliError, EXIT } from '../cli/exit-codes.js';
+import { ControlError } from './errors.js';
 
 /** Unix socket paths are limited to about 107 bytes (sun_path). */
 const MAX_SOCKET_PATH = 107;
@@ -30,11 +30,11 @@ export function checkRunDirectory(dir: string): void {
   const stat = lstatSync(dir);
   const uid = process.getuid?.();
   if (!stat.isDirectory()) {
-    throw new CliError(`corral: the run directory ${dir} is not a directory. Remove it, or set CORRAL_RUN_DIR to another place.`, EXIT.CONTROL_FAILED);
+    throw new ControlError('CORRAL_ERR_RUN_DIR', `the run directory ${dir} is not a directory. Remove it, or set CORRAL_RUN_DIR to another place.`);
   }
   if (uid !== undefined && stat.uid !== uid) {
-    throw new CliError(`corral: the run directory ${dir} belongs to another user (uid ${stat.uid}; you are uid ${uid}). ` +
-      "corral will not use another user's control sockets. Set CORRAL_RUN_DIR to a directory of your own.", EXIT.CONTROL_FAILED);
+    throw new ControlError('CORRAL_ERR_RUN_DIR', `the run directory ${dir} belongs to another user (uid ${stat.uid}; you are uid ${uid}). ` +
+      "corral will not use another user's control sockets. Set CORRAL_RUN_DIR to a directory of your own.");
   }
   if ((stat.mode & 0o077) !== 0) {
     // Ours but open to others (made by hand, or by an old umask): close it.
@@ -45,8 +45,8 @@ export function checkRunDirectory(dir: string): void {
 export function socketPath(name: string, dir: string = runDirectory()): string {
   const file = path.join(dir, `${name}.sock`);
   if (Buffer.byteLength(file) > MAX_SOCKET_PATH) {
-    throw new CliError(`corral: the control socket path ${file} is longer than ${MAX_SOCKET_PATH} bytes, the limit of Unix sockets. ` +
-      'Use a shorter --name, or set CORRAL_RUN_DIR to a shorter directory.', EXIT.USAGE);
+    throw new ControlError('CORRAL_ERR_SOCKET_PATH', `the control socket path ${file} is longer than ${MAX_SOCKET_PATH} bytes, the limit of Unix sockets. ` +
+      'Use a shorter --name, or set CORRAL_RUN_DIR to a shorter directory.');
   }
   return file;
 }

@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { CliError, EXIT } from '../cli/exit-codes.js';
+import { ControlError } from './errors.js';
 import { probe } from './client.js';
 import {
   CONTROL_PROTOCOL_VERSION, MAX_REQUEST_BYTES, parseRequest, type ControlReply, type ControlRequest,
@@ -27,13 +27,13 @@ export class ControlServer {
     this.#server = server;
   }
 
-  /** Listens on `path`; throws (ALREADY_RUNNING) if a live primary answers there. */
+  /** Listens on `path`; throws ControlError CORRAL_ERR_APP_RUNNING if a live primary answers there. */
   static async open(path: string, name: string, handlers: ControlHandlers): Promise<ControlServer> {
     if (existsSync(path)) {
       const live = await probe(path);
       if (live.alive) {
-        throw new CliError(`corral: an app named '${name}' is already running${live.pid === undefined ? '' : ` (primary pid ${live.pid})`}. ` +
-          `Stop it with 'corral stop ${name}', reload it with 'corral reload ${name}', or start this one under another --name.`, EXIT.ALREADY_RUNNING);
+        throw new ControlError('CORRAL_ERR_APP_RUNNING', `an app named '${name}' is already running${live.pid === undefined ? '' : ` (primary pid ${live.pid})`}. ` +
+          `Stop it with 'corral stop ${name}', reload it with 'corral reload ${name}', or start this one under another --name.`);
       }
       // Nothing answers: left by a primary that was killed. Replace it.
       unlinkSync(path);

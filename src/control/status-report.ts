@@ -22,8 +22,8 @@ export interface WorkerReport {
     age: number;
     /** ms its timer fired late (a lower bound on the longest event loop block in its interval). */
     loopDelay: number;
-    /** Event loop utilization over its interval, 0 … 1. */
-    utilization: number;
+    /** CPU the worker used over that report's interval, in cores. */
+    cpu: number;
     heapUsed: number;
     connections: number;
     requests: number;
@@ -67,7 +67,7 @@ export async function statusReport(cluster: ManagedCluster, startedAt: number): 
       runtime: worker.report === undefined ? null : {
         age: Math.max(0, now - worker.report.at),
         loopDelay: worker.report.loop.delay,
-        utilization: worker.report.loop.utilization,
+        cpu: worker.report.cpu,
         heapUsed: worker.report.memory.heapUsed,
         connections: worker.report.connections,
         requests: worker.report.requests,

@@ -52,7 +52,7 @@ export type ClusterFrame = Readonly<Record<string, unknown>>;
 
 /**
  * Calls `listener` for each message on a worker's internal channel whose `cmd` is `cmd`: corral's
- * own worker runtime talks to the primary there too (`NODE_CORRAL`, src/worker/protocol.cts), so
+ * own worker runtime talks to the primary there too (`NODE_CORRAL`, src/worker/runtime-protocol.cts), so
  * that its frames never reach user `'message'` listeners.
  */
 export function onInternalFrame(

@@ -1,12 +1,12 @@
 /**
  * The primary's side of one worker's runtime (src/worker/runtime.cts): how the runtime is loaded
- * into the worker, and the frames exchanged with it (src/worker/protocol.cts).
+ * into the worker, and the frames exchanged with it (src/worker/runtime-protocol.cts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { onInternalFrame } from '../internal/node-internals.js';
-import protocol from '../worker/protocol.cjs';
+import protocol from '../worker/runtime-protocol.cjs';
 
 /** The file workers load with `--require` before the app (it hides the flag from the app). */
 const PRELOAD = createRequire(import.meta.url).resolve('../worker/preload.cjs');
@@ -28,7 +28,7 @@ export function runtimeEnv(slot: number, settings: Omit<protocol.RuntimeSettings
   };
 }
 
-/** What a worker's runtime reports every reportInterval ms (src/worker/protocol.cts). */
+/** What a worker's runtime reports every reportInterval ms (src/worker/runtime-protocol.cts). */
 export type RuntimeReport = protocol.RuntimeReport;
 /** Why a worker drains (defined once, in the protocol the runtime shares). */
 export type DrainReason = protocol.DrainReason;
@@ -48,7 +48,7 @@ export function isRuntimeReport(value: unknown): value is RuntimeReport {
   const loop = report.loop as Partial<Record<string, unknown>> | null | undefined;
   const memory = report.memory as Partial<Record<string, unknown>> | null | undefined;
   return report.v === protocol.REPORT_VERSION && isCount(report.seq) && isCount(report.at) && isCount(report.interval) &&
-    typeof loop === 'object' && loop !== null && isCount(loop['delay']) && isCount(loop['utilization']) &&
+    typeof loop === 'object' && loop !== null && isCount(loop['delay']) && isCount(report.cpu) &&
     typeof memory === 'object' && memory !== null &&
     ['rss', 'heapUsed', 'heapTotal', 'external'].every((key) => isCount(memory[key])) &&
     isCount(report.connections) && isCount(report.requests);

@@ -14,6 +14,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { redirectRequire } from '../internal/node-internals.js';
+import { adoptNodeCluster, type Adoption, type AdoptingPrimary } from './adopt.js';
 
 export const NODE_CLUSTER_IDS: ReadonlySet<string> = new Set(['cluster', 'node:cluster']);
 
@@ -52,4 +53,39 @@ export function redirectNodeCluster(cluster: object): Redirection {
       active = false;
     },
   };
+}
+
+/** What corral changed to make node:cluster its own, kept per process (two copies of corral share it). */
+interface Takeover {
+  readonly redirection: Redirection;
+  readonly adoption: Adoption;
+}
+
+const kTakeover = Symbol.for('corral.nodeClusterTakeover');
+const store = globalThis as { [kTakeover]?: Takeover };
+
+/**
+ * Makes node:cluster corral's in this primary: `nodeCluster` (Node's own object, which code that
+ * loaded before corral may hold) becomes a face of `primary` (adopt.ts), and later requires of
+ * node:cluster give `cluster`. Does nothing when the environment opts out. Throws
+ * NodeClusterInUseError if Node's own primary already forked.
+ */
+export function takeOverNodeCluster(cluster: object, nodeCluster: object, primary: AdoptingPrimary): void {
+  if (redirectionDisabled() || store[kTakeover] !== undefined) return;
+  const adoption = adoptNodeCluster(nodeCluster, primary);
+  store[kTakeover] = { adoption, redirection: redirectNodeCluster(cluster) };
+}
+
+/**
+ * Turns off the redirection of node:cluster to corral's primary: from now on
+ * `require('node:cluster')` gives Node's own primary again, and Node's object is no longer a face
+ * of corral's (listeners it had when corral loaded stay on corral's primary).
+ * (`CORRAL_REDIRECT_NODE_CLUSTER=0` keeps it from being turned on at all.)
+ */
+export function restoreNodeCluster(): void {
+  const takeover = store[kTakeover];
+  if (takeover === undefined) return;
+  takeover.redirection.restore();
+  takeover.adoption.restore();
+  delete store[kTakeover];
 }

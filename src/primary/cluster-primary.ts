@@ -11,13 +11,14 @@ import { BALANCERS, balancerOfPolicy, type BalancerName } from './balancers/bala
 import { InvalidControlFrameError, InvalidOptionError, SettingsFrozenError } from '../errors.js';
 import { describeValue } from '../util/describe-value.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
+import { emitWarningOnce, type CorralWarningCode } from '../warnings.js';
 import type { ClusterFrame } from '../internal/node-internals.js';
-import { kAttachOwner, kControl, kOnConfigChange } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel, kOnConfigChange } from '../internal/symbols.js';
 import type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress,
 } from '../types.js';
 import { borrowedDescriptorProblem } from './borrowed-descriptor.js';
-import { ControlChannel } from './control-channel.js';
+import { ClusterChannel } from './cluster-channel.js';
 import { ServerRegistry } from './server-registry.js';
 import {
   DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory, initialSchedulingPolicy, isSchedulingPolicy, mergeSettings,
@@ -26,7 +27,7 @@ import {
 import { socketsFromSystemd } from './socket-activation.js';
 import { spawnWorkerProcess } from './spawn.js';
 import { Worker, type WorkerOwner } from './worker.js';
-import { parseListeningAddress, parseListenQuery } from './worker-frames.js';
+import { parseListeningAddress, parseListenQuery } from './cluster-frames.js';
 
 /** Events of the primary-side cluster, with node:cluster's arguments. */
 export interface ClusterEvents {
@@ -56,7 +57,7 @@ const UV_EINVAL = -os.constants.errno.EINVAL;
 const UV_EBADF = -os.constants.errno.EBADF;
 const UV_EMFILE = -os.constants.errno.EMFILE;
 
-type FrameHandler = (worker: Worker, control: ControlChannel, frame: ClusterFrame) => void;
+type FrameHandler = (worker: Worker, control: ClusterChannel, frame: ClusterFrame) => void;
 
 export class ClusterPrimary extends EventEmitter<ClusterEvents> implements WorkerOwner {
   readonly isPrimary = true as const;
@@ -160,7 +161,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     if (env !== undefined && env !== null && (typeof env !== 'object' || Array.isArray(env))) {
       // node:cluster spreads whatever it gets into the environment, and programs rely on that
       // not throwing (Node's own tests call cluster.fork(__filename)): do the same, and say so.
-      warnOnce('CORRAL_FORK_ENV_NOT_OBJECT',
+      emitWarningOnce('CORRAL_FORK_ENV_NOT_OBJECT',
         `cluster.fork() takes an object of environment variables, got ${describeValue(env)}. As node:cluster ` +
         'does, corral spreads it into the worker\'s environment (a string becomes variables named 0, 1, 2…). ' +
         'Pass an object such as { PORT: \'8000\' }, or nothing.');
@@ -172,7 +173,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     const id = ++this.#lastId;
     const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined);
     const worker = new Worker({ id, process: child });
-    const control = new ControlChannel(child, (frame) => this.#onFrame(worker, control, frame));
+    const control = new ClusterChannel(child, (frame) => this.#onFrame(worker, control, frame));
     worker[kAttachOwner](this, control);
 
     worker.on('message', (message, handle) => this.emit('message', worker, message, handle));
@@ -234,7 +235,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   /** @internal `worker.disconnect()` from the primary. */
   disconnectWorker(worker: Worker): void {
     worker.exitedAfterDisconnect = true;
-    worker[kControl]?.send({ act: 'disconnect' });
+    worker[kClusterChannel]?.send({ act: 'disconnect' });
     this.#registry.removeWorker(worker);
     this.#removeFromWorkers(worker);
   }
@@ -266,14 +267,14 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     return this.#registry.size;
   }
 
-  #onFrame(worker: Worker, control: ControlChannel, frame: ClusterFrame): void {
+  #onFrame(worker: Worker, control: ClusterChannel, frame: ClusterFrame): void {
     const act = frame['act'];
     // Unknown acts and stray acks (e.g. {cmd:'NODE_CLUSTER', ack:-1}) are ignored, as in node:cluster.
     if (typeof act !== 'string' || !Object.hasOwn(this.#frameHandlers, act)) return;
     this.#frameHandlers[act]?.(worker, control, frame);
   }
 
-  #queryServer(worker: Worker, control: ControlChannel, frame: ClusterFrame): void {
+  #queryServer(worker: Worker, control: ClusterChannel, frame: ClusterFrame): void {
     // A disconnecting worker gets no new server (and no reply), as in node:cluster.
     if (worker.exitedAfterDisconnect === true) return;
     // Every other query is answered: a refusal fails the worker's listen()/bind() with `errno`.
@@ -290,7 +291,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     }
     const limit = this.settings.maxServersPerWorker ?? DEFAULT_MAX_SERVERS_PER_WORKER;
     if (this.#registry.countFor(worker) >= limit) {
-      refuse(UV_EMFILE, ['CORRAL_TOO_MANY_SERVERS', 'CorralWarning',
+      refuse(UV_EMFILE, ['CORRAL_TOO_MANY_SERVERS',
         `Worker ${worker.id} asked for another server while it holds ${limit}, the most one worker may hold, so ` +
         'its listen()/bind() fails with EMFILE. If it really needs more, raise settings.maxServersPerWorker ' +
         '(createCluster({ maxServersPerWorker })); otherwise look for a server it opens again and again.']);
@@ -299,7 +300,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     const { fd } = query.value;
     const problem = fd !== undefined && !this.#registry.has(query.value) ? borrowedDescriptorProblem(fd) : undefined;
     if (problem !== undefined) {
-      refuse(UV_EBADF, ['CORRAL_DESCRIPTOR_REFUSED', 'CorralWarning',
+      refuse(UV_EBADF, ['CORRAL_DESCRIPTOR_REFUSED',
         `Worker ${worker.id} asked to listen on the primary's ${problem}, so corral refused it and the ` +
         "worker's listen()/bind() fails with EBADF. listen({ fd }) and bind({ fd }) may name a socket the " +
         'primary inherited (for example from systemd) or created for its workers, and uses for nothing else.']);
@@ -318,7 +319,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     }
   }
 
-  #forget(worker: Worker, control: ControlChannel): void {
+  #forget(worker: Worker, control: ClusterChannel): void {
     this.#warnings.flushWorker(worker.id);
     this.#registry.removeWorker(worker);
     control.close();
@@ -335,17 +336,9 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   }
 }
 
-type Warning = readonly [code: string, type: string, message: string];
+type Warning = readonly [code: CorralWarningCode, message: string];
 
-function warningOf(error: Error & { code: string }): Warning {
-  return [error.code, error.name, error.message];
+function warningOf(error: InvalidControlFrameError): Warning {
+  return [error.code, error.message];
 }
 
-const warned = new Set<string>();
-
-/** A process warning shown once per process for each code. */
-function warnOnce(code: string, message: string): void {
-  if (warned.has(code)) return;
-  warned.add(code);
-  process.emitWarning(message, { code, type: 'CorralWarning' });
-}

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
 import { ExecNotFoundError, InvalidOptionError } from '../errors.js';
 import type { ClusterSettings, SchedulingPolicy } from '../types.js';
+import { emitWarning } from '../warnings.js';
 
 /** node:cluster's defaults, merged under the current settings and the new ones (cumulative). */
 export function mergeSettings(current: ClusterSettings, update: ClusterSettings | undefined): ClusterSettings {
@@ -74,10 +75,8 @@ export function initialSchedulingPolicy(): SchedulingPolicy {
   if (fromEnv === 'rr') return SCHED_RR;
   if (fromEnv === 'none') return SCHED_NONE;
   if (fromEnv !== undefined && fromEnv !== '') {
-    process.emitWarning(
-      `NODE_CLUSTER_SCHED_POLICY is '${fromEnv}'; expected 'rr' or 'none'. Using the default (${process.platform === 'win32' ? 'none' : 'rr'}).`,
-      { code: 'CORRAL_ERR_INVALID_OPTION' },
-    );
+    emitWarning('CORRAL_BAD_SCHED_POLICY_ENV',
+      `NODE_CLUSTER_SCHED_POLICY is '${fromEnv}'; expected 'rr' or 'none'. Using the default (${process.platform === 'win32' ? 'none' : 'rr'}).`);
   }
   return process.platform === 'win32' ? SCHED_NONE : SCHED_RR;
 }

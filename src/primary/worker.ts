@@ -5,9 +5,9 @@ import type { ChildProcess, MessageOptions, SendHandle, Serializable } from 'nod
 import { EventEmitter } from 'node:events';
 import { WorkerNotConnectedError } from '../errors.js';
 import type { RawHandle } from '../internal/node-internals.js';
-import { kAttachOwner, kControl } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel } from '../internal/symbols.js';
 import type { WorkerEvents, WorkerState } from '../types.js';
-import type { ControlChannel } from './control-channel.js';
+import type { ClusterChannel } from './cluster-channel.js';
 import type { HandoffOutcome, HandoffTarget } from './listen-handle.js';
 
 export interface WorkerOptions {
@@ -37,7 +37,7 @@ class ClusterWorker extends EventEmitter<WorkerEvents> implements HandoffTarget 
    */
   exitedAfterDisconnect: boolean | undefined = undefined;
   #owner: WorkerOwner | undefined;
-  #control: ControlChannel | undefined;
+  #control: ClusterChannel | undefined;
 
   constructor(options?: WorkerOptions) {
     super();
@@ -107,13 +107,13 @@ class ClusterWorker extends EventEmitter<WorkerEvents> implements HandoffTarget 
   }
 
   /** @internal */
-  [kAttachOwner](owner: WorkerOwner, control: ControlChannel): void {
+  [kAttachOwner](owner: WorkerOwner, control: ClusterChannel): void {
     this.#owner = owner;
     this.#control = control;
   }
 
   /** @internal */
-  get [kControl](): ControlChannel | undefined {
+  get [kClusterChannel](): ClusterChannel | undefined {
     return this.#control;
   }
 }

@@ -4,10 +4,11 @@
  * `interval` ms are counted and shown as one line when the interval ends or the worker goes
  * (whichever comes first), then the next repeat is shown at once again.
  */
+import { emitWarning, type CorralWarningCode } from '../warnings.js';
+
 interface Group {
   repeats: number;
-  readonly code: string;
-  readonly type: string;
+  readonly code: CorralWarningCode;
   readonly message: string;
   readonly timer: NodeJS.Timeout;
 }
@@ -21,17 +22,17 @@ export class GroupedWarnings {
   }
 
   /** Shows a warning, or counts it when one like it (same worker and code) was just shown. */
-  warn(workerId: number, code: string, type: string, message: string): void {
+  warn(workerId: number, code: CorralWarningCode, message: string): void {
     const key = `${workerId}\u0000${code}`;
     const group = this.#groups.get(key);
     if (group !== undefined) {
       group.repeats += 1;
       return;
     }
-    process.emitWarning(message, { code, type });
+    emitWarning(code, message);
     const timer = setTimeout(() => this.#flush(key), this.#interval);
     timer.unref();
-    this.#groups.set(key, { repeats: 0, code, type, message, timer });
+    this.#groups.set(key, { repeats: 0, code, message, timer });
   }
 
   /** Shows the pending counts of a worker that is gone. */
@@ -48,9 +49,8 @@ export class GroupedWarnings {
     this.#groups.delete(key);
     if (group.repeats === 0) return;
     const workerId = key.slice(0, key.indexOf('\u0000'));
-    process.emitWarning(
+    emitWarning(group.code,
       `${group.repeats} more warning${group.repeats === 1 ? '' : 's'} of this kind (${group.code}) about worker ${workerId} ` +
-      `since the last one shown, which was: ${group.message}`,
-      { code: group.code, type: group.type });
+      `since the last one shown, which was: ${group.message}`);
   }
 }

@@ -8,7 +8,7 @@
  *
  * Covered by the worker-runtime tests on every supported Node line.
  */
-import protocol = require('./protocol.cjs');
+import protocol = require('./runtime-protocol.cjs');
 
 type Frame = Readonly<Record<string, unknown>>;
 

@@ -6,7 +6,7 @@
  * NODE_APP_INSTANCE stay: they are documented.
  */
 import cluster = require('node:cluster');
-import protocol = require('./protocol.cjs');
+import protocol = require('./runtime-protocol.cjs');
 import registry = require('./registry.cjs');
 import WorkerRuntime = require('./runtime.cjs');
 

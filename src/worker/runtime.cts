@@ -14,7 +14,7 @@
 import util = require('node:util');
 import ConnectionDrain = require('./connection-drain.cjs');
 import internals = require('./node-internals.cjs');
-import protocol = require('./protocol.cjs');
+import protocol = require('./runtime-protocol.cjs');
 import startReporter = require('./reporter.cjs');
 
 /** What an onShutdown hook is told. */

@@ -12,7 +12,7 @@ import {
 /** `reply` is undefined when the channel closed before the worker answered. */
 export type ReplyHandler = (reply: ClusterFrame | undefined, handle: RawHandle | undefined) => void;
 
-export class ControlChannel {
+export class ClusterChannel {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, ReplyHandler>();
   #nextSeq = 0;

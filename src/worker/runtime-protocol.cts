@@ -65,9 +65,9 @@ declare namespace protocol {
     loop: {
       /** ms the report's timer fired late: a lower bound on the longest block of the event loop in the interval. */
       delay: number;
-      /** The event loop's utilization over the interval, 0 … 1 (performance.eventLoopUtilization()). */
-      utilization: number;
     };
+    /** CPU time the worker used over the interval, in cores (1 = one core busy all the time). */
+    cpu: number;
     memory: {
       /** Resident set size, in bytes. */
       rss: number;

@@ -1,0 +1,289 @@
+/**
+ * The slot table of a managed cluster: which worker serves each slot, and the one place where
+ * workers are forked (a slot filled, or replaced), where their exits are judged (supervision.ts)
+ * and where refills are scheduled, under the cluster-wide fork rate bound.
+ *
+ * `replaceSlot()` is the one "start a new worker for this slot, then retire the old one" step:
+ * the rolling reload runs it for every slot, and recycling and hang recovery build on it.
+ */
+import type { EventEmitter } from 'node:events';
+import { ClusterClosedError, StartFailedError } from '../errors.js';
+import type { ClusterPrimary } from '../primary/cluster-primary.js';
+import type { Worker } from '../primary/worker.js';
+import type { Clock, ClockTimer } from '../util/clock.js';
+import { GroupedWarnings } from '../util/grouped-warnings.js';
+import { emitWarning } from '../warnings.js';
+import { restartDelay } from './backoff.js';
+import { ManagedWorker, type DrainReason, type ExitInfo, type StartOutcome } from './managed-worker.js';
+import type { ResolvedClusterOptions } from './options.js';
+import type { ReplaceOutcome } from './rolling-reload.js';
+import { RuntimeLink, runtimeEnv } from './runtime-link.js';
+import { ForkRateLimiter, SlotSupervisor } from './supervision.js';
+import type { ManagedClusterEvents } from './types.js';
+
+/** A worker that exits on its own request sooner than this after its fork counts as crashed. */
+const PLANNED_EXIT_MIN_UPTIME = 1000;
+/**
+ * The cluster forks at most max(4, 2 × workers) times in any one second: room for a full start
+ * and a round of restarts right after it (a crash just after start is not delayed), while a crash
+ * storm stays a bounded trickle of forks.
+ */
+const MIN_FORKS_PER_SECOND = 4;
+const FORKS_PER_WORKER_PER_SECOND = 2;
+
+export interface Slot {
+  readonly index: number;
+  readonly supervisor: SlotSupervisor;
+  /** The worker serving (or starting in) the slot. */
+  worker: ManagedWorker | undefined;
+  /** Its replacement while replaceSlot() starts it. */
+  replacement: ManagedWorker | undefined;
+  restartTimer: ClockTimer | undefined;
+  restarts: number;
+}
+
+/** What the slot table needs of its cluster. */
+export interface SlotHost {
+  readonly options: ResolvedClusterOptions;
+  readonly clock: Clock;
+  readonly primary: ClusterPrimary;
+  /** The environment every worker gets (before its slot's own variables). */
+  readonly workerEnv: Readonly<Record<string, string | undefined>>;
+  /** The cluster's events: the table emits restart, crashloop, startFailed, report and error. */
+  readonly events: EventEmitter<ManagedClusterEvents>;
+  /** The generation a refilled slot's worker gets. */
+  generation(): number;
+  /** The cluster is closing or closed: nothing is refilled. */
+  isClosing(): boolean;
+  /** The cluster has not yet been ready as a whole (its first start). */
+  isStarting(): boolean;
+  /** A worker became ready in its slot: the cluster may be ready now. */
+  checkReady(): void;
+  /** A slot lost its worker, or was added: the cluster is not fully ready. */
+  readinessLost(): void;
+  /** The first start failed for good. */
+  giveUp(error: StartFailedError): void;
+  /** Drains a worker (and says so with a 'draining' event). */
+  drain(worker: ManagedWorker, reason: DrainReason, timeout: number): Promise<ExitInfo>;
+}
+
+export class SlotTable {
+  readonly #host: SlotHost;
+  readonly #slots = new Map<number, Slot>();
+  /** Every worker process still running, whatever its role. */
+  readonly #live = new Set<ManagedWorker>();
+  readonly #forks: ForkRateLimiter;
+  readonly #warnings = new GroupedWarnings();
+
+  constructor(host: SlotHost) {
+    this.#host = host;
+    this.#forks = new ForkRateLimiter(() => Math.max(MIN_FORKS_PER_SECOND, FORKS_PER_WORKER_PER_SECOND * this.#slots.size), host.clock);
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  get(index: number): Slot | undefined {
+    return this.#slots.get(index);
+  }
+
+  /** Every slot, in slot order. */
+  list(): Slot[] {
+    return [...this.#slots.values()].sort((a, b) => a.index - b.index);
+  }
+
+  indexes(): number[] {
+    return [...this.#slots.keys()];
+  }
+
+  /** Every worker process still running (serving, starting, replacing or draining). */
+  live(): ManagedWorker[] {
+    return [...this.#live];
+  }
+
+  /** Whether every slot has a ready worker. */
+  get isReady(): boolean {
+    return this.list().every((slot) => slot.worker?.isReady === true);
+  }
+
+  /** The slot `worker` serves, starts in or drains from. */
+  slotOf(worker: Worker): number | undefined {
+    for (const managed of this.#live) if (managed.worker === worker) return managed.slot;
+    return undefined;
+  }
+
+  add(index: number): Slot {
+    const slot: Slot = {
+      index,
+      supervisor: new SlotSupervisor(this.#host.options, this.#host.clock),
+      worker: undefined,
+      replacement: undefined,
+      restartTimer: undefined,
+      restarts: 0,
+    };
+    this.#slots.set(index, slot);
+    this.#host.readinessLost();
+    return slot;
+  }
+
+  /** Takes the slot out of the table (its workers are the caller's to drain). */
+  remove(index: number): Slot | undefined {
+    const slot = this.#slots.get(index);
+    if (slot === undefined) return undefined;
+    this.#slots.delete(index);
+    this.#host.clock.clearTimeout(slot.restartTimer);
+    return slot;
+  }
+
+  /** Cancels every scheduled refill (the cluster is closing). */
+  stopRefills(): void {
+    for (const slot of this.#slots.values()) this.#host.clock.clearTimeout(slot.restartTimer);
+  }
+
+  /** Forks the slot's worker now. */
+  fill(slot: Slot): ManagedWorker {
+    slot.restartTimer = undefined;
+    const worker = this.#spawn(slot, this.#host.generation());
+    slot.worker = worker;
+    slot.supervisor.forked();
+    return worker;
+  }
+
+  /**
+   * Starts a new worker of `generation` for the slot; once it is ready it serves the slot and the
+   * old worker drains for `reason`. If it fails to start, it is removed and the old worker keeps
+   * serving. Waits for the fork rate bound first.
+   */
+  async replaceSlot(index: number, generation: number, reason: DrainReason): Promise<ReplaceOutcome> {
+    const slot = this.#slots.get(index);
+    await this.forkAllowed();
+    if (slot === undefined || this.#host.isClosing()) throw new ClusterClosedError(`finish the ${reason}`);
+    const fresh = this.#spawn(slot, generation);
+    slot.replacement = fresh;
+    const outcome = await fresh.started;
+    slot.replacement = undefined;
+    if (this.#host.isClosing()) throw new ClusterClosedError(`finish the ${reason}`);
+    if (!outcome.ok) {
+      fresh.kill();
+      await fresh.exited;
+      this.#host.events.emit('startFailed', outcome.failure);
+      // The old worker may have died meanwhile; its slot is refilled as after any crash.
+      if (slot.worker === undefined && slot.restartTimer === undefined) this.#scheduleFork(slot, 0);
+      return { ok: false, failure: outcome.failure };
+    }
+    const old = slot.worker;
+    this.#host.clock.clearTimeout(slot.restartTimer);
+    slot.restartTimer = undefined;
+    slot.worker = fresh;
+    slot.supervisor.forked();
+    slot.supervisor.ready();
+    this.#host.checkReady();
+    const retired = old === undefined ? Promise.resolve() : this.#host.drain(old, reason, this.#host.options.shutdownTimeout);
+    return { ok: true, retired };
+  }
+
+  /** Waits until the fork rate bound lets another fork through. */
+  async forkAllowed(): Promise<void> {
+    const { clock } = this.#host;
+    for (let wait = this.#forks.wait(); wait > 0; wait = this.#forks.wait()) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
+    }
+  }
+
+  #spawn(slot: Slot, generation: number): ManagedWorker {
+    const { options, clock, events } = this.#host;
+    this.#forks.record();
+    const env = {
+      ...this.#host.workerEnv,
+      ...runtimeEnv(slot.index, { shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval }),
+    };
+    const worker = this.#host.primary.fork(env);
+    const managed = new ManagedWorker(worker, new RuntimeLink(worker.process), {
+      slot: slot.index,
+      generation,
+      readyWhen: options.readyWhen,
+      startTimeout: options.startTimeout,
+      clock,
+    });
+    this.#live.add(managed);
+    worker.on('error', (error) => {
+      if (events.listenerCount('error') > 0) events.emit('error', error, worker);
+      else this.#warnings.warn(worker.id, 'CORRAL_WORKER_ERROR', `corral: worker ${worker.id}: ${error.message}`);
+    });
+    // A worker that received SIGTERM/SIGINT itself drains on its own; stop routing to it too.
+    managed.link.on('draining', () => void this.#host.drain(managed, 'signal', options.shutdownTimeout));
+    managed.link.on('report', (report) => events.emit('report', worker, report));
+    void managed.started.then((outcome) => this.#onStarted(managed, outcome));
+    void Promise.all([managed.exited, managed.started]).then(([exit, started]) => this.#onExit(managed, exit, started));
+    return managed;
+  }
+
+  #onStarted(worker: ManagedWorker, outcome: StartOutcome): void {
+    const slot = this.#slots.get(worker.slot);
+    if (!outcome.ok) {
+      // A replacement's failure is reported by replaceSlot(); a draining worker's does not count.
+      if (slot?.replacement !== worker && worker.draining === undefined && !this.#host.isClosing()) {
+        this.#host.events.emit('startFailed', outcome.failure);
+      }
+      return;
+    }
+    if (slot?.worker !== worker) return;
+    slot.supervisor.ready();
+    this.#host.checkReady();
+  }
+
+  #onExit(worker: ManagedWorker, exit: ExitInfo, started: StartOutcome): void {
+    this.#live.delete(worker);
+    const slot = this.#slots.get(worker.slot);
+    // Retired, scaled away, or a replacement (replaceSlot() deals with it): nothing to refill.
+    if (slot === undefined || slot.worker !== worker) return;
+    slot.worker = undefined;
+    if (this.#host.isClosing()) return;
+    this.#host.readinessLost();
+    const uptime = this.#host.clock.now() - worker.forkedAt;
+    // A planned exit (it drained on request, or disconnected itself, with exit code 0, after
+    // running a while) is refilled at once. Anything else is a crash and backs off, whatever path
+    // led to it: cluster.worker.disconnect() is Node's documented way to leave after a fatal error.
+    const planned = worker.worker.exitedAfterDisconnect === true && exit.code === 0 && uptime >= PLANNED_EXIT_MIN_UPTIME;
+    const verdict = slot.supervisor.exited({
+      planned, failedStart: !started.ok, uptime, clusterStarting: this.#host.isStarting(),
+    });
+    if (verdict.action === 'give-up') {
+      if (!started.ok) this.#host.giveUp(new StartFailedError(started.failure, verdict.attempts));
+      return;
+    }
+    if (verdict.action === 'none' || slot.replacement !== undefined) return;
+    slot.restarts += 1;
+    const { events } = this.#host;
+    events.emit('restart', { slot: slot.index, previous: worker.worker, crashes: verdict.crashes, delay: verdict.delay });
+    if (verdict.enteredCrashloop) {
+      events.emit('crashloop', {
+        slot: slot.index, crashes: verdict.crashes, retryIn: verdict.delay, exitCode: exit.code, signal: exit.signal,
+      });
+    }
+    this.#scheduleFork(slot, verdict.delay);
+  }
+
+  #scheduleFork(slot: Slot, delay: number): void {
+    slot.restartTimer = this.#host.clock.setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (this.#host.isClosing() || this.#slots.get(slot.index) !== slot || slot.worker !== undefined) return;
+      // However each slot's policy is set, the cluster forks at most max(4, 2 × workers) times a
+      // second: a crash storm must not become a fork storm.
+      const wait = this.#forks.wait();
+      if (wait > 0) {
+        this.#scheduleFork(slot, wait);
+        return;
+      }
+      try {
+        this.fill(slot);
+      } catch (error) {
+        // The script became unreadable: say why, and keep trying on the backoff schedule.
+        emitWarning('CORRAL_EXEC_UNREADABLE', `Slot ${slot.index} could not be refilled: ${(error as Error).message}`);
+        const { restart } = this.#host.options;
+        if (restart !== false) this.#scheduleFork(slot, restartDelay(slot.supervisor.crashes, restart));
+      }
+    }, delay);
+  }
+}

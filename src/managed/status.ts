@@ -1,0 +1,55 @@
+/** Snapshots of a managed cluster's slots and workers (`ManagedCluster.status()`, `corral status`). */
+import type { ManagedWorker } from './managed-worker.js';
+import type { Slot } from './slots.js';
+import type { ClusterState, ClusterStatus, SlotState, SlotStatus, WorkerStatus } from './types.js';
+
+export function workerStatus(worker: ManagedWorker): WorkerStatus {
+  return {
+    slot: worker.slot,
+    id: worker.worker.id,
+    pid: worker.pid,
+    generation: worker.generation,
+    state: worker.draining !== undefined ? 'draining' : worker.isReady ? 'ready' : 'starting',
+    startedAt: worker.forkedAt,
+    readyAt: worker.readyAt,
+    report: worker.link.report,
+  };
+}
+
+export function slotState(slot: Slot): SlotState {
+  if (slot.supervisor.crashloop) return 'crashloop';
+  if (slot.worker === undefined) return 'backoff';
+  return slot.worker.isReady ? 'ready' : 'starting';
+}
+
+export interface ClusterFacts {
+  readonly name: string;
+  readonly state: ClusterState;
+  readonly generation: number;
+  /** In slot order. */
+  readonly slots: readonly Slot[];
+  /** Every worker process still running. */
+  readonly live: Iterable<ManagedWorker>;
+}
+
+export function clusterStatus(facts: ClusterFacts): ClusterStatus {
+  const serving = new Set<ManagedWorker>();
+  const slots = facts.slots.map((slot): SlotStatus => {
+    if (slot.worker !== undefined) serving.add(slot.worker);
+    return {
+      slot: slot.index,
+      state: slotState(slot),
+      restarts: slot.restarts,
+      crashes: slot.supervisor.crashes,
+      worker: slot.worker === undefined ? undefined : workerStatus(slot.worker),
+    };
+  });
+  return {
+    name: facts.name,
+    state: facts.state,
+    generation: facts.generation,
+    workers: facts.slots.length,
+    slots,
+    others: [...facts.live].filter((worker) => !serving.has(worker)).map(workerStatus),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Every process warning corral emits, by code: one registry, one type (`CorralWarning`), so that
+ * `process.on('warning')` listeners can branch on `warning.name === 'CorralWarning'` and on
+ * `warning.code`, and the README's table lists exactly these.
+ */
+export const WARNINGS = {
+  /** A worker sent a malformed `NODE_CLUSTER` frame (it was refused). */
+  CORRAL_ERR_INVALID_CONTROL_FRAME: 'a malformed node:cluster frame from a worker',
+  /** A worker's `listen({ fd })` named a descriptor the primary does not lend (it got EBADF). */
+  CORRAL_DESCRIPTOR_REFUSED: 'a descriptor the primary does not lend',
+  /** A worker asked for more than `maxServersPerWorker` servers (it got EMFILE). */
+  CORRAL_TOO_MANY_SERVERS: 'too many servers in one worker',
+  /** A managed worker's process error that nothing listens for. */
+  CORRAL_WORKER_ERROR: 'a worker process error nothing listens for',
+  /** `fork(env)` with an `env` that is not an object (once per process). */
+  CORRAL_FORK_ENV_NOT_OBJECT: 'fork() given an environment that is not an object',
+  /** Two installed copies of corral with different versions in one process. */
+  CORRAL_DUPLICATE_INSTALL: 'corral installed twice',
+  /** A crashed slot could not be refilled: the worker script became unreadable. */
+  CORRAL_EXEC_UNREADABLE: 'the worker script became unreadable',
+  /** NODE_CLUSTER_SCHED_POLICY names no policy. */
+  CORRAL_BAD_SCHED_POLICY_ENV: 'an unknown NODE_CLUSTER_SCHED_POLICY',
+} as const;
+
+export type CorralWarningCode = keyof typeof WARNINGS;
+
+/** The `type` (and so `warning.name`) of every warning corral emits. */
+export const WARNING_TYPE = 'CorralWarning';
+
+export function emitWarning(code: CorralWarningCode, message: string): void {
+  process.emitWarning(message, { type: WARNING_TYPE, code });
+}
+
+const emittedOnce = new Set<CorralWarningCode>();
+
+/** A warning shown once per process for its code. */
+export function emitWarningOnce(code: CorralWarningCode, message: string): void {
+  if (emittedOnce.has(code)) return;
+  emittedOnce.add(code);
+  emitWarning(code, message);
+}
