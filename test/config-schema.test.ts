@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { createCluster } from 'corral';
 import { WORKER_FIXTURE } from './helpers/harness.js';
+import { configSchema } from './helpers/internals.js';
 
 const require = createRequire(import.meta.url);
 // ajv's 2020-12 build is CommonJS with a default export.
@@ -25,6 +26,10 @@ function corralAccepts(config: Record<string, unknown>): boolean {
     return false;
   }
 }
+
+test('corral.config.schema.json is what the option tables declare (npm run schema writes it)', () => {
+  assert.deepEqual(schema, configSchema.configSchema(), 'the committed schema is out of date: run `npm run schema`');
+});
 
 test('the schema lists exactly the options createCluster() knows, plus the CLI-only keys', () => {
   // Every option has a resolved value, so the resolved options' keys are the known options.

@@ -8,7 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { KNOWN_OPTIONS } from '../managed/options.js';
+import { KNOWN_OPTIONS, OPTION_TABLE } from '../options/table.js';
+import { CLI_KEY_TABLE } from './cli-options.js';
 import { describeValue } from '../util/describe-value.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { supportsTypeScript, TYPESCRIPT_EXTENSIONS } from './typescript.js';
@@ -19,7 +20,11 @@ export const CONFIG_NAMES = [
 ] as const;
 
 /** Keys only the command line uses. */
-export const CLI_ONLY_KEYS: ReadonlySet<string> = new Set(['logPrefix', 'logFormat', 'primary']);
+export const CLI_ONLY_KEYS: ReadonlySet<string> = new Set(Object.keys(CLI_KEY_TABLE));
+
+/** Keys whose values are paths: in a config file they are relative to the file. */
+const PATH_KEYS: readonly string[] = [...Object.entries(OPTION_TABLE), ...Object.entries(CLI_KEY_TABLE)]
+  .flatMap(([key, spec]) => ('path' in spec && spec.path === true ? [key] : []));
 
 export interface LoadedConfig {
   readonly file: string;
@@ -72,8 +77,9 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   // Paths in the file are relative to the file, not to wherever corral was started.
   const dir = path.dirname(file);
-  for (const key of ['exec', 'cwd', 'primary'] as const) {
-    if (typeof values[key] === 'string' && !(values[key]).startsWith('file:')) values[key] = path.resolve(dir, values[key]);
+  for (const key of PATH_KEYS) {
+    const value = values[key];
+    if (typeof value === 'string' && !value.startsWith('file:')) values[key] = path.resolve(dir, value);
   }
   return { file, values };
 }

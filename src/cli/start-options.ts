@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterOptions } from '../managed/options.js';
+import { FlagValueError } from '../options/flag-parsers.js';
+import { OPTION_TABLE, type OptionFlag } from '../options/table.js';
 import { describeValue } from '../util/describe-value.js';
+import { CLI_KEY_TABLE, COMMAND_FLAGS } from './cli-options.js';
 import { CLI_ONLY_KEYS, findConfig, loadConfig } from './config-file.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { LogFormat } from './logger.js';
@@ -25,42 +28,25 @@ export interface StartRequest {
   readonly sources: ReadonlyMap<string, string>;
 }
 
-export const START_FLAGS = {
-  instances: { type: 'string', short: 'i' },
-  name: { type: 'string' },
-  balancer: { type: 'string' },
-  env: { type: 'string', multiple: true },
-  config: { type: 'string' },
-  'node-args': { type: 'string' },
-  'shutdown-timeout': { type: 'string' },
-  'start-timeout': { type: 'string' },
-  ready: { type: 'string' },
-  'log-prefix': { type: 'string' },
-  'log-format': { type: 'string' },
-  primary: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** Every flag that sets a key (an option, or a key of the CLI's own), with the key it sets. */
+export const KEY_FLAGS: readonly (OptionFlag & { readonly key: string })[] = [...Object.entries(OPTION_TABLE), ...Object.entries(CLI_KEY_TABLE)]
+  .flatMap(([key, spec]) => ('flag' in spec && spec.flag !== undefined ? [{ ...spec.flag, key }] : []));
 
-/** Flag → the option it sets. */
-const FLAG_OPTION: Readonly<Record<string, string>> = {
-  instances: 'workers',
-  name: 'name',
-  balancer: 'balancer',
-  env: 'env',
-  'node-args': 'execArgv',
-  'shutdown-timeout': 'shutdownTimeout',
-  'start-timeout': 'startTimeout',
-  ready: 'readyWhen',
-  'log-prefix': 'logPrefix',
-  'log-format': 'logFormat',
-  primary: 'primary',
-};
+/** Every flag of `corral start`, in the order the help lists them. */
+export const START_FLAG_LIST: readonly OptionFlag[] = [...KEY_FLAGS, ...COMMAND_FLAGS];
+
+/** util.parseArgs' description of the flags: values are read as text and parsed by each flag. */
+const START_FLAGS: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = Object.fromEntries(START_FLAG_LIST.map((flag) => [flag.name, {
+  type: flag.value === '' ? 'boolean' as const : 'string' as const,
+  ...(flag.short === undefined ? {} : { short: flag.short }),
+  ...(flag.multiple === true ? { multiple: true } : {}),
+}]));
 
 export async function parseStart(argv: readonly string[], cwd: string): Promise<StartRequest> {
   const { values, positionals } = parseArgs({
     args: joinDashValues(argv), options: START_FLAGS, allowPositionals: true, strict: true,
   });
-  const configFile = findConfig(values.config, cwd);
+  const configFile = findConfig(values['config'] as string | undefined, cwd);
   const merged: Record<string, unknown> = {};
   const sources = new Map<string, string>();
   if (configFile !== undefined) {
@@ -82,22 +68,17 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   if (merged['exec'] === undefined) {
     throw new CliError('corral start: no script to run. Give one (corral start server.js), or an `exec` in corral.config.mjs.', EXIT.USAGE);
   }
-  const set = (flag: string, value: unknown): void => {
-    const option = FLAG_OPTION[flag]!;
-    merged[option] = value;
-    sources.set(option, `--${flag}`);
-  };
-  if (values.instances !== undefined) set('instances', numberOrText(values.instances));
-  if (values.name !== undefined) set('name', values.name);
-  if (values.balancer !== undefined) set('balancer', values.balancer);
-  if (values.env !== undefined) set('env', { ...(merged['env'] as object | undefined), ...parseEnv(values.env) });
-  if (values['node-args'] !== undefined) set('node-args', splitArgs(values['node-args']));
-  if (values['shutdown-timeout'] !== undefined) set('shutdown-timeout', numberOrText(values['shutdown-timeout']));
-  if (values['start-timeout'] !== undefined) set('start-timeout', numberOrText(values['start-timeout']));
-  if (values.ready !== undefined) set('ready', values.ready);
-  if (values['log-prefix'] !== undefined) set('log-prefix', values['log-prefix']);
-  if (values['log-format'] !== undefined) set('log-format', values['log-format']);
-  if (values.primary !== undefined) set('primary', path.resolve(cwd, values.primary));
+  for (const flag of KEY_FLAGS) {
+    const text = values[flag.name] as string | string[] | undefined;
+    if (text === undefined) continue;
+    try {
+      merged[flag.key] = flag.parse === undefined ? text : flag.parse(text, { current: merged[flag.key], cwd });
+    } catch (error) {
+      if (error instanceof FlagValueError) throw new CliError(`corral: ${error.message}`, EXIT.USAGE);
+      throw error;
+    }
+    sources.set(flag.key, `--${flag.name}`);
+  }
 
   const logPrefix = merged['logPrefix'];
   const logFormat = merged['logFormat'] ?? 'text';
@@ -147,11 +128,9 @@ function joinDashValues(argv: readonly string[]): string[] {
       out.push(...argv.slice(index));
       break;
     }
-    if ((arg === '-i' || arg === '--instances') && next !== undefined && /^-\d+$/.test(next)) {
-      out.push(`--instances=${next}`);
-      index += 1;
-    } else if (arg === '--node-args' && next !== undefined && next.startsWith('-')) {
-      out.push(`--node-args=${next}`);
+    const flag = KEY_FLAGS.find((candidate) => arg === `--${candidate.name}` || (candidate.short !== undefined && arg === `-${candidate.short}`));
+    if (flag?.dashValue !== undefined && next !== undefined && flag.dashValue.test(next)) {
+      out.push(`--${flag.name}=${next}`);
       index += 1;
     } else {
       out.push(arg);
@@ -160,29 +139,4 @@ function joinDashValues(argv: readonly string[]): string[] {
   return out;
 }
 
-/** '4' → 4, '-1' → -1; anything else stays text for the validator to name. */
-function numberOrText(value: string): number | string {
-  return /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
-}
-
-function parseEnv(entries: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of entries) {
-    const equals = entry.indexOf('=');
-    if (equals <= 0) {
-      throw new CliError(`corral: --env takes KEY=VALUE, got ${describeValue(entry)}. For example --env NODE_ENV=production.`, EXIT.USAGE);
-    }
-    env[entry.slice(0, equals)] = entry.slice(equals + 1);
-  }
-  return env;
-}
-
-/** Splits --node-args like a shell would for simple cases: spaces separate, quotes group. */
-export function splitArgs(text: string): string[] {
-  const args: string[] = [];
-  const pattern = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
-    args.push(match[1] ?? match[2] ?? match[3] ?? '');
-  }
-  return args;
-}
+export { splitArgs } from '../options/flag-parsers.js';

@@ -1,4 +1,7 @@
-/** Help texts of the `corral` command and its subcommands. */
+/** Help texts of the `corral` command and its subcommands (start's options come from the option tables). */
+import type { OptionFlag } from '../options/table.js';
+import { START_FLAG_LIST } from './start-options.js';
+
 export const USAGE = `Usage: corral <command> [options]
 
 Run a Node.js app on every core: one primary, a worker per CPU, zero-downtime reloads.
@@ -19,27 +22,25 @@ From code:
   import { createCluster } from 'corral'  // supervised cluster with reloads and restarts
 `;
 
+/** Where a flag's help starts. */
+const HELP_COLUMN = 31;
+
+/** The options part of a help text, one flag a line (help that spans lines stays in its column). */
+export function flagHelp(flags: readonly OptionFlag[]): string {
+  return flags.map((flag) => {
+    const left = `  ${flag.short === undefined ? '    ' : `-${flag.short}, `}--${flag.name}${flag.value === '' ? '' : ` ${flag.value}`}`;
+    const [first = '', ...rest] = flag.help.split('\n');
+    return [`${left.padEnd(HELP_COLUMN - 1)} ${first}`, ...rest.map((line) => `${' '.repeat(HELP_COLUMN)}${line}`)].join('\n');
+  }).join('\n');
+}
+
 export const START_USAGE = `Usage: corral start <script> [options] [-- app args]
 
 Runs <script> in one worker per CPU, in the foreground, until SIGTERM or SIGINT (Ctrl-C) stops
 it gracefully. SIGHUP reloads with zero downtime; SIGTTIN / SIGTTOU add / remove a worker.
 
 Options:
-  -i, --instances <N|max|-N>   workers: a number, max (one per CPU), or -N (all CPUs but N)
-      --name <name>            the app's name (default: the script's base name)
-      --balancer <name>        round-robin (default) or shared
-      --env KEY=VALUE          an environment variable for the workers (repeatable)
-      --config <file>          a config file (default: ./corral.config.{mjs,js,cjs,json} if present)
-      --node-args "<args>"     Node options for the workers, e.g. "--max-old-space-size=512"
-      --shutdown-timeout <ms>  how long a draining worker may take before SIGKILL (default 10000)
-      --start-timeout <ms>     how long a worker may take to become ready (default 30000)
-      --ready <when>           listening (default), online, or manual (the app calls ready())
-      --log-prefix <slot|pid>  pass worker output through corral, each line prefixed
-      --log-format <text|json> corral's own log lines (default text)
-      --primary <module>       load a module into corral's primary before the first worker forks,
-                               for the primary halves of cluster-aware libraries (socket.io's
-                               cluster adapter, prom-client's AggregatorRegistry…); not reloaded
-  -h, --help                   print this help
+${flagHelp(START_FLAG_LIST)}
 
 Exit codes: 0 clean shutdown, 1 the app could not start or a worker was killed at the deadline,
 2 bad usage or config, 4 an app of that name already runs, 5 the control socket failed.

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
 import { ExecNotFoundError, InvalidOptionError } from '../errors.js';
 import type { ClusterSettings, SchedulingPolicy } from '../types.js';
+import { isPlainObject, isPositiveInteger, isStringArray } from '../options/validators.js';
 import { emitWarning } from '../warnings.js';
 
 /** node:cluster's defaults, merged under the current settings and the new ones (cumulative). */
@@ -26,15 +27,12 @@ export function mergeSettings(current: ClusterSettings, update: ClusterSettings 
 
 export function validateSettings(settings: unknown, name = 'settings'): asserts settings is ClusterSettings | undefined {
   if (settings === undefined || settings === null) return;
-  if (typeof settings !== 'object' || Array.isArray(settings)) {
-    throw new InvalidOptionError(name, 'an object of cluster settings', settings);
-  }
-  const value = settings as Record<string, unknown>;
+  if (!isPlainObject(settings)) throw new InvalidOptionError(name, 'an object of cluster settings', settings);
+  const value = settings;
   const check = (key: string, ok: (field: unknown) => boolean, expected: string): void => {
     const field = value[key];
     if (field !== undefined && !ok(field)) throw new InvalidOptionError(`${name}.${key}`, expected, field);
   };
-  const isStringArray = (field: unknown): boolean => Array.isArray(field) && field.every((item) => typeof item === 'string');
   const isId = (field: unknown): boolean => Number.isInteger(field) && (field as number) >= 0;
   check('exec', (field) => typeof field === 'string' && field.length > 0, 'a non-empty path string');
   check('args', isStringArray, 'an array of strings');
@@ -44,8 +42,7 @@ export function validateSettings(settings: unknown, name = 'settings'): asserts 
   check('cwd', (field) => typeof field === 'string', 'a directory path string');
   check('uid', isId, 'a non-negative integer user id');
   check('gid', isId, 'a non-negative integer group id');
-  check('maxServersPerWorker', (field) => Number.isInteger(field) && (field as number) >= 1,
-    'a whole number ≥ 1 (the servers one worker may hold)');
+  check('maxServersPerWorker', isPositiveInteger, 'a whole number ≥ 1 (the servers one worker may hold)');
   check('serialization', (field) => field === 'json' || field === 'advanced', "'json' or 'advanced'");
   check('stdio', (field) => Array.isArray(field) && field.includes('ipc'),
     "an array that contains 'ipc' (workers talk to the primary over IPC)");

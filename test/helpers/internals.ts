@@ -6,6 +6,7 @@ import type * as RollingReload from '../../dist/managed/rolling-reload.js';
 import type * as Scaling from '../../dist/managed/scaling.js';
 import type * as Logger from '../../dist/cli/logger.js';
 import type * as StartOptions from '../../dist/cli/start-options.js';
+import type * as ConfigSchema from '../../dist/cli/config-schema.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -14,3 +15,4 @@ export const rollingReload = await load<typeof RollingReload>('managed/rolling-r
 export const scaling = await load<typeof Scaling>('managed/scaling.js');
 export const logger = await load<typeof Logger>('cli/logger.js');
 export const startOptions = await load<typeof StartOptions>('cli/start-options.js');
+export const configSchema = await load<typeof ConfigSchema>('cli/config-schema.js');

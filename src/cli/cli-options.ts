@@ -1,0 +1,40 @@
+/**
+ * The config keys and flags of `corral start` that are not createCluster() options, declared as
+ * the options are (src/options/table.ts): the flags, their help and the config file's schema
+ * come from here and from that table.
+ */
+import { pathFromCwd } from '../options/flag-parsers.js';
+import type { OptionFlag, OptionSpec } from '../options/table.js';
+
+/** A key of the config file (and its flag) that the CLI itself reads. */
+export type CliKeySpec = Omit<OptionSpec<unknown, unknown>, 'resolve' | 'input'>;
+
+export const CLI_KEY_TABLE = {
+  logPrefix: {
+    description: "Pass worker output through corral with each line prefixed by the worker's slot or pid.",
+    schema: { enum: ['slot', 'pid'] },
+    flag: { name: 'log-prefix', value: '<slot|pid>', help: 'pass worker output through corral, each line prefixed' },
+  },
+  logFormat: {
+    description: "corral's own log lines: 'text' (default) or 'json' (one JSON object per line).",
+    schema: { enum: ['text', 'json'] },
+    flag: { name: 'log-format', value: '<text|json>', help: "corral's own log lines (default text)" },
+  },
+  primary: {
+    description: "A module (path relative to the config file) loaded into corral's primary before the first worker forks, " +
+      'where node:cluster is corral\'s primary: the place for the primary halves of cluster-aware libraries. Not reloaded by `corral reload`.',
+    schema: { type: 'string', minLength: 1 },
+    path: true,
+    flag: {
+      name: 'primary', value: '<module>', parse: pathFromCwd,
+      help: "load a module into corral's primary before the first worker forks,\nfor the primary halves of cluster-aware libraries " +
+        "(socket.io's\ncluster adapter, prom-client's AggregatorRegistry…); not reloaded",
+    },
+  },
+} as const satisfies Record<string, CliKeySpec>;
+
+/** Flags that set no config key. */
+export const COMMAND_FLAGS: readonly OptionFlag[] = [
+  { name: 'config', value: '<file>', help: 'a config file (default: ./corral.config.{mjs,js,cjs,json} if present)' },
+  { name: 'help', short: 'h', value: '', help: 'print this help' },
+];

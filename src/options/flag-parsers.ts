@@ -1,0 +1,50 @@
+/**
+ * How a flag's text becomes an option's raw value, before the option's own check (table.ts):
+ * `-i 4` → 4, `--env A=1 --env B=2` → { A: '1', B: '2' }, `--node-args "--inspect --x"` → an array.
+ */
+import path from 'node:path';
+import { describeValue } from '../util/describe-value.js';
+
+/** A flag value that cannot be read at all (the CLI reports it as a usage error). */
+export class FlagValueError extends Error {}
+
+export interface FlagContext {
+  /** The option's value so far (from the config file), for flags that add to it. */
+  readonly current: unknown;
+  /** Where corral was started: paths given as flags are relative to it. */
+  readonly cwd: string;
+}
+
+export type FlagParser = (text: string | readonly string[], context: FlagContext) => unknown;
+
+/** '4' → 4, '-1' → -1; anything else stays text for the option's check to name. */
+export const numberOrText: FlagParser = (text) => {
+  const value = String(text);
+  return /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
+};
+
+/** Repeated KEY=VALUE flags, added over the config file's `env`. */
+export const environment: FlagParser = (text, { current }) => {
+  const env: Record<string, string> = {};
+  for (const entry of typeof text === 'string' ? [text] : text) {
+    const equals = entry.indexOf('=');
+    if (equals <= 0) throw new FlagValueError(`--env takes KEY=VALUE, got ${describeValue(entry)}. For example --env NODE_ENV=production.`);
+    env[entry.slice(0, equals)] = entry.slice(equals + 1);
+  }
+  return { ...(current as object | undefined), ...env };
+};
+
+/** Splits Node options like a shell would for simple cases: spaces separate, quotes group. */
+export function splitArgs(text: string): string[] {
+  const args: string[] = [];
+  const pattern = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+    args.push(match[1] ?? match[2] ?? match[3] ?? '');
+  }
+  return args;
+}
+
+export const argumentList: FlagParser = (text) => splitArgs(String(text));
+
+/** A path, relative to where corral was started. */
+export const pathFromCwd: FlagParser = (text, { cwd }) => path.resolve(cwd, String(text));

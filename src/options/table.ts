@@ -1,0 +1,375 @@
+/**
+ * Every option of createCluster() (and so of the config file), declared once: its type, how it
+ * is checked and defaulted, its flag of `corral start` and the flag's help, and its JSON Schema
+ * for the config file. Everything else is derived from this table: the option types
+ * (managed/options.ts), the known keys, normalizeOptions(), the flags and their help text
+ * (cli/start-options.ts, cli/usage.ts) and corral.config.schema.json (scripts/write-schema.js,
+ * checked by test/config-schema.test.ts). As gunicorn's config.py declares its settings.
+ *
+ * Entries resolve in the order they are declared, which is also the order of the known keys
+ * in messages (`name`, which defaults from `exec`, checks `exec` first).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError } from '../errors.js';
+import { BALANCERS, isBalancerName, type BalancerName } from '../primary/balancers/balancers.js';
+import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
+import { argumentList, environment, numberOrText, type FlagParser } from './flag-parsers.js';
+import {
+  boolean, isPlainObject, MAX_TIMEOUT, nestedOptions, nonNegativeNumber, oneOf, positiveInteger, stringArray, timeout,
+} from './validators.js';
+
+export interface RestartOptions {
+  /**
+   * Delay before restarting a worker that crashed twice in a row, in ms (a first crash restarts at
+   * once); each further crash in a row multiplies it by `factor`. @default 100
+   */
+  minDelay?: number;
+  /** The longest delay between restarts, in ms. @default 15000 */
+  maxDelay?: number;
+  /** Each further consecutive crash multiplies the delay by this. @default 2 */
+  factor?: number;
+  /** Random spread applied to each delay, as a fraction: 0.2 means ±20%. @default 0.2 */
+  jitter?: number;
+  /** A worker that ran this long (ms) before exiting restarts the backoff from `minDelay`. @default 10000 */
+  resetAfter?: number;
+}
+
+export interface CrashLoopOptions {
+  /** This many crashes of one slot within `window` ms put it in the `crashloop` state. @default 5 */
+  maxCrashes?: number;
+  /** The sliding window in which crashes are counted, in ms. @default 60000 */
+  window?: number;
+  /** How often a crash-looping slot is retried, in ms. @default 30000 */
+  retryDelay?: number;
+}
+
+/** When a worker counts as ready: it listens, it is online, or it called `ready()` from corral/worker. */
+export type ReadyWhen = 'listening' | 'online' | 'manual';
+
+export const DEFAULT_RESTART: Readonly<Required<RestartOptions>> = Object.freeze({
+  minDelay: 100,
+  maxDelay: 15_000,
+  factor: 2,
+  jitter: 0.2,
+  resetAfter: 10_000,
+});
+
+export const DEFAULT_CRASH_LOOP: Readonly<Required<CrashLoopOptions>> = Object.freeze({
+  maxCrashes: 5,
+  window: 60_000,
+  retryDelay: 30_000,
+});
+
+export const MAX_WORKERS = 1024;
+/** The shortest report interval: reports are for the second-scale decisions of health and balancing. */
+export const MIN_REPORT_INTERVAL = 100;
+
+/** A flag of `corral start` that sets an option. */
+export interface OptionFlag {
+  /** The long name, without the dashes. */
+  readonly name: string;
+  readonly short?: string;
+  /** How its value is shown in the help: `<ms>`, `KEY=VALUE`. */
+  readonly value: string;
+  readonly help: string;
+  /** It may be given more than once. */
+  readonly multiple?: boolean;
+  /** Values starting with a dash that still belong to the flag (`-i -1`, `--node-args --inspect`). */
+  readonly dashValue?: RegExp;
+  /** Its text → the option's raw value (then checked like a value from code). @default the text */
+  readonly parse?: FlagParser;
+}
+
+/** One option. `Input` is what callers may pass; `Output` what the resolved options hold. */
+export interface OptionSpec<Input, Output> {
+  /** The config file's JSON Schema for the value, and its description there. */
+  readonly schema: Readonly<Record<string, unknown>>;
+  readonly description: string;
+  /** In a config file the value is a path, relative to the file. */
+  readonly path?: boolean;
+  readonly flag?: OptionFlag;
+  /** Checks the raw value (undefined when not given) and returns it resolved; `raw` is the whole options object. */
+  readonly resolve: (value: unknown, raw: Readonly<Record<string, unknown>>) => Output;
+  /** Carries the input type only; never set. */
+  readonly input?: Input;
+}
+
+const option = <Input, Output = Input>(spec: OptionSpec<Input, Output>): OptionSpec<Input, Output> => spec;
+
+const MS = { type: 'number', minimum: 0, maximum: MAX_TIMEOUT } as const;
+
+export const OPTION_TABLE = {
+  /** The app's name (status, logs, the control socket). @default the script's base name */
+  name: option<string>({
+    description: "The app's name (status, logs, the control socket). Default: the script's base name.",
+    schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+    flag: { name: 'name', value: '<name>', help: "the app's name (default: the script's base name)" },
+    resolve: (value, raw) => normalizeName(value, resolveExec(raw['exec'])),
+  }),
+  /** The worker script: a path (absolute or relative to `cwd`) or a `file:` URL. */
+  exec: option<string | URL, string>({
+    description: "The app's script, relative to this file. `corral start <script>` overrides it.",
+    schema: { type: 'string', minLength: 1 },
+    path: true,
+    resolve: resolveExec,
+  }),
+  /**
+   * How many workers: a whole number; 'auto' or 'max' for one per CPU (`os.availableParallelism()`);
+   * or -N for all CPUs but N (at least one). @default 'auto'
+   */
+  workers: option<number | 'auto' | 'max', number>({
+    description: "How many workers: a number, 'auto' or 'max' (one per CPU), or -N (all CPUs but N). Default: 'auto'.",
+    schema: {
+      oneOf: [
+        { type: 'integer', minimum: 1, maximum: MAX_WORKERS },
+        { type: 'integer', minimum: 1 - MAX_WORKERS, maximum: -1 },
+        { enum: ['auto', 'max'] },
+      ],
+    },
+    flag: {
+      name: 'instances', short: 'i', value: '<N|max|-N>', help: 'workers: a number, max (one per CPU), or -N (all CPUs but N)',
+      dashValue: /^-\d+$/, parse: numberOrText,
+    },
+    resolve: normalizeWorkerCount,
+  }),
+  /** How connections reach workers. @default 'round-robin' */
+  balancer: option<BalancerName>({
+    description: "How connections reach workers: 'round-robin' (the primary hands them out) or 'shared' (the kernel picks). Default: 'round-robin'.",
+    schema: { enum: Object.keys(BALANCERS) },
+    flag: { name: 'balancer', value: '<name>', help: 'round-robin (default) or shared' },
+    resolve: normalizeBalancer,
+  }),
+  /** Extra environment variables for workers (over the primary's environment). */
+  env: option<Readonly<Record<string, string | undefined>>>({
+    description: "Environment variables for the workers, over the primary's.",
+    schema: { type: 'object', additionalProperties: { type: 'string' } },
+    flag: { name: 'env', value: 'KEY=VALUE', help: 'an environment variable for the workers (repeatable)', multiple: true, parse: environment },
+    resolve: normalizeEnv,
+  }),
+  /** Arguments for the worker script. @default [] */
+  args: option<readonly string[]>({
+    description: 'Arguments for the app (process.argv.slice(2)).',
+    schema: { type: 'array', items: { type: 'string' } },
+    resolve: (value) => stringArray(value, 'args', []),
+  }),
+  /** Node options for workers. @default process.execArgv */
+  execArgv: option<readonly string[]>({
+    description: 'Node options for the workers (--node-args). Default: none.',
+    schema: { type: 'array', items: { type: 'string' } },
+    flag: {
+      name: 'node-args', value: '"<args>"', help: 'Node options for the workers, e.g. "--max-old-space-size=512"',
+      dashValue: /^-/, parse: argumentList,
+    },
+    resolve: (value) => stringArray(value, 'execArgv', process.execArgv),
+  }),
+  /** Working directory of the workers. @default process.cwd() */
+  cwd: option<string>({
+    description: 'The workers\' working directory, relative to this file. Default: where corral was started.',
+    schema: { type: 'string' },
+    path: true,
+    resolve: (value) => {
+      if (value !== undefined && typeof value !== 'string') throw new InvalidOptionError('cwd', 'a string', value);
+      return existingDirectory(value === undefined ? process.cwd() : path.resolve(value), 'cwd');
+    },
+  }),
+  /** IPC serialization. @default 'json' */
+  serialization: option<'json' | 'advanced'>({
+    description: "IPC serialization between primary and workers. Default: 'json'.",
+    schema: { enum: ['json', 'advanced'] },
+    resolve: (value) => oneOf(value, 'serialization', ['json', 'advanced'], 'json'),
+  }),
+  /** Pipe worker stdout/stderr to the primary instead of inheriting them. @default false */
+  silent: option<boolean>({
+    description: 'Pipe worker stdout/stderr to the primary instead of the terminal. Default: false.',
+    schema: { type: 'boolean' },
+    resolve: (value) => boolean(value, 'silent', false),
+  }),
+  /**
+   * When a worker counts as ready: once one of its servers listens, once it is online, or once
+   * it calls `ready()` from `corral/worker`. @default 'listening'
+   */
+  readyWhen: option<ReadyWhen>({
+    description: "When a worker counts as ready: 'listening' (default), 'online', or 'manual' (it calls ready() from corral/worker).",
+    schema: { enum: ['listening', 'online', 'manual'] },
+    flag: { name: 'ready', value: '<when>', help: 'listening (default), online, or manual (the app calls ready())' },
+    resolve: (value) => oneOf(value, 'readyWhen', ['listening', 'online', 'manual'], 'listening'),
+  }),
+  /** A worker not ready this many ms after its fork is stopped and counts as a failed start. @default 30000 */
+  startTimeout: option<number>({
+    description: 'ms a worker may take to become ready; past it, it is stopped and counts as a failed start. Default: 30000.',
+    schema: MS,
+    flag: { name: 'start-timeout', value: '<ms>', help: 'how long a worker may take to become ready (default 30000)', parse: numberOrText },
+    resolve: (value) => timeout(value, 'startTimeout', 30_000),
+  }),
+  /** While the cluster first starts, a slot whose worker fails to start this many times in a row makes `start()` reject. @default 3 */
+  startAttempts: option<number>({
+    description: 'While the cluster first starts, a slot failing this many starts in a row makes the start fail. Default: 3.',
+    schema: { type: 'integer', minimum: 1 },
+    resolve: (value) => positiveInteger(value, 'startAttempts', 3),
+  }),
+  /** Restart policy for workers that exit; `false` never restarts. */
+  restart: option<RestartOptions | false, Readonly<Required<RestartOptions>> | false>({
+    description: 'Restart policy for workers that exit, or false to never restart.',
+    schema: {
+      oneOf: [
+        { const: false },
+        { const: true },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            minDelay: { description: 'ms before restarting after a first crash. Default: 100.', ...MS },
+            maxDelay: { description: 'The longest delay between restarts, in ms. Default: 15000.', ...MS },
+            factor: { description: 'Each further consecutive crash multiplies the delay by this. Default: 2.', type: 'number', minimum: 1 },
+            jitter: { description: 'Random spread of each delay, as a fraction (0.2 = ±20%). Default: 0.2.', type: 'number', minimum: 0, maximum: 1 },
+            resetAfter: { description: 'A worker that ran this many ms resets the backoff. Default: 10000.', type: 'number', minimum: 0 },
+          },
+        },
+      ],
+    },
+    resolve: normalizeRestart,
+  }),
+  /** When repeated crashes put a slot in the `crashloop` state, and how often it is retried then. */
+  crashLoop: option<CrashLoopOptions, Readonly<Required<CrashLoopOptions>>>({
+    description: 'When repeated crashes put a slot in the crashloop state, and how often it is retried then.',
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxCrashes: { description: 'Crashes within the window that mean a crash loop. Default: 5.', type: 'integer', minimum: 1 },
+        window: { description: 'The sliding window, in ms. Default: 60000.', ...MS },
+        retryDelay: { description: 'How often a crash-looping slot is retried, in ms. Default: 30000.', ...MS },
+      },
+    },
+    resolve: normalizeCrashLoop,
+  }),
+  /** How many slots a rolling reload replaces at a time. @default 1 */
+  reloadConcurrency: option<number>({
+    description: 'How many slots a rolling reload replaces at a time. Default: 1.',
+    schema: { type: 'integer', minimum: 1 },
+    resolve: (value) => positiveInteger(value, 'reloadConcurrency', 1),
+  }),
+  /** How long a draining worker (shutdown, reload, scale-down) may take before SIGKILL, in ms. @default 10000 */
+  shutdownTimeout: option<number>({
+    description: 'ms a draining worker (shutdown, reload, scale-down) may take before SIGKILL. Default: 10000.',
+    schema: MS,
+    flag: {
+      name: 'shutdown-timeout', value: '<ms>', help: 'how long a draining worker may take before SIGKILL (default 10000)', parse: numberOrText,
+    },
+    resolve: (value) => timeout(value, 'shutdownTimeout', 10_000),
+  }),
+  /** How many servers one worker may hold; past it its `listen()` fails with EMFILE. @default 256 */
+  maxServersPerWorker: option<number>({
+    description: 'How many servers one worker may hold; past it its listen() fails with EMFILE. Default: 256.',
+    schema: { type: 'integer', minimum: 1 },
+    resolve: (value) => positiveInteger(value, 'maxServersPerWorker', DEFAULT_MAX_SERVERS_PER_WORKER),
+  }),
+  /**
+   * How often each worker sends its runtime report (event loop, memory, connections, requests;
+   * the `'report'` event and `corral status`), in ms, from 100; 0 turns the reports off. @default 1000
+   */
+  reportInterval: option<number>({
+    description: 'How often each worker sends its runtime report (event loop delay, CPU, memory, connections, requests), in ms: 0 (no reports) or 100 to 2147483647. Default: 1000.',
+    schema: { anyOf: [{ const: 0 }, { type: 'number', minimum: MIN_REPORT_INTERVAL, maximum: MAX_TIMEOUT }] },
+    resolve: (value) => {
+      const interval = timeout(value, 'reportInterval', 1000);
+      if (interval !== 0 && interval < MIN_REPORT_INTERVAL) {
+        throw new InvalidOptionError('reportInterval', `0 (no reports) or at least ${MIN_REPORT_INTERVAL} ms`, value);
+      }
+      return interval;
+    },
+  }),
+} as const;
+
+export type OptionTable = typeof OPTION_TABLE;
+export type OptionKey = keyof OptionTable;
+export type InputOf<Spec> = Spec extends OptionSpec<infer Input, unknown> ? Input : never;
+export type OutputOf<Spec> = Spec extends OptionSpec<unknown, infer Output> ? Output : never;
+
+/** Every option createCluster() takes (the config file's keys are the same). */
+export const KNOWN_OPTIONS: ReadonlySet<string> = new Set(Object.keys(OPTION_TABLE));
+
+function resolveExec(exec: unknown): string {
+  if (exec instanceof URL) {
+    if (exec.protocol !== 'file:') throw new InvalidOptionError('exec', 'a file path or a file: URL', exec.href);
+    return fileURLToPath(exec);
+  }
+  if (typeof exec !== 'string' || exec.length === 0) {
+    throw new InvalidOptionError('exec', 'the path of the worker script (a non-empty string or file: URL)', exec,
+      'For example createCluster({ exec: "./server.js" }).');
+  }
+  return exec.startsWith('file:') ? fileURLToPath(exec) : exec;
+}
+
+export function normalizeWorkerCount(workers: unknown): number {
+  const cpus = os.availableParallelism();
+  if (workers === undefined || workers === 'auto' || workers === 'max') return cpus;
+  if (typeof workers === 'number' && Number.isInteger(workers)) {
+    // -N means all CPUs but N (PM2's convention), and never fewer than one worker.
+    if (workers < 0 && -workers < MAX_WORKERS) return Math.max(1, cpus + workers);
+    if (workers >= 1 && workers <= MAX_WORKERS) return workers;
+  }
+  throw new InvalidWorkerCountError(workers, cpus);
+}
+
+export function normalizeBalancer(balancer: unknown): BalancerName {
+  if (balancer === undefined) return 'round-robin';
+  if (isBalancerName(balancer)) return balancer;
+  throw new InvalidBalancerError(balancer, Object.keys(BALANCERS));
+}
+
+function normalizeEnv(env: unknown): Readonly<Record<string, string | undefined>> {
+  if (env === undefined) return {};
+  if (!isPlainObject(env)) throw new InvalidOptionError('env', 'an object of environment variables', env);
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && typeof value !== 'string') {
+      throw new InvalidOptionError(`env.${key}`, 'a string (environment values are strings)', value,
+        `Write it as a string, e.g. String(${JSON.stringify(value)}).`);
+    }
+  }
+  return { ...(env as Record<string, string | undefined>) };
+}
+
+/** A name is what `corral status/reload/stop <name>` and the control socket's file use. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function normalizeName(name: unknown, exec: string): string {
+  if (name === undefined) {
+    const base = path.basename(exec).replace(/\.[cm]?[jt]s$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
+    return NAME.test(base) ? base : 'app';
+  }
+  if (typeof name === 'string' && NAME.test(name)) return name;
+  throw new InvalidOptionError('name', 'up to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit', name,
+    'For example name: "api".');
+}
+
+function normalizeCrashLoop(crashLoop: unknown): Readonly<Required<CrashLoopOptions>> {
+  if (crashLoop === undefined) return DEFAULT_CRASH_LOOP;
+  const raw = nestedOptions(crashLoop, 'crashLoop', DEFAULT_CRASH_LOOP, 'an object like { maxCrashes: 5, window: 60000, retryDelay: 30000 }');
+  return Object.freeze({
+    maxCrashes: positiveInteger(raw['maxCrashes'], 'crashLoop.maxCrashes', DEFAULT_CRASH_LOOP.maxCrashes),
+    window: timeout(raw['window'], 'crashLoop.window', DEFAULT_CRASH_LOOP.window),
+    retryDelay: timeout(raw['retryDelay'], 'crashLoop.retryDelay', DEFAULT_CRASH_LOOP.retryDelay),
+  });
+}
+
+function normalizeRestart(restart: unknown): Readonly<Required<RestartOptions>> | false {
+  if (restart === false) return false;
+  if (restart === undefined || restart === true) return DEFAULT_RESTART;
+  const raw = nestedOptions(restart, 'restart', DEFAULT_RESTART, 'false or an object like { minDelay: 100, maxDelay: 15000 }');
+  const resolved = {
+    minDelay: timeout(raw['minDelay'], 'restart.minDelay', DEFAULT_RESTART.minDelay),
+    maxDelay: timeout(raw['maxDelay'], 'restart.maxDelay', DEFAULT_RESTART.maxDelay),
+    factor: nonNegativeNumber(raw['factor'], 'restart.factor', DEFAULT_RESTART.factor),
+    jitter: nonNegativeNumber(raw['jitter'], 'restart.jitter', DEFAULT_RESTART.jitter),
+    resetAfter: nonNegativeNumber(raw['resetAfter'], 'restart.resetAfter', DEFAULT_RESTART.resetAfter),
+  };
+  if (resolved.factor < 1) throw new InvalidOptionError('restart.factor', 'a number ≥ 1', resolved.factor);
+  if (resolved.jitter > 1) throw new InvalidOptionError('restart.jitter', 'a fraction from 0 to 1', resolved.jitter);
+  if (resolved.maxDelay < resolved.minDelay) {
+    throw new InvalidOptionError('restart.maxDelay', `at least restart.minDelay (${resolved.minDelay})`, resolved.maxDelay);
+  }
+  return Object.freeze(resolved);
+}
