@@ -180,6 +180,18 @@ describe('import forms', () => {
   });
 });
 
+describe('an ES module dependency', () => {
+  test('without corral/register, an ES module library that imported node:cluster statically before corral forks corral\'s workers', async () => {
+    const program = startProgram(`${FIXTURES}esm-dependency.mjs`, [], { cwd: ROOT });
+    const [line] = await program.waitFor(/^\{"ready":true/);
+    assert.deepEqual(JSON.parse(line!), {
+      ready: true, libraryHoldsNodeObject: true, libraryIsPrimary: true, sameWorkers: true, forkedIsCorralWorker: true,
+      fromWorker: { id: 1, libraryIsNodeWorkerHalf: true, isWorker: true },
+    });
+    assert.equal((await exitOf(program)).code, 0);
+  });
+});
+
 describe('redirection controls', () => {
   test('restoreNodeCluster() and CORRAL_REDIRECT_NODE_CLUSTER=0 give node:cluster back', async () => {
     const on = startProgram(`${FIXTURES}opt-out.cjs`, [], { cwd: ROOT });

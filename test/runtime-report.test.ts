@@ -5,6 +5,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { createCluster, type ManagedCluster, type RuntimeReport } from 'corral';
+import { symbols } from './helpers/internals.js';
 import { freePort } from './helpers/net-client.js';
 
 const APP = fileURLToPath(new URL('../../test/fixtures/runtime-report/app.cjs', import.meta.url));
@@ -53,8 +54,9 @@ describe('runtime report', () => {
       const following = await nextReport(cluster, () => true);
       assert.equal(following.seq, report.seq + 1);
       assert.ok(following.at > report.at);
-      // Status carries the latest report of each worker.
+      // Status carries the latest report of each worker, and so does the worker, for the balancers.
       assert.equal(cluster.status().slots[0]!.worker!.report!.seq >= following.seq, true);
+      assert.equal((cluster.workers[0] as unknown as Record<symbol, RuntimeReport>)[symbols.kRuntimeReport]!.seq >= following.seq, true);
       // Every report travelled on corral's internal channel: the app's 'message' listener saw none.
       assert.equal(await get(agent, port, '/messages'), '0');
     } finally {

@@ -3,3 +3,5 @@ export const kAttachOwner = Symbol('corral.attachOwner');
 export const kClusterChannel = Symbol('corral.clusterChannel');
 /** Registered (Symbol.for) because a second installed copy of corral uses the first copy's primary. */
 export const kOnConfigChange = Symbol.for('corral.onConfigChange');
+/** A worker's latest runtime report, set by the managed cluster, read by the balancers' strategies. */
+export const kRuntimeReport = Symbol('corral.runtimeReport');

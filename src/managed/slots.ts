@@ -8,6 +8,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { ClusterClosedError, StartFailedError } from '../errors.js';
+import { kRuntimeReport } from '../internal/symbols.js';
 import type { ClusterPrimary } from '../primary/cluster-primary.js';
 import type { Worker } from '../primary/worker.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
@@ -213,7 +214,10 @@ export class SlotTable {
     });
     // A worker that received SIGTERM/SIGINT itself drains on its own; stop routing to it too.
     managed.link.on('draining', () => void this.#host.drain(managed, 'signal', options.shutdownTimeout));
-    managed.link.on('report', (report) => events.emit('report', worker, report));
+    managed.link.on('report', (report) => {
+      worker[kRuntimeReport] = report; // What the balancers' strategies read.
+      events.emit('report', worker, report);
+    });
     void managed.started.then((outcome) => this.#onStarted(managed, outcome));
     void Promise.all([managed.exited, managed.started]).then(([exit, started]) => this.#onExit(managed, exit, started));
     return managed;

@@ -1,5 +1,7 @@
 /** What the primary's listen handles (one per shared server) have in common. */
 import type { RawHandle } from '../internal/node-internals.js';
+import type { kRuntimeReport } from '../internal/symbols.js';
+import type { RuntimeReport } from '../worker/runtime-protocol.cjs';
 
 /** A worker's request for a listening socket (a validated queryServer frame). */
 export interface ListenQuery {
@@ -24,6 +26,8 @@ export type HandoffOutcome = 'accepted' | 'refused' | 'lost';
 /** The primary's side of one worker, as a listen handle sees it. */
 export interface HandoffTarget {
   readonly id: number;
+  /** Its latest runtime report, where a managed cluster receives them (src/worker/reporter.cts). */
+  readonly [kRuntimeReport]?: RuntimeReport | undefined;
   /**
    * Sends one accepted connection to the worker. `onOutcome` runs once: 'accepted' or 'refused'
    * when the worker answers, 'lost' when its channel closes first. Returns false when the worker

@@ -5,7 +5,8 @@ import type { ChildProcess, MessageOptions, SendHandle, Serializable } from 'nod
 import { EventEmitter } from 'node:events';
 import { WorkerNotConnectedError } from '../errors.js';
 import type { RawHandle } from '../internal/node-internals.js';
-import { kAttachOwner, kClusterChannel } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel, kRuntimeReport } from '../internal/symbols.js';
+import type { RuntimeReport } from '../worker/runtime-protocol.cjs';
 import type { WorkerEvents, WorkerState } from '../types.js';
 import type { ClusterChannel } from './cluster-channel.js';
 import type { HandoffOutcome, HandoffTarget } from './listen-handle.js';
@@ -36,6 +37,8 @@ class ClusterWorker extends EventEmitter<WorkerEvents> implements HandoffTarget 
    * until the worker disconnects or exits.
    */
   exitedAfterDisconnect: boolean | undefined = undefined;
+  /** @internal The latest runtime report (managed clusters only), for the balancers. */
+  [kRuntimeReport]: RuntimeReport | undefined = undefined;
   #owner: WorkerOwner | undefined;
   #control: ClusterChannel | undefined;
 

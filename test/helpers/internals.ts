@@ -7,6 +7,8 @@ import type * as Scaling from '../../dist/managed/scaling.js';
 import type * as Logger from '../../dist/cli/logger.js';
 import type * as StartOptions from '../../dist/cli/start-options.js';
 import type * as ConfigSchema from '../../dist/cli/config-schema.js';
+import type * as Dispatcher from '../../dist/primary/balancers/dispatcher.js';
+import type * as Symbols from '../../dist/internal/symbols.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -16,3 +18,5 @@ export const scaling = await load<typeof Scaling>('managed/scaling.js');
 export const logger = await load<typeof Logger>('cli/logger.js');
 export const startOptions = await load<typeof StartOptions>('cli/start-options.js');
 export const configSchema = await load<typeof ConfigSchema>('cli/config-schema.js');
+export const dispatcher = await load<typeof Dispatcher>('primary/balancers/dispatcher.js');
+export const symbols = await load<typeof Symbols>('internal/symbols.js');

@@ -22,12 +22,27 @@ import { Fifo } from '../../util/fifo.js';
 import type {
   HandoffOutcome, HandoffTarget, ListenHandle, ListenQuery, ListenReply,
 } from '../listen-handle.js';
-import type { BalancingStrategy, StrategyFactory } from './strategy.js';
+import { kRuntimeReport } from '../../internal/symbols.js';
+import type { BalancingStrategy, StrategyFactory, WorkerLoad } from './strategy.js';
+
+/** What the dispatcher counts of a worker; its report is read from the worker when asked. */
+class Load implements WorkerLoad {
+  accepted = 0;
+  readonly #worker: HandoffTarget;
+
+  constructor(worker: HandoffTarget) {
+    this.#worker = worker;
+  }
+
+  get report(): WorkerLoad['report'] {
+    return this.#worker[kRuntimeReport];
+  }
+}
 
 /** A worker on this server, with the load the strategy sees (one object per worker, reused). */
 interface Entry {
   readonly worker: HandoffTarget;
-  readonly load: { accepted: number };
+  readonly load: Load;
 }
 
 type BindState =
@@ -69,7 +84,7 @@ export class Dispatcher implements ListenHandle {
   }
 
   add(worker: HandoffTarget, reply: ListenReply): void {
-    const entry: Entry = { worker, load: { accepted: 0 } };
+    const entry: Entry = { worker, load: new Load(worker) };
     this.#workers.set(worker.id, entry);
     this.#whenBound(() => {
       const bind = this.#bind;

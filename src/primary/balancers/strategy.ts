@@ -5,11 +5,17 @@
  * piscina's balancer let a policy pick a dispatcher.
  */
 import type { HandoffTarget } from '../listen-handle.js';
+import type { RuntimeReport } from '../../worker/runtime-protocol.cjs';
 
-/** What the dispatcher knows of a worker's load on its server. */
+/** What is known of a worker's load: by the dispatcher itself, and from the worker's own report. */
 export interface WorkerLoad {
   /** Connections this server handed to the worker that it accepted, since it joined. */
   readonly accepted: number;
+  /**
+   * The worker's latest runtime report (open connections, event loop delay, CPU, memory…):
+   * present in managed clusters, once the first report came.
+   */
+  readonly report: RuntimeReport | undefined;
 }
 
 export interface Candidate {
