@@ -1,9 +1,8 @@
 /** The public types of the managed cluster (createCluster()): its events, states and snapshots. */
-import type { SendHandle } from 'node:child_process';
 import type { ReloadFailedError, StartFailure } from '../errors.js';
-import type { ClusterPrimary } from '../primary/cluster-primary.js';
+import type { ClusterEvents, ClusterPrimary } from '../primary/cluster-primary.js';
 import type { Worker } from '../primary/worker.js';
-import type { ExitSignal, WorkerAddress } from '../types.js';
+import type { ExitSignal } from '../types.js';
 import type { Clock } from '../util/clock.js';
 import type { DrainReason, RuntimeReport } from './runtime-link.js';
 import type { ShutdownResult } from './shutdown.js';
@@ -85,13 +84,8 @@ export interface ClusterStatus {
   others: WorkerStatus[];
 }
 
-export interface ManagedClusterEvents {
-  fork: [worker: Worker];
-  online: [worker: Worker];
-  listening: [worker: Worker, address: WorkerAddress];
-  message: [worker: Worker, message: unknown, handle: SendHandle | undefined];
-  disconnect: [worker: Worker];
-  exit: [worker: Worker, code: number | null, signal: ExitSignal];
+/** node:cluster's events (without `setup`, which the managed cluster does itself), and its own. */
+export interface ManagedClusterEvents extends Omit<ClusterEvents, 'setup'> {
   /** A worker exited and a replacement is scheduled. */
   restart: [info: RestartInfo];
   /** Every slot has a ready worker (emitted each time the cluster becomes fully ready). */
