@@ -59,7 +59,6 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
   /** Whether the runtime said hello (its preload ran, so it can drain on request). */
   #loaded = false;
   #stderr = '';
-  #report: RuntimeReport | undefined;
 
   constructor(child: ChildProcess) {
     super();
@@ -72,11 +71,6 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
 
   get loaded(): boolean {
     return this.#loaded;
-  }
-
-  /** The worker's latest runtime report, once one came. */
-  get report(): RuntimeReport | undefined {
-    return this.#report;
   }
 
   /** The last lines the worker wrote to stderr while starting (and the error it died of). */
@@ -118,10 +112,7 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
         break;
       case 'report':
         // A report of another version (another copy of corral's runtime) is not read.
-        if (isRuntimeReport(frame.report)) {
-          this.#report = frame.report;
-          this.emit('report', frame.report);
-        }
+        if (isRuntimeReport(frame.report)) this.emit('report', frame.report);
         break;
       default:
         // A frame of a newer runtime: nothing to do with it.

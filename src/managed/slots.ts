@@ -215,7 +215,7 @@ export class SlotTable {
     // A worker that received SIGTERM/SIGINT itself drains on its own; stop routing to it too.
     managed.link.on('draining', () => void this.#host.drain(managed, 'signal', options.shutdownTimeout));
     managed.link.on('report', (report) => {
-      worker[kRuntimeReport] = report; // What the balancers' strategies read.
+      worker[kRuntimeReport] = report; // The one copy: status() and the balancers' strategies read it.
       events.emit('report', worker, report);
     });
     void managed.started.then((outcome) => this.#onStarted(managed, outcome));

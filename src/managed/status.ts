@@ -1,4 +1,5 @@
 /** Snapshots of a managed cluster's slots and workers (`ManagedCluster.status()`, `corral status`). */
+import { kRuntimeReport } from '../internal/symbols.js';
 import type { ManagedWorker } from './managed-worker.js';
 import type { Slot } from './slots.js';
 import type { ClusterState, ClusterStatus, SlotState, SlotStatus, WorkerStatus } from './types.js';
@@ -12,7 +13,7 @@ export function workerStatus(worker: ManagedWorker): WorkerStatus {
     state: worker.draining !== undefined ? 'draining' : worker.isReady ? 'ready' : 'starting',
     startedAt: worker.forkedAt,
     readyAt: worker.readyAt,
-    report: worker.link.report,
+    report: worker.worker[kRuntimeReport],
   };
 }
 

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError } from '../errors.js';
 import { BALANCERS, isBalancerName, type BalancerName } from '../primary/balancers/balancers.js';
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
+import protocol from '../worker/runtime-protocol.cjs';
 import { argumentList, environment, numberOrText, type FlagParser } from './flag-parsers.js';
 import {
   boolean, isPlainObject, MAX_TIMEOUT, nestedOptions, nonNegativeNumber, oneOf, positiveInteger, stringArray, timeout,
@@ -274,7 +275,7 @@ export const OPTION_TABLE = {
     description: 'How often each worker sends its runtime report (event loop delay, CPU, memory, connections, requests), in ms: 0 (no reports) or 100 to 2147483647. Default: 1000.',
     schema: { anyOf: [{ const: 0 }, { type: 'number', minimum: MIN_REPORT_INTERVAL, maximum: MAX_TIMEOUT }] },
     resolve: (value) => {
-      const interval = timeout(value, 'reportInterval', 1000);
+      const interval = timeout(value, 'reportInterval', protocol.DEFAULT_REPORT_INTERVAL);
       if (interval !== 0 && interval < MIN_REPORT_INTERVAL) {
         throw new InvalidOptionError('reportInterval', `0 (no reports) or at least ${MIN_REPORT_INTERVAL} ms`, value);
       }

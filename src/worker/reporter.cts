@@ -18,7 +18,7 @@ const monotonicMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000
 // CPU time, not performance.eventLoopUtilization(): loading perf_hooks' timing internals costs
 // a worker about 0.8 MiB of RSS, while process.cpuUsage() costs nothing, and for the JavaScript
 // thread that does the app's work the two tell the same story.
-function startReporter(interval: number, connections: ConnectionDrain): () => void {
+function startReporter(interval: number, connections: ConnectionDrain): void {
   let seq = 0;
   let last = monotonicMs();
   let lastCpu = process.cpuUsage();
@@ -47,7 +47,6 @@ function startReporter(interval: number, connections: ConnectionDrain): () => vo
     });
   }, interval);
   timer.unref();
-  return () => clearInterval(timer);
 }
 
 export = startReporter;
