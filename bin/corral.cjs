@@ -13,11 +13,11 @@ try {
 }
 // Once the command is done, the process ends as soon as its output is written: a `--primary`
 // module of `corral start` may hold servers and timers of its own, which must not keep a
-// stopped app's primary alive.
-require('../dist/cli/bundle.cjs').run(process.argv.slice(2), {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-}).then((code) => {
+// stopped app's primary alive. ProcessOutput keeps the primary alive when stdout or stderr
+// closes under it (EPIPE).
+const cli = require('../dist/cli/bundle.cjs');
+const output = new cli.ProcessOutput(process.stdout, process.stderr);
+cli.run(process.argv.slice(2), output).then((code) => {
   process.exitCode = code;
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  output.flush().then(() => process.exit(code));
 });

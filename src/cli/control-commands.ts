@@ -10,7 +10,7 @@ import type { StatusReport, WorkerReport } from '../control/status-report.js';
 import type { ReloadResult, ScaleResult } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
 import { CliError, EXIT } from './exit-codes.js';
-import type { OutputStreams } from './worker-output.js';
+import type { CliOutput } from './output-sink.js';
 
 async function ask(name: string | undefined, request: Omit<ControlRequest, 'v' | 'id'>): Promise<{ name: string; reply: ControlReply }> {
   const app = await resolveApp(name);
@@ -33,7 +33,7 @@ function oneName(positionals: readonly string[], command: string): string | unde
   return positionals[0];
 }
 
-export async function runStatus(argv: readonly string[], io: OutputStreams): Promise<number> {
+export async function runStatus(argv: readonly string[], io: CliOutput): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' } }, allowPositionals: true });
   const { reply } = await ask(oneName(positionals, 'status'), { command: 'status' });
   const report = resultOf<StatusReport>(reply, EXIT.CONTROL_FAILED);
@@ -41,7 +41,7 @@ export async function runStatus(argv: readonly string[], io: OutputStreams): Pro
   return EXIT.OK;
 }
 
-export async function runReload(argv: readonly string[], io: OutputStreams): Promise<number> {
+export async function runReload(argv: readonly string[], io: CliOutput): Promise<number> {
   const { positionals } = parseArgs({ args: [...argv], options: {}, allowPositionals: true });
   const { name, reply } = await ask(oneName(positionals, 'reload'), { command: 'reload' });
   const result = resultOf<ReloadResult>(reply);
@@ -49,7 +49,7 @@ export async function runReload(argv: readonly string[], io: OutputStreams): Pro
   return EXIT.OK;
 }
 
-export async function runScale(argv: readonly string[], io: OutputStreams): Promise<number> {
+export async function runScale(argv: readonly string[], io: CliOutput): Promise<number> {
   // A count such as -1 would read as a flag: everything here is positional.
   const positionals = [...argv];
   if (positionals.length === 0 || positionals.length > 2) {
@@ -64,7 +64,7 @@ export async function runScale(argv: readonly string[], io: OutputStreams): Prom
   return EXIT.OK;
 }
 
-export async function runStop(argv: readonly string[], io: OutputStreams): Promise<number> {
+export async function runStop(argv: readonly string[], io: CliOutput): Promise<number> {
   const { positionals } = parseArgs({ args: [...argv], options: {}, allowPositionals: true });
   const { name, reply } = await ask(oneName(positionals, 'stop'), { command: 'stop' });
   const result = resultOf<ShutdownResult>(reply);

@@ -4,16 +4,14 @@ import '../support/node-version.cjs';
 import { readFileSync } from 'node:fs';
 import { ControlError } from '../control/errors.js';
 import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
+import type { CliOutput } from './output-sink.js';
 import { runReload, runScale, runStatus, runStop } from './control-commands.js';
 import { runStart } from './start.js';
 import { RELOAD_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
 
 export { USAGE };
 
-export interface CliOutput {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
+export { ProcessOutput, type CliOutput } from './output-sink.js';
 
 const COMMANDS: Readonly<Record<string, { usage: string; run: (argv: readonly string[], io: CliOutput) => Promise<number> }>> = {
   start: { usage: START_USAGE, run: runStart },

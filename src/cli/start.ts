@@ -17,7 +17,8 @@ import { CliError, EXIT } from './exit-codes.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadPrimaryModule, processPrimary } from './primary-module.js';
 import { parseStart, type StartRequest } from './start-options.js';
-import { prefixWorkerOutput, type OutputStreams } from './worker-output.js';
+import type { CliOutput } from './output-sink.js';
+import { prefixWorkerOutput } from './worker-output.js';
 
 const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   shutdown: 'shutting down gracefully',
@@ -27,7 +28,7 @@ const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   'scale-down': 'removing a worker',
 };
 
-export async function runStart(argv: readonly string[], streams: OutputStreams): Promise<number> {
+export async function runStart(argv: readonly string[], streams: CliOutput): Promise<number> {
   // From here on node:cluster in this process is the primary that forks the app's workers: for
   // the config file, and for the --primary module.
   const primary = processPrimary();
@@ -38,7 +39,7 @@ export async function runStart(argv: readonly string[], streams: OutputStreams):
   } catch (error) {
     throw optionError(error, request);
   }
-  const log = createLogger(cluster.options.name, request.logFormat, streams.err);
+  const log = createLogger(cluster.options.name, request.logFormat, (line) => streams.err(line));
   const startedAt = Date.now();
   // The control socket first: a second start of a running name is refused before anything forks.
   const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
@@ -50,7 +51,12 @@ export async function runStart(argv: readonly string[], streams: OutputStreams):
       return cluster.close();
     },
   });
-  if (request.logPrefix !== undefined) prefixWorkerOutput(cluster, request.logPrefix, request.logFormat, streams);
+  if (request.logPrefix !== undefined) {
+    prefixWorkerOutput(cluster, request.logPrefix, request.logFormat, streams, () => {
+      log.log('warn', 'output-paused', "corral's output is not read as fast as the workers write: their output is paused " +
+        'until it is (their writes wait, nothing is dropped)');
+    });
+  }
   logLifecycle(cluster, log);
   const closed = new Promise<ShutdownResult>((resolve) => cluster.once('closed', resolve));
   const removeSignalHandlers = handleSignals(cluster, {

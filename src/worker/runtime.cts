@@ -43,6 +43,8 @@ class WorkerRuntime {
     internals.onCorralFrame((frame) => this.#onFrame(frame as protocol.ToWorker));
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#onSignal(signal));
     this.#forwardStartupStderr();
+    survivePipeLoss(process.stdout);
+    survivePipeLoss(process.stderr);
     internals.sendCorralFrame({ act: 'hello' });
     const interval = settings.reportInterval ?? protocol.DEFAULT_REPORT_INTERVAL;
     if (interval > 0) startReporter(interval, this.#connections);
@@ -139,6 +141,21 @@ class WorkerRuntime {
       },
     };
   }
+}
+
+/**
+ * A worker's stdout and stderr are the primary's (inherited) unless --log-prefix pipes them. When
+ * their reader goes away (journald restarts, `corral start … | head` exits), a write fails with
+ * EPIPE, and Node would end the process on it: every worker would die and be restarted into the
+ * same closed pipe. The output is gone either way, so an EPIPE nobody else listens for is dropped
+ * and the worker keeps serving. Any other error, or one the app listens for itself, goes where it
+ * would without corral.
+ */
+function survivePipeLoss(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (stream.listenerCount('error') > 1) return;
+    if (error.code !== 'EPIPE') throw error;
+  });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-namespace -- types merged with the `export =` value

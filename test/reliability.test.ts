@@ -1,0 +1,169 @@
+// What must not take an app down or lose its data, each with real processes: the loss of
+// corral's own output, slow readers and endless lines on --log-prefix, crash storms, signals at
+// odd times, untrusted run directories, a drain's last output, abusive control clients, broken
+// config files, huge IPC messages, orphans and grandchildren.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, describe, test } from 'node:test';
+import { freePort } from './helpers/net-client.js';
+import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
+
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
+const WORKER_API = fileURLToPath(new URL('../../dist/worker/index.cjs', import.meta.url));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-reliability-'));
+const RUN_DIR = path.join(dir, 'run');
+after(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => killPrograms());
+
+/** An HTTP app: GET / answers `<pid> <slot>`; `body` adds routes (`routes[path] = (req, res) => …`) and misbehaviour. */
+function writeApp(name: string, body = ''): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `'use strict';
+const http = require('node:http');
+const { onShutdown, slot } = require(${JSON.stringify(WORKER_API)});
+const routes = {};
+${body}
+http.createServer((req, res) => {
+  const route = routes[req.url];
+  if (route) return route(req, res);
+  res.end(process.pid + ' ' + slot + '\\n');
+}).listen(Number(process.env.PORT));
+`);
+  return file;
+}
+
+function startCorral(args: string[], env: Record<string, string> = {}, detached = false): Program {
+  return startProgram(BIN, ['start', ...args], { cwd: dir, env: { NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR, ...env }, detached });
+}
+
+const corralCommand = (...args: string[]) => runCommand(BIN, args, { cwd: dir, env: { CORRAL_RUN_DIR: RUN_DIR } });
+
+/** The resident memory of a process, in MiB (Linux /proc). */
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(match !== null, `no VmRSS for pid ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
+async function get(port: number, url = '/'): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${url}`);
+  return { status: response.status, body: await response.text() };
+}
+
+describe("corral's own output", () => {
+  for (const prefix of [false, true]) {
+    test(`stdout and stderr closing under a running app${prefix ? ' (--log-prefix slot)' : ''}: the primary and its workers keep serving`, { timeout: 30_000 }, async () => {
+      const app = writeApp(`epipe-${prefix}.cjs`, "routes['/log'] = (req, res) => { console.log('request'); console.error('to stderr'); res.end('logged\\n'); };");
+      const port = await freePort();
+      const name = `epipe-${prefix}`;
+      const corral = startCorral([app, '-i', '2', '--name', name, ...(prefix ? ['--log-prefix', 'slot'] : [])], { PORT: String(port) });
+      await corral.waitForErr(/ready: 2 workers/);
+      // The reader goes away, as journald restarting or `| head` exiting does.
+      corral.child.stdout!.destroy();
+      corral.child.stderr!.destroy();
+      for (let index = 0; index < 20; index += 1) assert.equal((await get(port, '/log')).body, 'logged\n');
+      // corral logs the reload, and the workers' output goes on: all of it into closed pipes.
+      const reload = await corralCommand('reload', name);
+      assert.equal(reload.status, 0, reload.stderr);
+      for (let index = 0; index < 20; index += 1) assert.equal((await get(port, '/log')).body, 'logged\n');
+      const status = await corralCommand('status', name, '--json');
+      assert.equal(status.status, 0, status.stderr);
+      assert.equal((JSON.parse(status.stdout) as { generation: number }).generation, 2);
+      const stop = await corralCommand('stop', name);
+      assert.equal(stop.status, 0, stop.stderr);
+      assert.equal((await exitOf(corral)).code, 0);
+    });
+  }
+
+  test('stdout closing: what went there goes to stderr, and corral says so once', { timeout: 30_000 }, async () => {
+    const app = writeApp('stdout-gone.cjs', "routes['/log'] = (req, res) => { console.log('line from', slot); res.end('logged\\n'); };");
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '1', '--name', 'stdout-gone', '--log-prefix', 'slot'], { PORT: String(port) });
+    await corral.waitForErr(/ready: 1 worker/);
+    corral.child.stdout!.destroy();
+    await get(port, '/log');
+    await corral.waitForErr(/WARN stdout closed \(EPIPE\); from now on what went to stdout goes to stderr/);
+    await get(port, '/log');
+    await corral.waitForErr(/^\[0\] line from 0$/);
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+    assert.equal(corral.stderr().match(/stdout closed/g)?.length, 1);
+  });
+});
+
+describe('--log-prefix', () => {
+  test('a reader that stops: worker output is paused, the primary stays small, and every byte arrives afterwards', { timeout: 60_000 }, async () => {
+    // 256 MiB in 1 MiB lines, written as fast as the worker can (ignoring backpressure).
+    const app = writeApp('flood.cjs', `
+routes['/flood'] = (req, res) => {
+  const line = Buffer.alloc(1024 * 1024 - 1, 'x').toString() + '\\n';
+  for (let index = 0; index < 256; index += 1) process.stdout.write(line);
+  process.stdout.write('flood done\\n');
+  res.end('flooding\\n');
+};`);
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '1', '--name', 'flood', '--log-prefix', 'slot'], { PORT: String(port) });
+    await corral.waitForErr(/ready: 1 worker/);
+    const primary = corral.child.pid!;
+    const before = rssMiB(primary);
+    const stdout = corral.child.stdout!;
+    stdout.pause();
+    await get(port, '/flood');
+    await corral.waitForErr(/WARN corral's output is not read as fast as the workers write: their output is paused/);
+    const whilePaused = rssMiB(primary);
+    // Resume: everything comes, in order, cut into lines of at most 16 KiB.
+    let bytes = 0;
+    let peak = whilePaused;
+    stdout.removeAllListeners('data');
+    const done = new Promise<void>((resolve) => {
+      let tail = '';
+      stdout.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        tail = (tail + chunk.toString('latin1')).slice(-64);
+        if (bytes % (16 * 1024 * 1024) < chunk.length) peak = Math.max(peak, rssMiB(primary));
+        if (tail.includes('flood done\n')) resolve();
+      });
+    });
+    stdout.resume();
+    await done;
+    // 256 MiB of x, cut into 16,384-character lines, each with its "[0] " prefix and newline.
+    const lines = 256 * Math.ceil((1024 * 1024 - 1) / 16_384);
+    assert.equal(bytes, 256 * (1024 * 1024 - 1) + lines * 5 + '[0] flood done\n'.length);
+    assert.ok(whilePaused - before < 64, `primary RSS ${before.toFixed(0)} → ${whilePaused.toFixed(0)} MiB while paused`);
+    assert.ok(peak - before < 96, `primary RSS peaked at ${peak.toFixed(0)} MiB (from ${before.toFixed(0)})`);
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+
+  test('64 MiB without a newline: cut into 16 KiB lines in linear time, and the primary keeps answering', { timeout: 60_000 }, async () => {
+    const app = writeApp('no-newline.cjs', `
+routes['/spew'] = (req, res) => {
+  const chunk = Buffer.alloc(64 * 1024, 'y').toString();
+  let left = 1024;
+  const next = () => {
+    while (left > 0) {
+      left -= 1;
+      if (!process.stdout.write(chunk)) return process.stdout.once('drain', next);
+    }
+    process.stdout.write('\\nspew done\\n');
+  };
+  next();
+  res.end('spewing\\n');
+};`);
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '1', '--name', 'no-newline', '--log-prefix', 'slot'], { PORT: String(port) });
+    await corral.waitForErr(/ready: 1 worker/);
+    await get(port, '/spew');
+    const status = await corralCommand('status', 'no-newline');
+    assert.equal(status.status, 0, status.stderr);
+    await corral.waitFor(/^\[0\] spew done$/, 1, 20_000);
+    const cut = corral.lines.filter((line) => line.startsWith('[0] y'));
+    assert.equal(cut.length, 64 * 1024 * 1024 / 16_384);
+    assert.ok(cut.every((line) => line.length === 16_384 + 4), 'every piece is 16,384 characters after its prefix');
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+});
