@@ -340,7 +340,7 @@ describe('the managed cluster under failing workers', () => {
   });
 
   test('restart jitter spreads capped delays around maxDelay instead of clipping them to it', () => {
-    const policy = { minDelay: 100, maxDelay: 1000, factor: 2, jitter: 0.2, resetAfter: 10_000 };
+    const policy = { minDelay: 100, maxDelay: 1000, factor: 2, jitter: 0.2, resetAfter: 10_000, minUptime: 1_000 };
     const delays = Array.from({ length: 16 }, (_, i) => restartDelay(20, policy, () => i / 15));
     assert.equal(new Set(delays).size, 16);
     assert.equal(Math.min(...delays), 800);

@@ -5,7 +5,7 @@ import type { StartFailure } from 'corral';
 import { FakeClock } from './helpers/fake-clock.js';
 import { logger, rollingReload, scaling, startOptions, supervision } from './helpers/internals.js';
 
-const RESTART = { minDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, resetAfter: 10_000 };
+const RESTART = { minDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, resetAfter: 10_000, minUptime: 1_000 };
 const CRASH_LOOP = { maxCrashes: 4, window: 60_000, retryDelay: 30_000 };
 const crash = { planned: false, failedStart: false, uptime: 2_000, clusterStarting: false };
 
@@ -46,6 +46,25 @@ describe('slot supervision', () => {
     clock.advance(1);
     assert.equal(slot.crashloop, false);
     assert.equal(slot.crashes, 0);
+  });
+
+  test('a serving worker killed from outside, or one that ran minUptime after it was ready, is refilled at once and never makes a crash loop', () => {
+    const clock = new FakeClock();
+    const slot = supervisor(clock);
+    const exits = [
+      { ...crash, readyFor: 10, killedFromOutside: true }, // SIGKILL from an OOM killer or a chaos test
+      { ...crash, readyFor: 1_000 }, // exited on its own after serving minUptime
+      { ...crash, failedStart: true, uptime: 20, killedFromOutside: true }, // a start cut short by a kill
+    ];
+    for (let index = 0; index < 30; index += 1) {
+      clock.advance(100);
+      const verdict = slot.exited(exits[index % exits.length]!);
+      assert.deepEqual(verdict, { action: 'restart', delay: 0, crashes: 0, crashloop: false, enteredCrashloop: false }, `exit ${index + 1}`);
+    }
+    // An early crash (on its own, within minUptime of readiness) still backs off.
+    slot.exited({ ...crash, readyFor: 999 });
+    const second = slot.exited({ ...crash, readyFor: 999 });
+    assert.ok(second.action === 'restart' && second.delay === 100 && second.crashes === 2);
   });
 
   test('crashes spread wider than the window never enter crashloop', () => {

@@ -117,9 +117,10 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
     log.log(crashes > 0 ? 'warn' : 'info', 'restart', `${who(slot, previous.id, previous.process.pid)} exited (${exit}); ` +
       `restarting in ${delay} ms${crashes > 0 ? ` (crash ${crashes} in a row)` : ''}`, { slot, crashes, delay });
   });
-  cluster.on('crashloop', ({ slot, crashes, retryIn }) => {
-    log.log('error', 'crashloop', `slot ${slot} is crash-looping (${crashes} crashes in a row within the window); ` +
-      `retrying every ${retryIn} ms while the other slots keep serving`, { slot, crashes, retryIn });
+  cluster.on('crashloop', ({ slot, crashes, retryIn, serving }) => {
+    const others = serving === 0 ? 'no slot is serving' : `${serving} slot${serving === 1 ? '' : 's'} serving meanwhile`;
+    log.log('error', 'crashloop', `slot ${slot} is crash-looping (${crashes} early crashes in a row within the window); ` +
+      `retrying every ${retryIn} ms, ${others}`, { slot, crashes, retryIn, serving });
   });
   cluster.on('startFailed', (failure) => {
     log.log('warn', 'start-failed', describeStartFailure(failure), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });

@@ -24,6 +24,8 @@ import type { ManagedClusterEvents } from './types.js';
 
 /** A worker that exits on its own request sooner than this after its fork counts as crashed. */
 const PLANNED_EXIT_MIN_UPTIME = 1000;
+/** Signals a process gets from its own faults: a crash of the code, unlike a kill from outside. */
+const FAULT_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGTRAP', 'SIGSYS']);
 /**
  * The cluster forks at most max(4, 2 × workers) times in any one second: room for a full start
  * and a round of restarts right after it (a crash just after start is not delayed), while a crash
@@ -251,7 +253,12 @@ export class SlotTable {
     // led to it: cluster.worker.disconnect() is Node's documented way to leave after a fatal error.
     const planned = worker.worker.exitedAfterDisconnect === true && exit.code === 0 && uptime >= PLANNED_EXIT_MIN_UPTIME;
     const verdict = slot.supervisor.exited({
-      planned, failedStart: !started.ok, uptime, clusterStarting: this.#host.isStarting(),
+      planned,
+      failedStart: !started.ok,
+      uptime,
+      readyFor: worker.readyAt === undefined ? undefined : this.#host.clock.now() - worker.readyAt,
+      killedFromOutside: exit.signal !== null && !exit.killed && !FAULT_SIGNALS.has(exit.signal),
+      clusterStarting: this.#host.isStarting(),
     });
     if (verdict.action === 'give-up') {
       if (!started.ok) this.#host.giveUp(new StartFailedError(started.failure, verdict.attempts));
@@ -264,6 +271,7 @@ export class SlotTable {
     if (verdict.enteredCrashloop) {
       events.emit('crashloop', {
         slot: slot.index, crashes: verdict.crashes, retryIn: verdict.delay, exitCode: exit.code, signal: exit.signal,
+        serving: this.list().filter((other) => other.worker?.isReady === true).length,
       });
     }
     this.#scheduleFork(slot, verdict.delay);

@@ -1,14 +1,20 @@
 /**
  * Slot supervision: what happens when a slot's worker exits. A pure policy over a clock, so it is
- * unit-tested without processes (test/supervision.test.ts); the managed cluster carries it out.
+ * unit-tested without processes (test/lifecycle-units.test.ts); the managed cluster carries it out.
  *
  *  - A planned exit (the worker left on its own request after running a while) is refilled at once.
- *  - A crash (any other exit, or a worker not ready within startTimeout) is refilled at once the
- *    first time; crashes in a row wait an exponential, jittered backoff (backoff.ts) from
- *    `restart.minDelay`. A worker that ran `resetAfter` ms resets it.
- *  - `crashLoop.maxCrashes` crashes within `crashLoop.window` ms put the slot in the `crashloop`
- *    state: it is retried every `crashLoop.retryDelay` ms, while the other slots keep serving,
- *    until a worker runs `resetAfter` ms.
+ *  - A worker that was serving and then died is refilled at once, without backoff and without
+ *    counting toward a crash loop: one ended from outside by a signal (an OOM killer, a chaos
+ *    test, `kill`), or one that ran `restart.minUptime` ms after it became ready. Capacity lost
+ *    to crashes after readiness comes back as fast as the fork rate bound allows, so such crashes
+ *    never take the whole cluster down. A start cut short by an outside signal is refilled at
+ *    once too: it says nothing about the code.
+ *  - An early crash (the worker never became ready, or exited on its own within minUptime of it)
+ *    is what backs off: refilled at once the first time, then after an exponential, jittered
+ *    delay (backoff.ts) from `restart.minDelay`. A worker that ran `resetAfter` ms resets it.
+ *  - `crashLoop.maxCrashes` early crashes within `crashLoop.window` ms put the slot in the
+ *    `crashloop` state: it is retried every `crashLoop.retryDelay` ms until a worker runs
+ *    `resetAfter` ms.
  *  - While the cluster starts for the first time, a slot whose worker fails to start
  *    `startAttempts` times in a row gives the start up: `start()` rejects and nothing retries.
  *
@@ -32,6 +38,10 @@ export interface ExitReport {
   readonly failedStart: boolean;
   /** ms from its fork to its exit. */
   readonly uptime: number;
+  /** ms from its readiness to its exit; absent when it never became ready. */
+  readonly readyFor?: number;
+  /** A signal from outside corral ended it (not one of corral's SIGKILLs, not a fault such as SIGSEGV). */
+  readonly killedFromOutside?: boolean;
   /** The cluster has not yet been ready as a whole (its first start()). */
   readonly clusterStarting: boolean;
 }
@@ -91,6 +101,12 @@ export class SlotSupervisor {
     this.#readyAt = undefined;
     const restart = this.#policy.restart;
     if (this.#ranLongEnough(report.uptime)) this.#recover();
+    const served = report.readyFor !== undefined && restart !== false && report.readyFor >= restart.minUptime;
+    if (report.killedFromOutside === true || served) {
+      // Not the code failing to run: refill at once, and count nothing.
+      if (restart === false) return { action: 'none' };
+      return { action: 'restart', delay: 0, crashes: this.#consecutive, crashloop: this.#crashloop, enteredCrashloop: false };
+    }
     if (report.failedStart) {
       this.#failedStarts += 1;
       if (report.clusterStarting && this.#failedStarts >= this.#policy.startAttempts) {

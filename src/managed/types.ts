@@ -27,6 +27,8 @@ export interface CrashLoopInfo {
   /** How the last worker of the slot ended. */
   exitCode: number | null;
   signal: ExitSignal;
+  /** How many slots have a ready worker at this moment. */
+  serving: number;
 }
 
 export interface ReloadResult {

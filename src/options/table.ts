@@ -35,6 +35,12 @@ export interface RestartOptions {
   jitter?: number;
   /** A worker that ran this long (ms) before exiting restarts the backoff from `minDelay`. @default 10000 */
   resetAfter?: number;
+  /**
+   * A worker that exits on its own sooner than this (ms) after it became ready is an early crash:
+   * it backs off and counts toward a crash loop. One that ran longer, or that a signal ended
+   * from outside, is restarted at once. @default 1000
+   */
+  minUptime?: number;
 }
 
 export interface CrashLoopOptions {
@@ -55,6 +61,7 @@ export const DEFAULT_RESTART: Readonly<Required<RestartOptions>> = Object.freeze
   factor: 2,
   jitter: 0.2,
   resetAfter: 10_000,
+  minUptime: 1_000,
 });
 
 export const DEFAULT_CRASH_LOOP: Readonly<Required<CrashLoopOptions>> = Object.freeze({
@@ -226,6 +233,10 @@ export const OPTION_TABLE = {
             factor: { description: 'Each further consecutive crash multiplies the delay by this. Default: 2.', type: 'number', minimum: 1 },
             jitter: { description: 'Random spread of each delay, as a fraction (0.2 = ±20%). Default: 0.2.', type: 'number', minimum: 0, maximum: 1 },
             resetAfter: { description: 'A worker that ran this many ms resets the backoff. Default: 10000.', type: 'number', minimum: 0 },
+            minUptime: {
+              description: 'A worker exiting on its own within this many ms of becoming ready is an early crash (backoff, crash loop); later, or killed from outside, it restarts at once. Default: 1000.',
+              ...MS,
+            },
           },
         },
       ],
@@ -366,6 +377,7 @@ function normalizeRestart(restart: unknown): Readonly<Required<RestartOptions>> 
     factor: nonNegativeNumber(raw['factor'], 'restart.factor', DEFAULT_RESTART.factor),
     jitter: nonNegativeNumber(raw['jitter'], 'restart.jitter', DEFAULT_RESTART.jitter),
     resetAfter: nonNegativeNumber(raw['resetAfter'], 'restart.resetAfter', DEFAULT_RESTART.resetAfter),
+    minUptime: timeout(raw['minUptime'], 'restart.minUptime', DEFAULT_RESTART.minUptime),
   };
   if (resolved.factor < 1) throw new InvalidOptionError('restart.factor', 'a number ≥ 1', resolved.factor);
   if (resolved.jitter > 1) throw new InvalidOptionError('restart.jitter', 'a fraction from 0 to 1', resolved.jitter);
