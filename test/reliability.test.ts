@@ -204,3 +204,59 @@ if (cluster.isPrimary) {
     await exitOf(corral);
   });
 });
+
+describe('reloads asked for during a reload', () => {
+  /** An app that answers its version, and listens START_DELAY ms after it starts (a slow boot). */
+  const versioned = (file: string, version: string, extra = ''): void => writeFileSync(file, `'use strict';
+${extra}
+const server = require('node:http').createServer((req, res) => res.end(${JSON.stringify(version)}));
+setTimeout(() => server.listen(Number(process.env.PORT)), Number(process.env.START_DELAY));
+`);
+
+  test('two edits and two SIGHUPs, the second during the first reload: one more reload runs after it, and every worker ends on the newest code', { timeout: 60_000 }, async () => {
+    const app = path.join(dir, 'hup-twice.cjs');
+    versioned(app, 'v1');
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '4', '--name', 'hup-twice'], { PORT: String(port), START_DELAY: '300' });
+    await corral.waitForErr(/ready: 4 workers/);
+    versioned(app, 'v2');
+    corral.child.kill('SIGHUP');
+    await corral.waitForErr(/rolling reload to generation 2/);
+    versioned(app, 'v3');
+    corral.child.kill('SIGHUP');
+    corral.child.kill('SIGHUP'); // Any number of them make one reload.
+    await corral.waitForErr(/reloaded: every worker runs generation 3/, 1, 40_000);
+    assert.match(corral.stderr(), /reloaded: every worker runs generation 2/);
+    assert.doesNotMatch(corral.stderr(), /generation 4/);
+    const answers = await Promise.all(Array.from({ length: 8 }, async () => (await get(port)).body));
+    assert.deepEqual(new Set(answers), new Set(['v3']));
+    const status = JSON.parse((await corralCommand('status', 'hup-twice', '--json')).stdout) as {
+      generation: number; reloading: number | null; slots: { worker: { generation: number } | null }[];
+    };
+    assert.equal(status.generation, 3);
+    assert.equal(status.reloading, null);
+    assert.deepEqual(status.slots.map((slot) => slot.worker?.generation), [3, 3, 3, 3]);
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+
+  test('after a failed reload, status says the generation that serves, and the next reload gets a new number', { timeout: 60_000 }, async () => {
+    const app = path.join(dir, 'failed-generation.cjs');
+    versioned(app, 'v1');
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '2', '--name', 'failed-generation'], { PORT: String(port), START_DELAY: '0' });
+    await corral.waitForErr(/ready: 2 workers/);
+    versioned(app, 'v2', "throw new Error('broken');");
+    assert.equal((await corralCommand('reload', 'failed-generation')).status, 1);
+    const status = JSON.parse((await corralCommand('status', 'failed-generation', '--json')).stdout) as {
+      generation: number; slots: { worker: { generation: number } | null }[];
+    };
+    assert.equal(status.generation, 1);
+    assert.deepEqual(status.slots.map((slot) => slot.worker?.generation), [1, 1]);
+    versioned(app, 'v3');
+    const reload = await corralCommand('reload', 'failed-generation');
+    assert.match(reload.stdout, /every worker runs generation 3/);
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+});

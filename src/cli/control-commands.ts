@@ -86,7 +86,7 @@ function formatStatus(report: StatusReport): string {
   for (const other of report.others) rows.push(row(other.slot, other.state, '', other));
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((cells) => cells[column]!.length)));
   const table = rows.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
-  return `${report.name}: ${report.state}, ${report.workers} worker${report.workers === 1 ? '' : 's'}, generation ${report.generation}, ` +
+  return `${report.name}: ${report.state}, ${report.workers} worker${report.workers === 1 ? '' : 's'}, generation ${report.generation}${report.reloading === null ? '' : ` (reloading to ${report.reloading})`}, ` +
     `primary pid ${report.pid} (${report.primary.rss === null ? '-' : mebibytes(report.primary.rss)}), up ${duration(report.uptime)}\n${table}\n`;
 }
 

@@ -36,7 +36,10 @@ export interface StatusReport {
   /** The primary's pid. */
   pid: number;
   state: ClusterState;
+  /** The generation the cluster serves (of the latest reload that finished). */
   generation: number;
+  /** The generation a reload under way rolls out, or null. */
+  reloading: number | null;
   /** The configured worker count. */
   workers: number;
   /** When the primary started (ISO 8601). */
@@ -81,6 +84,7 @@ export async function statusReport(cluster: ManagedCluster, startedAt: number): 
     pid: process.pid,
     state: status.state,
     generation: status.generation,
+    reloading: status.reloading ?? null,
     workers: status.workers,
     startedAt: new Date(startedAt).toISOString(),
     uptime: now - startedAt,

@@ -66,7 +66,14 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   readonly #slots: SlotTable;
   readonly #readyWaiters = new Set<Waiter>();
   #state: ClusterState = 'idle';
+  /** The generation the cluster serves: that of the latest reload that finished. */
   #generation = 1;
+  /** The highest generation handed out (a failed reload's number is not reused). */
+  #lastGeneration = 1;
+  /** The generation a reload under way rolls out. */
+  #reloading: number | undefined;
+  /** A reload asked for while one runs: it runs next, once, for every caller who asked meanwhile. */
+  #queuedReload: Promise<ReloadResult> | undefined;
   #wasReady = false;
   #closing: Promise<ShutdownResult> | undefined;
   #startError: StartFailedError | undefined;
@@ -106,7 +113,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       // LISTEN_PID: it names the primary, and code that checks it would take the sockets for its own.
       workerEnv: this.inheritedSockets.length > 0 ? { ...this.options.env, LISTEN_PID: undefined } : this.options.env,
       events: this,
-      generation: () => this.#generation,
+      // A slot refilled during a reload starts from the code on disk, which is the reload's.
+      generation: () => this.#reloading ?? this.#generation,
       isClosing: () => this.#isClosing(),
       isStarting: () => this.#state === 'starting',
       checkReady: () => this.#checkReady(),
@@ -122,7 +130,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     return this.#state;
   }
 
-  /** The generation new workers get; a reload increments it. */
+  /** The generation the cluster serves: 1 at first, then that of the latest reload that finished. */
   get generation(): number {
     return this.#generation;
   }
@@ -179,7 +187,19 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
    * `ReloadFailedError` if a replacement fails (the old workers keep serving).
    */
   reload(): Promise<ReloadResult> {
-    return this.#enqueue('reload', () => this.#reload());
+    // A reload asked for during a reload (SIGHUP, `corral reload`, code) runs after it, so that the
+    // cluster ends on the newest code; any number of such requests make that one reload.
+    if (this.#queuedReload !== undefined) return this.#queuedReload;
+    const queued = this.#enqueue('reload', () => {
+      if (this.#queuedReload === queued) this.#queuedReload = undefined;
+      return this.#reload();
+    });
+    this.#queuedReload = queued;
+    const forget = (): void => {
+      if (this.#queuedReload === queued) this.#queuedReload = undefined;
+    };
+    queued.then(forget, forget);
+    return queued;
   }
 
   /**
@@ -223,7 +243,12 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   /** A snapshot of every slot and worker. */
   status(): ClusterStatus {
     return clusterStatus({
-      name: this.options.name, state: this.#state, generation: this.#generation, slots: this.#slots.list(), live: this.#slots.live(),
+      name: this.options.name,
+      state: this.#state,
+      generation: this.#generation,
+      reloading: this.#reloading,
+      slots: this.#slots.list(),
+      live: this.#slots.live(),
     });
   }
 
@@ -274,14 +299,21 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   }
 
   async #reload(): Promise<ReloadResult> {
-    const generation = ++this.#generation;
+    const generation = ++this.#lastGeneration;
     const startedAt = this.#clock.now();
+    this.#reloading = generation;
     this.emit('reloading', generation);
-    const result = await rollingReload(
-      this.#slots.list().map((slot) => slot.index),
-      { replace: (slot) => this.#slots.replaceSlot(slot, generation, 'reload') },
-      this.options.reloadConcurrency,
-    );
+    let result: Awaited<ReturnType<typeof rollingReload>>;
+    try {
+      result = await rollingReload(
+        this.#slots.list().map((slot) => slot.index),
+        { replace: (slot) => this.#slots.replaceSlot(slot, generation, 'reload') },
+        this.options.reloadConcurrency,
+      );
+    } finally {
+      this.#reloading = undefined;
+    }
+    if (result.failure === undefined) this.#generation = generation;
     if (result.failure !== undefined) {
       const error = new ReloadFailedError(result.failure, result.replaced);
       this.emit('reloadFailed', error);

@@ -4,7 +4,8 @@
  *
  *   SIGTERM   graceful shutdown (shutdown.ts): docker stop, systemctl stop, `corral stop`
  *   SIGINT    the same (Ctrl-C); a second SIGINT forces the stop: SIGKILL to every worker
- *   SIGHUP    zero-downtime rolling reload (rolling-reload.ts); several at once make one reload
+ *   SIGHUP    zero-downtime rolling reload (rolling-reload.ts); those during a reload make one
+ *             more reload after it, so the cluster always ends on the newest code
  *   SIGTTIN   one more worker (scaling.ts)
  *   SIGTTOU   one worker less (never below one)
  *
@@ -29,7 +30,7 @@ export interface SignalHandlers {
 
 /** Installs the handlers above; returns a function that removes them. */
 export function handleSignals(cluster: ManagedCluster, handlers: SignalHandlers = {}): () => void {
-  let reloadPending = false;
+  let lastReload: Promise<ReloadResult> | undefined;
   const act = (signal: NodeJS.Signals, action: SignalAction): void => {
     handlers.onSignal?.(signal, action);
     const fail = (error: unknown): void => handlers.onError?.(error instanceof Error ? error : new Error(String(error)), action);
@@ -40,14 +41,14 @@ export function handleSignals(cluster: ManagedCluster, handlers: SignalHandlers 
       case 'force':
         cluster.close({ force: true }).catch(fail);
         break;
-      case 'reload':
-        if (reloadPending) return;
-        reloadPending = true;
-        cluster.reload().then(
-          (result: ReloadResult) => { reloadPending = false; return result; },
-          (error: ReloadFailedError) => { reloadPending = false; fail(error); },
-        );
+      case 'reload': {
+        const reload = cluster.reload();
+        // Signals that joined a queued reload share its outcome: report a failure once.
+        if (reload === lastReload) return;
+        lastReload = reload;
+        reload.then((result: ReloadResult) => result, (error: ReloadFailedError) => fail(error));
         break;
+      }
       case 'scale-up':
       case 'scale-down':
         cluster.scale(action === 'scale-up' ? '+1' : '-1').then((result: ScaleResult) => result, fail);

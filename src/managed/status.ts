@@ -27,6 +27,7 @@ export interface ClusterFacts {
   readonly name: string;
   readonly state: ClusterState;
   readonly generation: number;
+  readonly reloading: number | undefined;
   /** In slot order. */
   readonly slots: readonly Slot[];
   /** Every worker process still running. */
@@ -49,6 +50,7 @@ export function clusterStatus(facts: ClusterFacts): ClusterStatus {
     name: facts.name,
     state: facts.state,
     generation: facts.generation,
+    reloading: facts.reloading,
     workers: facts.slots.length,
     slots,
     others: [...facts.live].filter((worker) => !serving.has(worker)).map(workerStatus),

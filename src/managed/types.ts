@@ -78,7 +78,10 @@ export interface SlotStatus {
 export interface ClusterStatus {
   name: string;
   state: ClusterState;
+  /** The generation the cluster serves: that of the latest reload that finished (1 before any). */
   generation: number;
+  /** The generation a reload under way is rolling out, if one is. */
+  reloading: number | undefined;
   /** The configured worker count. */
   workers: number;
   slots: SlotStatus[];
