@@ -260,3 +260,25 @@ setTimeout(() => server.listen(Number(process.env.PORT)), Number(process.env.STA
     assert.equal((await exitOf(corral)).code, 0);
   });
 });
+
+describe("a drain's last output", () => {
+  for (const prefix of [false, true]) {
+    test(`an onShutdown hook that writes 4 MiB: all of it arrives${prefix ? ' (--log-prefix slot)' : ''}`, { timeout: 30_000 }, async () => {
+      const app = writeApp(`last-words-${prefix}.cjs`, `
+onShutdown(() => {
+  const line = Buffer.alloc(1023, 'z').toString() + '\\n';
+  for (let index = 0; index < 4096; index += 1) process.stdout.write(line);
+  process.stdout.write('last line\\n');
+});`);
+      const port = await freePort();
+      const corral = startCorral([app, '-i', '1', '--name', `last-words-${prefix}`, ...(prefix ? ['--log-prefix', 'slot'] : [])], { PORT: String(port) });
+      await corral.waitForErr(/ready: 1 worker/);
+      corral.child.kill('SIGTERM');
+      assert.equal((await exitOf(corral)).code, 0);
+      const lines = corral.lines.filter((line) => /^(\[0\] )?z+$/.test(line));
+      assert.equal(lines.length, 4096);
+      assert.ok(lines.every((line) => line.endsWith('z'.repeat(1023))));
+      assert.match(corral.lines.at(-1)!, /^(\[0\] )?last line$/);
+    });
+  }
+});

@@ -28,6 +28,9 @@ const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   'scale-down': 'removing a worker',
 };
 
+/** How long the primary waits, after the last worker exited, for the rest of its output through --log-prefix. */
+const OUTPUT_END_TIMEOUT = 5_000;
+
 export async function runStart(argv: readonly string[], streams: CliOutput): Promise<number> {
   // From here on node:cluster in this process is the primary that forks the app's workers: for
   // the config file, and for the --primary module.
@@ -51,8 +54,9 @@ export async function runStart(argv: readonly string[], streams: CliOutput): Pro
       return cluster.close();
     },
   });
+  let outputEnded: (ms: number) => Promise<void> = () => Promise.resolve();
   if (request.logPrefix !== undefined) {
-    prefixWorkerOutput(cluster, request.logPrefix, request.logFormat, streams, () => {
+    outputEnded = prefixWorkerOutput(cluster, request.logPrefix, request.logFormat, streams, () => {
       log.log('warn', 'output-paused', "corral's output is not read as fast as the workers write: their output is paused " +
         'until it is (their writes wait, nothing is dropped)');
     });
@@ -100,6 +104,8 @@ export async function runStart(argv: readonly string[], streams: CliOutput): Pro
   const result = await closed;
   removeSignalHandlers();
   await control.close();
+  // The workers' last lines (their drain flushed them into the pipes) are passed on before exiting.
+  await outputEnded(OUTPUT_END_TIMEOUT);
   const killed = result.exits.filter((exit) => exit.killed);
   if (result.clean) log.log('info', 'stopped', 'stopped cleanly');
   else {

@@ -17,10 +17,15 @@ import type { LogPrefix } from './start-options.js';
 /** Pauses are reported at most this often (a slow reader pauses output many times a second). */
 const PAUSE_NOTICE_INTERVAL = 60_000;
 
+/**
+ * Starts passing worker output on; the function it returns resolves once every pipe opened so far
+ * has ended (or after `ms`), so that the primary exits only after the workers' last lines.
+ */
 export function prefixWorkerOutput(
   cluster: ManagedCluster, prefix: LogPrefix, format: LogFormat, output: CliOutput, onPause: () => void,
-): void {
+): (ms: number) => Promise<void> {
   let noticedAt = -Infinity;
+  const open = new Set<Promise<void>>();
   cluster.on('fork', (worker) => {
     const slot = cluster.slotOf(worker);
     const pid = worker.process.pid;
@@ -46,9 +51,19 @@ export function prefixWorkerOutput(
         }
         output.whenWritable(() => stream.resume());
       });
-      stream.on('end', () => lines.end());
+      const ended = new Promise<void>((resolve) => {
+        stream.on('end', () => lines.end());
+        stream.on('close', resolve);
+      });
+      open.add(ended);
+      void ended.then(() => open.delete(ended));
     };
     pipe(worker.process.stdout, 'stdout');
     pipe(worker.process.stderr, 'stderr');
   });
+  return async (ms) => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(open), new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+    clearTimeout(timer);
+  };
 }

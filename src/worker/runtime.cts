@@ -27,6 +27,9 @@ interface ShutdownInfo {
 
 type ShutdownHook = (info: ShutdownInfo) => unknown;
 
+/** The drain gives up waiting for output to flush this long before its deadline, so that it exits rather than being SIGKILLed. */
+const FLUSH_MARGIN = 50;
+
 const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 class WorkerRuntime {
@@ -91,6 +94,9 @@ class WorkerRuntime {
     clearTimeout(halfway);
     const failed = await this.#runHooks({ reason, deadline });
     await closed;
+    // process.exit() drops what is still queued for a pipe: the app's last lines (often what its
+    // hooks just wrote) would be cut. Exit once stdout and stderr have flushed, before the deadline.
+    await flushed([process.stdout, process.stderr], deadline - Date.now() - FLUSH_MARGIN);
     process.exit(failed ? 1 : (process.exitCode ?? 0));
   }
 
@@ -141,6 +147,24 @@ class WorkerRuntime {
       },
     };
   }
+}
+
+/** Resolves once everything written to the streams so far is flushed, or after `ms`. */
+function flushed(streams: readonly NodeJS.WriteStream[], ms: number): Promise<void> {
+  const pending = streams.filter((stream) => stream.writableLength > 0 && !stream.destroyed);
+  if (pending.length === 0 || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    let left = pending.length;
+    for (const stream of pending) {
+      // A write's callback runs once it and everything before it went out (or failed).
+      stream.write('', () => {
+        if (--left > 0) return;
+        clearTimeout(timer);
+        resolve();
+      });
+    }
+  });
 }
 
 /**
