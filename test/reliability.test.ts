@@ -4,6 +4,7 @@
 // config files, huge IPC messages, orphans and grandchildren.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -281,4 +282,69 @@ onShutdown(() => {
       assert.match(corral.lines.at(-1)!, /^(\[0\] )?last line$/);
     });
   }
+});
+
+describe('the control socket under abusive clients', () => {
+  const connectControl = (name: string): Promise<net.Socket> => new Promise((resolve, reject) => {
+    const socket = net.connect(path.join(RUN_DIR, `${name}.sock`), () => resolve(socket));
+    socket.once('error', reject);
+  });
+  /** Resolves with what the server sent once it closed the connection (or rejects after `ms`). */
+  const closedBy = (socket: net.Socket, ms: number): Promise<string> => new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`the connection stayed open for ${ms} ms`)), ms);
+    socket.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+  });
+
+  test('20,000 pipelined requests from a client that never reads, 40 connections at once, and a line over 64 KiB in bytes: the primary stays small and keeps serving', { timeout: 60_000 }, async () => {
+    const app = writeApp('control-abuse.cjs');
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '2', '--name', 'control-abuse'], { PORT: String(port) });
+    await corral.waitForErr(/ready: 2 workers/);
+    const primary = corral.child.pid!;
+    const before = rssMiB(primary);
+    const flood = await connectControl('control-abuse');
+    flood.pause();
+    const requests = Array.from({ length: 20_000 }, (_, id) => `{"v":1,"id":${id},"command":"status"}\n`).join('');
+    flood.write(requests);
+    // Another client is answered meanwhile, and so is HTTP.
+    const status = await corralCommand('status', 'control-abuse', '--json');
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal((await get(port)).status, 200);
+    const during = rssMiB(primary);
+    assert.ok(during - before < 48, `primary RSS ${before.toFixed(0)} → ${during.toFixed(0)} MiB under the pipelined flood`);
+    flood.destroy();
+
+    // At most 32 connections: the others are refused at once with a reply that says so.
+    const held = await Promise.all(Array.from({ length: 40 }, () => connectControl('control-abuse')));
+    const refused = await Promise.all(held.slice(32).map((socket) => closedBy(socket, 5_000)));
+    for (const reply of refused) assert.match(reply, /"code":"CORRAL_ERR_BUSY".*at most 32 connections/);
+    assert.equal((await get(port)).status, 200);
+    for (const socket of held) socket.destroy();
+
+    // The line limit counts bytes: 30,000 three-byte characters are 90,000 bytes.
+    const long = await connectControl('control-abuse');
+    long.write(`{"v":1,"id":1,"command":"status","x":"${'€'.repeat(30_000)}"}\n`);
+    assert.match(await closedBy(long, 5_000), /"code":"CORRAL_ERR_BAD_REQUEST".*at most 65536 bytes/);
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+
+  test('a connection that sends nothing, or trickles part of a line, is closed after 10 s', { timeout: 30_000 }, async () => {
+    const app = writeApp('control-idle.cjs');
+    const corral = startCorral([app, '-i', '1', '--name', 'control-idle'], { PORT: String(await freePort()) });
+    await corral.waitForErr(/ready: 1 worker/);
+    const silent = await connectControl('control-idle');
+    const trickle = await connectControl('control-idle');
+    trickle.write('{"v":1,');
+    const started = Date.now();
+    await Promise.all([closedBy(silent, 15_000), closedBy(trickle, 15_000)]);
+    assert.ok(Date.now() - started >= 9_000, 'not before the idle timeout');
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
 });

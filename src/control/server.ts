@@ -1,15 +1,18 @@
 /**
  * The control endpoint of a running `corral start`: a Unix socket, mode 0600, in the per-user run
  * directory (run-dir.ts). A socket left by a primary that was killed is detected (nothing answers
- * on it) and replaced, never trusted; a live one means the name is taken.
+ * on it) and replaced, never trusted; a live one means the name is taken. Each client is
+ * bounded (control-connection.ts), and at most MAX_CONNECTIONS are served at once.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { ControlError } from './errors.js';
 import { probe } from './client.js';
-import {
-  CONTROL_PROTOCOL_VERSION, MAX_REQUEST_BYTES, parseRequest, type ControlReply, type ControlRequest,
-} from './protocol.js';
+import { ControlConnection } from './control-connection.js';
+import { CONTROL_PROTOCOL_VERSION, type ControlRequest } from './protocol.js';
+
+/** Control connections open at once; more are refused (CORRAL_ERR_BUSY). */
+export const MAX_CONNECTIONS = 32;
 
 export type ControlHandlers = {
   readonly [command in ControlRequest['command']]: (request: ControlRequest) => Promise<unknown>;
@@ -18,7 +21,7 @@ export type ControlHandlers = {
 export class ControlServer {
   readonly path: string;
   readonly #server: net.Server;
-  readonly #sockets = new Set<net.Socket>();
+  readonly #connections = new Set<ControlConnection>();
   #pending = 0;
   #drained: (() => void) | undefined;
 
@@ -62,7 +65,7 @@ export class ControlServer {
   async close(): Promise<void> {
     this.#server.close();
     if (this.#pending > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
-    for (const socket of this.#sockets) socket.end();
+    for (const connection of this.#connections) connection.end();
     try {
       unlinkSync(this.path);
     } catch {
@@ -71,52 +74,27 @@ export class ControlServer {
   }
 
   #serve(socket: net.Socket, handlers: ControlHandlers): void {
-    this.#sockets.add(socket);
-    socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    socket.setEncoding('utf8');
-    let buffered = '';
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > MAX_REQUEST_BYTES) {
-        this.#reply(socket, { v: CONTROL_PROTOCOL_VERSION, id: null, ok: false,
-          error: { code: 'CORRAL_ERR_BAD_REQUEST', message: `A request line may be at most ${MAX_REQUEST_BYTES} bytes.` } });
-        socket.end();
-        buffered = '';
-        return;
-      }
-      for (let newline = buffered.indexOf('\n'); newline !== -1; newline = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.trim() !== '') this.#handle(socket, line, handlers);
-      }
-    });
-  }
-
-  #handle(socket: net.Socket, line: string, handlers: ControlHandlers): void {
-    const parsed = parseRequest(line);
-    if (!parsed.ok) {
-      this.#reply(socket, { v: CONTROL_PROTOCOL_VERSION, id: parsed.id, ok: false, error: { code: parsed.code, message: parsed.message } });
+    if (this.#connections.size >= MAX_CONNECTIONS) {
+      // Refused at once, so that idle clients can never use up the primary's descriptors (which
+      // the app's connections need).
+      socket.end(`${JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, id: null, ok: false, error: {
+        code: 'CORRAL_ERR_BUSY', message: `The control socket serves at most ${MAX_CONNECTIONS} connections at a time; try again.`,
+      } })}\n`);
       return;
     }
-    const { request } = parsed;
-    this.#pending += 1;
-    handlers[request.command](request).then(
-      (result) => this.#reply(socket, { v: CONTROL_PROTOCOL_VERSION, id: request.id, ok: true, result }),
-      (error: unknown) => {
-        const { code, message } = error as { code?: unknown; message?: unknown };
-        this.#reply(socket, { v: CONTROL_PROTOCOL_VERSION, id: request.id, ok: false, error: {
-          code: typeof code === 'string' ? code : 'CORRAL_ERR_INTERNAL',
-          message: typeof message === 'string' ? message : String(error),
-        } });
-      },
-    ).finally(() => {
-      this.#pending -= 1;
-      if (this.#pending === 0) this.#drained?.();
-    });
+    const connection = new ControlConnection(socket, (request) => this.#run(handlers, request));
+    this.#connections.add(connection);
+    socket.on('close', () => this.#connections.delete(connection));
   }
 
-  #reply(socket: net.Socket, reply: ControlReply): void {
-    if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
+  async #run(handlers: ControlHandlers, request: ControlRequest): Promise<unknown> {
+    this.#pending += 1;
+    try {
+      return await handlers[request.command](request);
+    } finally {
+      this.#pending -= 1;
+      if (this.#pending === 0) this.#drained?.();
+    }
   }
 }
