@@ -204,12 +204,16 @@ describe('the control socket', () => {
     assert.equal((await exitOf(app)).code, 0);
   });
 
-  test('a run directory open to others is closed to 0700 before use', { timeout: 30_000 }, async () => {
+  test('a run directory open to others is refused, not repaired: its sockets may be anybody\'s', { timeout: 30_000 }, async () => {
     rmSync(runDir, { recursive: true, force: true });
-    mkdirSync(runDir, { mode: 0o777 });
-    const app = await startApp([APP, '-i', '1']);
-    assert.equal(statSync(runDir).mode & 0o777, 0o700);
-    app.child.kill('SIGTERM');
-    await exitOf(app);
+    mkdirSync(runDir);
+    chmodSync(runDir, 0o777);
+    const start = await runCommand(BIN, ['start', APP, '-i', '1'], { cwd: dir, env: { CORRAL_RUN_DIR: runDir, PORT: '0' } });
+    assert.equal(start.status, 5);
+    assert.match(start.stderr, /the run directory .* is open to other users \(mode 777\).*chmod 700/);
+    assert.equal(statSync(runDir).mode & 0o777, 0o777, 'left as it was');
+    const status = corral('status');
+    assert.equal(status.status, 5);
+    rmSync(runDir, { recursive: true, force: true });
   });
 });

@@ -3,7 +3,7 @@
 // odd times, untrusted run directories, a drain's last output, abusive control clients, broken
 // config files, huge IPC messages, orphans and grandchildren.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -344,6 +344,62 @@ describe('the control socket under abusive clients', () => {
     const started = Date.now();
     await Promise.all([closedBy(silent, 15_000), closedBy(trickle, 15_000)]);
     assert.ok(Date.now() - started >= 9_000, 'not before the idle timeout');
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+});
+
+describe('the run directory and its sockets', () => {
+  test('a socket that is a symlink, not a socket, or another user\'s is never talked to: status, stop and start refuse with the path', { timeout: 30_000 }, async () => {
+    const runDir = path.join(dir, 'fake-run');
+    mkdirSync(runDir, { mode: 0o700 });
+    // A fake primary that answers every request with success.
+    const fakeSocket = path.join(dir, 'fake-primary.sock');
+    const fake = net.createServer((socket) => socket.on('data', () => socket.end('{"v":1,"id":1,"ok":true,"result":{"pid":1}}\n')));
+    await new Promise<void>((resolve) => fake.listen(fakeSocket, resolve));
+    try {
+      symlinkSync(fakeSocket, path.join(runDir, 'linked.sock'));
+      writeFileSync(path.join(runDir, 'plain.sock'), '');
+      const cases: [string, RegExp][] = [['linked', /is a symbolic link/], ['plain', /is not a socket/]];
+      if (process.getuid?.() === 0) {
+        // As root, a real socket that belongs to another user as well.
+        const foreign = net.createServer();
+        await new Promise<void>((resolve) => foreign.listen(path.join(runDir, 'foreign.sock'), resolve));
+        chownSync(path.join(runDir, 'foreign.sock'), 65534, 65534);
+        cases.push(['foreign', /belongs to another user \(uid 65534; you are uid 0\)/]);
+      }
+      const env = { CORRAL_RUN_DIR: runDir };
+      for (const [name, problem] of cases) {
+        for (const command of [['status', name], ['stop', name]]) {
+          const result = await runCommand(BIN, command, { cwd: dir, env });
+          assert.equal(result.status, 5, `${command.join(' ')}: ${result.stderr}`);
+          assert.match(result.stderr, new RegExp(`the control socket ${path.join(runDir, `${name}.sock`)} ${problem.source}.*Remove it`));
+        }
+        const start = await runCommand(BIN, ['start', writeApp(`fake-${name}.cjs`), '-i', '1', '--name', name], { cwd: dir, env: { ...env, PORT: '0' } });
+        assert.equal(start.status, 5, start.stderr);
+        assert.match(start.stderr, problem);
+      }
+    } finally {
+      fake.close();
+    }
+  });
+
+  test('a corral-<uid> directory in the shared tmpdir that is not private (another user may have made it) is passed over for ~/.corral/run', { timeout: 30_000 }, async () => {
+    const tmp = path.join(dir, 'shared-tmp');
+    const home = path.join(dir, 'home');
+    mkdirSync(tmp);
+    mkdirSync(home);
+    const squatted = path.join(tmp, `corral-${process.getuid!()}`);
+    mkdirSync(squatted);
+    chmodSync(squatted, 0o777);
+    const env = { TMPDIR: tmp, HOME: home, CORRAL_RUN_DIR: '', XDG_RUNTIME_DIR: '' };
+    const port = await freePort();
+    const corral = startProgram(BIN, ['start', writeApp('squatted.cjs'), '-i', '1', '--name', 'squatted'],
+      { cwd: dir, env: { NODE_OPTIONS: '', PORT: String(port), ...env } });
+    await corral.waitForErr(new RegExp(`ready: 1 worker in \\d+ ms; control socket ${path.join(home, '.corral', 'run', 'squatted.sock')}`));
+    const status = await runCommand(BIN, ['status', 'squatted'], { cwd: dir, env });
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal(statSync(path.join(home, '.corral', 'run')).mode & 0o777, 0o700);
     corral.child.kill('SIGTERM');
     assert.equal((await exitOf(corral)).code, 0);
   });

@@ -4,13 +4,19 @@ import net from 'node:net';
 import path from 'node:path';
 import { ControlError } from './errors.js';
 import { CONTROL_PROTOCOL_VERSION, type ControlReply, type ControlRequest } from './protocol.js';
-import { checkRunDirectory, runDirectory, socketPath } from './run-dir.js';
+import { checkRunDirectory, checkSocket, runDirectory, socketPath } from './run-dir.js';
 
 let nextId = 1;
 
 /** Sends one request and resolves with its reply; rejects if the socket cannot be used. */
 export function send(file: string, request: Omit<ControlRequest, 'v' | 'id'>, timeout = 0): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
+    try {
+      checkSocket(file); // A socket somebody else put there is never talked to.
+    } catch (error) {
+      reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
     const id = nextId++;
     const socket = net.connect(file);
     let buffered = '';
@@ -42,6 +48,7 @@ export async function probe(file: string): Promise<{ alive: boolean; pid?: numbe
     const pid = reply.ok ? (reply.result as { pid?: unknown }).pid : undefined;
     return { alive: true, ...(typeof pid === 'number' ? { pid } : {}) };
   } catch (error) {
+    if (error instanceof ControlError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ECONNREFUSED' || code === 'ENOENT') return { alive: false };
     // Something answered, or we may not ask (EACCES): treat it as taken rather than replace it.

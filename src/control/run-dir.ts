@@ -1,10 +1,16 @@
 /**
  * Where control sockets live: one directory per user, mode 0700, so that only its owner (and
  * root) can reach the sockets in it. `$CORRAL_RUN_DIR` when set (systemd's RuntimeDirectory, or
- * tests), else `$XDG_RUNTIME_DIR/corral`, else `<tmpdir>/corral-<uid>`. A directory that exists
- * but belongs to another user, or that others can open, is refused rather than trusted.
+ * tests), else `$XDG_RUNTIME_DIR/corral` (the per-user runtime directory of a login session),
+ * else `<tmpdir>/corral-<uid>`, unless something else already holds that name in the shared
+ * temporary directory (another user can create it first), then `~/.corral/run`.
+ *
+ * Nothing is trusted on its name alone: a directory must be a real directory (not a symlink) of
+ * this user that nobody else can enter, and a socket a real socket of this user; anything else is
+ * refused with the path and the fix, never repaired (a chmod would hand over whatever another
+ * user already put inside).
  */
-import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ControlError } from './errors.js';
@@ -15,7 +21,20 @@ const MAX_SOCKET_PATH = 107;
 export function runDirectory(env: NodeJS.ProcessEnv = process.env): string {
   if (env['CORRAL_RUN_DIR']) return path.resolve(env['CORRAL_RUN_DIR']);
   if (env['XDG_RUNTIME_DIR']) return path.join(env['XDG_RUNTIME_DIR'], 'corral');
-  return path.join(os.tmpdir(), `corral-${process.getuid?.() ?? os.userInfo().username}`);
+  const shared = path.join(os.tmpdir(), `corral-${process.getuid?.() ?? os.userInfo().username}`);
+  return ownPrivateDirectory(shared) !== false ? shared : path.join(os.homedir(), '.corral', 'run');
+}
+
+/** undefined: nothing there; true: a private directory of this user; false: anything else. */
+function ownPrivateDirectory(dir: string): boolean | undefined {
+  let stat: Stats;
+  try {
+    stat = lstatSync(dir);
+  } catch {
+    return undefined;
+  }
+  const uid = process.getuid?.();
+  return stat.isDirectory() && (uid === undefined || stat.uid === uid) && (stat.mode & 0o077) === 0;
 }
 
 /** Creates the directory if needed, and checks that it is this user's and private. */
@@ -37,9 +56,23 @@ export function checkRunDirectory(dir: string): void {
       "corral will not use another user's control sockets. Set CORRAL_RUN_DIR to a directory of your own.");
   }
   if ((stat.mode & 0o077) !== 0) {
-    // Ours but open to others (made by hand, or by an old umask): close it.
-    chmodSync(dir, 0o700);
+    // Ours but open to others (made by hand, or by an old umask): whatever is in it may have been
+    // put there by someone else, so it is not closed and used, but refused.
+    throw new ControlError('CORRAL_ERR_RUN_DIR', `the run directory ${dir} is open to other users (mode ${(stat.mode & 0o777).toString(8)}), ` +
+      `so its control sockets cannot be trusted. Check what is in it, then 'chmod 700 ${dir}' (or remove it), or set CORRAL_RUN_DIR to a private directory.`);
   }
+}
+
+/** Throws unless `file` is a socket of this user (not a symlink, not another user's). */
+export function checkSocket(file: string): void {
+  const stat = lstatSync(file);
+  const uid = process.getuid?.();
+  const problem = stat.isSymbolicLink() ? 'is a symbolic link'
+    : !stat.isSocket() ? 'is not a socket'
+      : uid !== undefined && stat.uid !== uid ? `belongs to another user (uid ${stat.uid}; you are uid ${uid})` : undefined;
+  if (problem === undefined) return;
+  throw new ControlError('CORRAL_ERR_RUN_DIR', `the control socket ${file} ${problem}: corral did not make it for you, and will not talk to it. ` +
+    'Remove it, and check who can write to its directory.');
 }
 
 export function socketPath(name: string, dir: string = runDirectory()): string {

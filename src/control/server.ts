@@ -4,7 +4,7 @@
  * on it) and replaced, never trusted; a live one means the name is taken. Each client is
  * bounded (control-connection.ts), and at most MAX_CONNECTIONS are served at once.
  */
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { ControlError } from './errors.js';
 import { probe } from './client.js';
@@ -32,7 +32,8 @@ export class ControlServer {
 
   /** Listens on `path`; throws ControlError CORRAL_ERR_APP_RUNNING if a live primary answers there. */
   static async open(path: string, name: string, handlers: ControlHandlers): Promise<ControlServer> {
-    if (existsSync(path)) {
+    if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) {
+      // (probe() refuses anything that is not a socket of this user, dangling symlinks included.)
       const live = await probe(path);
       if (live.alive) {
         throw new ControlError('CORRAL_ERR_APP_RUNNING', `an app named '${name}' is already running${live.pid === undefined ? '' : ` (primary pid ${live.pid})`}. ` +
