@@ -404,3 +404,45 @@ describe('the run directory and its sockets', () => {
     assert.equal((await exitOf(corral)).code, 0);
   });
 });
+
+describe('config files that misbehave', () => {
+  const configDir = (name: string, config: string): string => {
+    const where = path.join(dir, `config-${name}`);
+    mkdirSync(where);
+    writeFileSync(path.join(where, 'corral.config.mjs'), config);
+    writeFileSync(path.join(where, 'app.cjs'), "require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT));\n");
+    return where;
+  };
+  const start = (where: string, env: Record<string, string> = {}) =>
+    runCommand(BIN, ['start', 'app.cjs', '-i', '1'], { cwd: where, env: { CORRAL_RUN_DIR: RUN_DIR, PORT: '0', ...env } });
+
+  test('a top-level await that never settles: exit 2 after 10 s with a message, not exit 0 in silence', { timeout: 30_000 }, async () => {
+    const result = await start(configDir('never', 'export default await new Promise(() => {});\n'));
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /corral: corral\.config\.mjs did not finish loading within 10 s: .*an await that never settles/);
+  });
+
+  test('a getter that throws, and a thrown non-Error: exit 2 naming the key and the value', { timeout: 30_000 }, async () => {
+    const getter = await start(configDir('getter', "export default { restart: { get minDelay() { throw new Error('not today'); } } };\n"));
+    assert.equal(getter.status, 2, getter.stderr);
+    assert.equal(getter.stderr, 'corral: corral.config.mjs: reading `restart.minDelay` threw not today. Give it a plain value.\n');
+    const thrown = await start(configDir('thrown', 'throw { code: 42 };\n'));
+    assert.equal(thrown.status, 2, thrown.stderr);
+    assert.equal(thrown.stderr, 'corral: cannot load corral.config.mjs: { code: 42 } (not an Error)\n');
+  });
+
+  test('restart.minDelay near 2^31 - 1 with jitter: the backoff waits (capped at 2^31 - 1 ms), never overflowing to 1 ms', { timeout: 30_000 }, async () => {
+    const where = configDir('overflow', 'export default { restart: { minDelay: 2147483000, maxDelay: 2147483000, jitter: 0.5 } };\n');
+    writeFileSync(path.join(where, 'app.cjs'), `require('node:http').createServer().listen(Number(process.env.PORT), () => setTimeout(() => process.exit(3), 10));\n`);
+    const corral = startProgram(BIN, ['start', 'app.cjs', '-i', '1', '--name', 'overflow'],
+      { cwd: where, env: { NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR, PORT: String(await freePort()) } });
+    const [line] = await corral.waitForErr(/restarting in \d+ ms \(crash 2 in a row\)/);
+    const delay = Number(/restarting in (\d+) ms/.exec(line!)![1]);
+    assert.ok(delay > 1_000_000_000 && delay <= 2 ** 31 - 1, `delay ${delay}`);
+    const status = JSON.parse((await corralCommand('status', 'overflow', '--json')).stdout) as { slots: { state: string }[] };
+    assert.equal(status.slots[0]!.state, 'backoff');
+    assert.doesNotMatch(corral.stderr(), /TimeoutOverflowWarning/);
+    corral.child.kill('SIGTERM');
+    await exitOf(corral);
+  });
+});

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import util from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { KNOWN_OPTIONS, OPTION_TABLE } from '../options/table.js';
 import { CLI_KEY_TABLE } from './cli-options.js';
@@ -25,6 +26,12 @@ export const CLI_ONLY_KEYS: ReadonlySet<string> = new Set(Object.keys(CLI_KEY_TA
 /** Keys whose values are paths: in a config file they are relative to the file. */
 const PATH_KEYS: readonly string[] = [...Object.entries(OPTION_TABLE), ...Object.entries(CLI_KEY_TABLE)]
   .flatMap(([key, spec]) => ('path' in spec && spec.path === true ? [key] : []));
+
+/**
+ * How long a config module may take to load. Its top-level await could wait forever (and one that
+ * never settles would otherwise let the process end silently, with code 0).
+ */
+export const CONFIG_LOAD_TIMEOUT = 10_000;
 
 export interface LoadedConfig {
   readonly file: string;
@@ -55,11 +62,20 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
       throw new CliError(`corral: cannot load ${name}: Node.js ${process.versions.node} does not run TypeScript files. ` +
         'Rename it to corral.config.mjs (or .js, .cjs, .json), or use Node.js 22.18 or later.', EXIT.USAGE);
     }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new CliError(`corral: ${name} did not finish loading within ${CONFIG_LOAD_TIMEOUT / 1000} s: ` +
+        'its top-level code is still waiting (an await that never settles?). Make it settle, or compute the value before exporting it.', EXIT.USAGE)),
+      CONFIG_LOAD_TIMEOUT);
+    });
     try {
-      const module = await import(pathToFileURL(file).href) as { default?: unknown };
+      const module = await Promise.race([import(pathToFileURL(file).href) as Promise<{ default?: unknown }>, timedOut]);
       raw = module.default;
     } catch (error) {
-      throw new CliError(`corral: cannot load ${name}: ${(error as Error).message}`, EXIT.USAGE);
+      if (error instanceof CliError) throw error;
+      throw new CliError(`corral: cannot load ${name}: ${thrownText(error)}`, EXIT.USAGE);
+    } finally {
+      clearTimeout(timer);
     }
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -67,13 +83,13 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
       `got ${describeValue(raw)}.`, EXIT.USAGE);
   }
   const values: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) {
+  for (const key of Object.keys(raw)) {
     if (key === '$schema') continue;
     if (!KNOWN_OPTIONS.has(key) && !CLI_ONLY_KEYS.has(key)) {
       throw new CliError(`corral: ${name}: unknown key \`${key}\`. The known keys are ` +
         `${[...KNOWN_OPTIONS, ...CLI_ONLY_KEYS].join(', ')}. Remove it or correct its spelling.`, EXIT.USAGE);
     }
-    values[key] = value;
+    values[key] = snapshot(raw, key, key, name);
   }
   // Paths in the file are relative to the file, not to wherever corral was started.
   const dir = path.dirname(file);
@@ -82,4 +98,27 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     if (typeof value === 'string' && !value.startsWith('file:')) values[key] = path.resolve(dir, value);
   }
   return { file, values };
+}
+
+/**
+ * Reads `owner[key]` and, for plain objects and arrays, everything in it, once: a getter that
+ * throws is reported with the key it sits at, and nothing later reads the config's live objects.
+ */
+function snapshot(owner: object, key: string, keyPath: string, name: string): unknown {
+  let value: unknown;
+  try {
+    value = (owner as Record<string, unknown>)[key];
+  } catch (error) {
+    throw new CliError(`corral: ${name}: reading \`${keyPath}\` threw ${thrownText(error)}. Give it a plain value.`, EXIT.USAGE);
+  }
+  if (Array.isArray(value)) return value.map((_item, index) => snapshot(value, String(index), `${keyPath}[${index}]`, name));
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.keys(value).map((inner) => [inner, snapshot(value, inner, `${keyPath}.${inner}`, name)]));
+  }
+  return value;
+}
+
+/** What was thrown, in words: an Error's message, anything else as util.inspect shows it. */
+function thrownText(error: unknown): string {
+  return error instanceof Error ? error.message : `${util.inspect(error, { depth: 2, breakLength: Infinity })} (not an Error)`;
 }

@@ -1,4 +1,5 @@
 /** Restart delays: exponential in the number of consecutive crashes, capped, with jitter. */
+import { MAX_TIMEOUT } from '../options/validators.js';
 import type { RestartOptions } from './options.js';
 
 export function restartDelay(
@@ -11,5 +12,7 @@ export function restartDelay(
   // It is applied after the cap, so capped delays spread around maxDelay too: clipping them at
   // maxDelay would make slots that crash together restart together again.
   const spread = 1 + policy.jitter * (2 * random() - 1);
-  return Math.round(base * spread);
+  // Past 2^31 - 1 ms a timer fires after 1 ms instead (TimeoutOverflowWarning): jitter must not
+  // push a long delay over it.
+  return Math.min(MAX_TIMEOUT, Math.round(base * spread));
 }
