@@ -3,6 +3,7 @@
 // odd times, untrusted run directories, a drain's last output, abusive control clients, broken
 // config files, huge IPC messages, orphans and grandchildren.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -357,13 +358,13 @@ describe('the run directory and its sockets', () => {
     const fakeSocket = path.join(dir, 'fake-primary.sock');
     const fake = net.createServer((socket) => socket.on('data', () => socket.end('{"v":1,"id":1,"ok":true,"result":{"pid":1}}\n')));
     await new Promise<void>((resolve) => fake.listen(fakeSocket, resolve));
+    const foreign = net.createServer();
     try {
       symlinkSync(fakeSocket, path.join(runDir, 'linked.sock'));
       writeFileSync(path.join(runDir, 'plain.sock'), '');
       const cases: [string, RegExp][] = [['linked', /is a symbolic link/], ['plain', /is not a socket/]];
       if (process.getuid?.() === 0) {
         // As root, a real socket that belongs to another user as well.
-        const foreign = net.createServer();
         await new Promise<void>((resolve) => foreign.listen(path.join(runDir, 'foreign.sock'), resolve));
         chownSync(path.join(runDir, 'foreign.sock'), 65534, 65534);
         cases.push(['foreign', /belongs to another user \(uid 65534; you are uid 0\)/]);
@@ -381,6 +382,7 @@ describe('the run directory and its sockets', () => {
       }
     } finally {
       fake.close();
+      foreign.close();
     }
   });
 
@@ -446,3 +448,180 @@ describe('config files that misbehave', () => {
     await exitOf(corral);
   });
 });
+
+describe('what workers leave behind', () => {
+  /** Whether `pid` is gone (a zombie nobody reaped yet counts as gone). */
+  const gone = (pid: number): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+    } catch {
+      return true;
+    }
+  };
+
+  /** Resolves once `pid` is gone (a SIGKILL takes effect a moment after it is sent); rejects after `ms`. */
+  const whenGone = async (pid: number, ms = 5_000): Promise<void> => {
+    const deadline = Date.now() + ms;
+    while (!gone(pid)) {
+      if (Date.now() > deadline) throw new Error(`pid ${pid} still runs after ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+
+  test("a worker's children (sleep 301) end with it on corral stop, and corral says so", { timeout: 30_000 }, async () => {
+    const app = writeApp('spawns.cjs', "const child = require('node:child_process').spawn('sleep', ['301'], { stdio: 'ignore' }); console.log('child', child.pid);");
+    const corral = startCorral([app, '-i', '2', '--name', 'spawns'], { PORT: String(await freePort()) });
+    await corral.waitForErr(/ready: 2 workers/);
+    const children = (await corral.waitFor(/^child \d+$/, 2)).map((line) => Number(line.split(' ')[1]));
+    assert.ok(children.every((pid) => !gone(pid)));
+    const stop = await corralCommand('stop', 'spawns');
+    assert.equal(stop.status, 0, stop.stderr);
+    await exitOf(corral);
+    await Promise.all(children.map((pid) => whenGone(pid)));
+    assert.equal(corral.stderr().match(/exited and left processes running \(process group \d+\); SIGKILLed them/g)?.length, 2);
+  });
+
+  test('a worker killed from outside takes its children with it too', { timeout: 30_000 }, async () => {
+    const app = writeApp('spawns-crash.cjs', "const child = require('node:child_process').spawn('sleep', ['301'], { stdio: 'ignore' }); console.log('child', child.pid, process.pid);");
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '1', '--name', 'spawns-crash'], { PORT: String(port) });
+    await corral.waitForErr(/ready: 1 worker/);
+    const [line] = await corral.waitFor(/^child \d+ \d+$/);
+    const [, child, worker] = line!.split(' ').map(Number);
+    process.kill(worker!, 'SIGKILL');
+    await corral.waitForErr(/left processes running/);
+    await whenGone(child!);
+    // The replacement serves before the stop, so that the stop is clean.
+    await corral.waitFor(/^child \d+ \d+$/, 2);
+    assert.equal((await get(port)).status, 200);
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+});
+
+describe("the terminal's hangup", () => {
+  const SESSION = fileURLToPath(new URL('../../test/fixtures/terminal-session.cjs', import.meta.url));
+
+  /**
+   * Starts corral in a terminal of its own (util-linux's `script` makes one), as in a shell; the
+   * returned `hangup()` closes that terminal, as closing a terminal window or an ssh session does.
+   */
+  async function inTerminal(args: string[], env: Record<string, string>) {
+    const which = spawnSync('script', ['--version'], { encoding: 'utf8' });
+    assert.ok(which.error === undefined, "this test needs `script` (util-linux; Debian's bsdutils) to give corral a terminal: install it");
+    const lines: string[] = [];
+    const waiters = new Set<() => void>();
+    const server = net.createServer((socket) => {
+      let text = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        const parts = text.split('\n');
+        text = parts.pop()!;
+        lines.push(...parts);
+        for (const waiter of waiters) waiter();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const terminal = startProgram('-qfec', [`${process.execPath} ${SESSION}; true`, '/dev/null'], {
+      execPath: 'script',
+      env: { ...env, REPORT_PORT: String((server.address() as net.AddressInfo).port), CORRAL_ARGS: JSON.stringify([BIN, 'start', ...args]) },
+    });
+    const line = (pattern: RegExp, ms = 20_000) => new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${pattern} from the terminal session within ${ms} ms; got ${lines.join(' | ')}`)), ms);
+      const check = (): void => {
+        const found = lines.find((candidate) => pattern.test(candidate));
+        if (found === undefined) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(found);
+      };
+      waiters.add(check);
+      check();
+    });
+    const pid = Number((await line(/^pid \d+$/)).split(' ')[1]);
+    return {
+      pid,
+      line,
+      hangup: () => terminal.child.kill('SIGKILL'),
+      close: () => {
+        server.close();
+        try {
+          process.kill(pid, 'SIGKILL'); // If the test failed with corral still running.
+        } catch {
+          // Gone, as it should be.
+        }
+      },
+    };
+  }
+
+  test('output to the terminal: its hangup is not a reload; corral shuts down gracefully and every worker exits cleanly', { timeout: 60_000 }, async () => {
+    const app = writeApp('hangup-tty.cjs');
+    const session = await inTerminal([app, '-i', '2', '--name', 'hangup-tty'], { NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR, PORT: String(await freePort()) });
+    try {
+      await waitForStatus('hangup-tty');
+      session.hangup();
+      assert.equal(await session.line(/^exit /), 'exit 0 null');
+    } finally {
+      session.close();
+    }
+  });
+
+  test('output to a file (nohup … > app.log): its hangup is not a reload; corral keeps running, no worker dies, and says why', { timeout: 60_000 }, async () => {
+    const app = writeApp('hangup-file.cjs');
+    const log = path.join(dir, 'hangup-file.log');
+    const port = await freePort();
+    const session = await inTerminal([app, '-i', '2', '--name', 'hangup-file'],
+      { NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR, PORT: String(port), OUTPUT_FILE: log });
+    try {
+      await waitForStatus('hangup-file');
+      session.hangup();
+      // corral logs the hangup; the session then ends, and corral goes on.
+      await waitForFile(log, /SIGHUP: the terminal closed: corral keeps running, its output goes elsewhere/);
+      const status = JSON.parse((await corralCommand('status', 'hangup-file', '--json')).stdout) as {
+        generation: number; slots: { restarts: number; state: string }[];
+      };
+      assert.equal(status.generation, 1, 'no reload');
+      assert.deepEqual(status.slots.map((slot) => [slot.state, slot.restarts]), [['ready', 0], ['ready', 0]]);
+      assert.equal((await get(port)).status, 200);
+      const reload = await corralCommand('reload', 'hangup-file');
+      assert.equal(reload.status, 0, 'an operator can still reload');
+      assert.equal((await corralCommand('stop', 'hangup-file')).status, 0);
+      assert.equal(await session.line(/^exit /), 'exit 0 null');
+      assert.doesNotMatch(readFileSync(log, 'utf8'), /Assertion failed/);
+    } finally {
+      session.close();
+    }
+  });
+});
+
+/** Resolves once `corral status name` answers (the app is up); rejects after `ms`. */
+async function waitForStatus(name: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const status = await corralCommand('status', name);
+    if (status.status === 0) return;
+    if (Date.now() > deadline) throw new Error(`${name} did not come up within ${ms} ms: ${status.stderr}`);
+  }
+}
+
+/** Resolves once `file` holds a line matching `pattern` (watching it); rejects after `ms`. */
+async function waitForFile(file: string, pattern: RegExp, ms = 20_000): Promise<void> {
+  const { watch } = await import('node:fs');
+  await new Promise<void>((resolve, reject) => {
+    const check = (): boolean => {
+      let text = '';
+      try { text = readFileSync(file, 'utf8'); } catch { /* not yet there */ }
+      if (!pattern.test(text)) return false;
+      clearTimeout(timer);
+      watcher.close();
+      resolve();
+      return true;
+    };
+    const watcher = watch(path.dirname(file), () => check());
+    const timer = setTimeout(() => {
+      watcher.close();
+      reject(new Error(`${file} has no ${pattern} after ${ms} ms: ${readFileSync(file, 'utf8')}`));
+    }, ms);
+    check();
+  });
+}

@@ -26,6 +26,8 @@ const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   reload: 'reloading',
   'scale-up': 'adding a worker',
   'scale-down': 'removing a worker',
+  hangup: 'the terminal closed: shutting down gracefully (its output went there)',
+  detach: "the terminal closed: corral keeps running, its output goes elsewhere (stop it with 'corral stop', reload with 'corral reload')",
 };
 
 /** How long the primary waits, after the last worker exited, for the rest of its output through --log-prefix. */
@@ -127,6 +129,10 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
     const others = serving === 0 ? 'no slot is serving' : `${serving} slot${serving === 1 ? '' : 's'} serving meanwhile`;
     log.log('error', 'crashloop', `slot ${slot} is crash-looping (${crashes} early crashes in a row within the window); ` +
       `retrying every ${retryIn} ms, ${others}`, { slot, crashes, retryIn, serving });
+  });
+  cluster.on('leftovers', ({ slot, worker, processGroup }) => {
+    log.log('warn', 'leftovers', `${who(slot, worker.id, worker.process.pid)} exited and left processes running ` +
+      `(process group ${processGroup}); SIGKILLed them`, { slot, pid: worker.process.pid, processGroup });
   });
   cluster.on('startFailed', (failure) => {
     log.log('warn', 'start-failed', describeStartFailure(failure), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });

@@ -32,6 +32,7 @@ import {
   normalizeOptions, timeout, type ClusterOptions, type ResolvedClusterOptions,
 } from './options.js';
 import { rollingReload } from './rolling-reload.js';
+import releaseTerminal from '../worker/release-terminal.cjs';
 import { runtimeExecArgv } from './runtime-link.js';
 import { planScale, scaleTarget } from './scaling.js';
 import { forceShutdown, shutdownSequence, type ShutdownHost, type ShutdownResult } from './shutdown.js';
@@ -96,6 +97,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
         inheritedSockets: this.inheritedSockets.map((socket) => socket.fd),
       });
     }
+    this.#primary.useOwnProcessGroups();
     this.#primary.setupPrimary({
       exec: this.options.exec,
       args: [...this.options.args],
@@ -250,6 +252,15 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       slots: this.#slots.list(),
       live: this.#slots.live(),
     });
+  }
+
+  /**
+   * @internal The terminal of this process hung up (signals.ts): the primary and every worker let
+   * go of it (src/worker/release-terminal.cts), so that nothing fails writing to it or exiting.
+   */
+  releaseTerminal(): void {
+    releaseTerminal();
+    for (const worker of this.#slots.live()) worker.link.terminalGone();
   }
 
   /** The one writer of the cluster's state. */

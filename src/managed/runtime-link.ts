@@ -90,6 +90,11 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
     if (this.#loaded) this.#send({ act: 'started' });
   }
 
+  /** The primary's terminal hung up: the worker lets go of it too. */
+  terminalGone(): void {
+    if (this.#loaded) this.#send({ act: 'terminal-gone' });
+  }
+
   #send(frame: protocol.ToWorker): boolean {
     if (!this.#child.connected) return false;
     // A failed write means the worker is going away; its exit tells the rest.

@@ -5,19 +5,26 @@
  *   SIGTERM   graceful shutdown (shutdown.ts): docker stop, systemctl stop, `corral stop`
  *   SIGINT    the same (Ctrl-C); a second SIGINT forces the stop: SIGKILL to every worker
  *   SIGHUP    zero-downtime rolling reload (rolling-reload.ts); those during a reload make one
- *             more reload after it, so the cluster always ends on the newest code
+ *             more reload after it, so the cluster always ends on the newest code. The hangup of
+ *             the primary's terminal (terminal-hangup.ts) is not a reload: as a shell's job, the
+ *             cluster shuts down gracefully if its output went to that terminal; if its output
+ *             goes elsewhere (`nohup`, `> app.log`), it was meant to outlive the terminal and
+ *             keeps running.
  *   SIGTTIN   one more worker (scaling.ts)
  *   SIGTTOU   one worker less (never below one)
  *
- * Workers get SIGTERM/SIGINT too when the whole process group (a terminal's Ctrl-C) or control
- * group (systemd's KillMode=control-group) is signalled: their runtime (src/worker/runtime.cts)
- * then drains each of them the same way, so the result does not depend on who got the signal.
+ * A managed cluster's workers lead process groups of their own, so a terminal's signals (Ctrl-C,
+ * a hangup) reach the primary only. Workers get SIGTERM/SIGINT when a control group is signalled
+ * (systemd's KillMode=control-group) or when they are signalled one by one: their runtime
+ * (src/worker/runtime.cts) then drains each of them the same way, so the result does not depend
+ * on who got the signal.
  */
 import type { ReloadFailedError } from '../errors.js';
 import type { ManagedCluster, ReloadResult, ScaleResult } from './managed-cluster.js';
 import type { ShutdownResult } from './shutdown.js';
+import { TerminalWatch } from './terminal-hangup.js';
 
-export type SignalAction = 'shutdown' | 'force' | 'reload' | 'scale-up' | 'scale-down';
+export type SignalAction = 'shutdown' | 'force' | 'reload' | 'scale-up' | 'scale-down' | 'hangup' | 'detach';
 
 export interface SignalHandlers {
   /** A signal arrived and `action` begins (for logging). */
@@ -35,6 +42,9 @@ export function handleSignals(cluster: ManagedCluster, handlers: SignalHandlers 
     handlers.onSignal?.(signal, action);
     const fail = (error: unknown): void => handlers.onError?.(error instanceof Error ? error : new Error(String(error)), action);
     switch (action) {
+      case 'detach':
+        break;
+      case 'hangup':
       case 'shutdown':
         cluster.close().then((result) => handlers.onShutdown?.(result), fail);
         break;
@@ -56,10 +66,19 @@ export function handleSignals(cluster: ManagedCluster, handlers: SignalHandlers 
     }
   };
   let interrupts = 0;
+  const terminal = new TerminalWatch();
+  const outputOnTerminal = process.stdout.isTTY || process.stderr.isTTY;
   const listeners: Partial<Record<NodeJS.Signals, () => void>> = {
     SIGTERM: () => act('SIGTERM', 'shutdown'),
     SIGINT: () => act('SIGINT', ++interrupts > 1 ? 'force' : 'shutdown'),
-    SIGHUP: () => act('SIGHUP', 'reload'),
+    SIGHUP: () => {
+      if (!terminal.isHangup()) {
+        act('SIGHUP', 'reload');
+        return;
+      }
+      cluster.releaseTerminal();
+      act('SIGHUP', outputOnTerminal ? 'hangup' : 'detach');
+    },
     SIGTTIN: () => act('SIGTTIN', 'scale-up'),
     SIGTTOU: () => act('SIGTTOU', 'scale-down'),
   };

@@ -34,6 +34,21 @@ const FAULT_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL
 const MIN_FORKS_PER_SECOND = 4;
 const FORKS_PER_WORKER_PER_SECOND = 2;
 
+/**
+ * SIGKILLs what is left of a worker's process group (it leads one: ClusterPrimary's
+ * useOwnProcessGroups()) once the worker itself has exited: children it started and did not end,
+ * which would otherwise outlive it (holding its port, its files, its memory). Returns whether any
+ * were there. Its drain (onShutdown hooks) is the time to end them gracefully.
+ */
+function endProcessGroup(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+    return true;
+  } catch {
+    return false; // ESRCH: the group is empty, as it should be.
+  }
+}
+
 export interface Slot {
   readonly index: number;
   readonly supervisor: SlotSupervisor;
@@ -210,6 +225,9 @@ export class SlotTable {
       clock,
     });
     this.#live.add(managed);
+    worker.process.once('exit', () => {
+      if (worker.process.pid !== undefined && endProcessGroup(worker.process.pid)) events.emit('leftovers', { slot: slot.index, worker, processGroup: worker.process.pid });
+    });
     worker.on('error', (error) => {
       if (events.listenerCount('error') > 0) events.emit('error', error, worker);
       else this.#warnings.warn(worker.id, 'CORRAL_WORKER_ERROR', `corral: worker ${worker.id}: ${error.message}`);

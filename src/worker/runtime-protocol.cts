@@ -34,7 +34,9 @@ declare namespace protocol {
     /** Stop taking work, finish in-flight requests, run onShutdown hooks, exit; `timeout` ms left. */
     | { act: 'drain'; reason: DrainReason; timeout: number }
     /** The primary counts the worker as started: stop forwarding stderr. */
-    | { act: 'started' };
+    | { act: 'started' }
+    /** The primary's terminal hung up: let go of it (release-terminal.cts). */
+    | { act: 'terminal-gone' };
 
   /** Worker → primary. */
   type FromWorker =

@@ -15,6 +15,7 @@ import util = require('node:util');
 import ConnectionDrain = require('./connection-drain.cjs');
 import internals = require('./node-internals.cjs');
 import protocol = require('./runtime-protocol.cjs');
+import releaseTerminal = require('./release-terminal.cjs');
 import startReporter = require('./reporter.cjs');
 
 /** What an onShutdown hook is told. */
@@ -68,6 +69,7 @@ class WorkerRuntime {
   #onFrame(frame: protocol.ToWorker): void {
     if (frame.act === 'drain' && typeof frame.timeout === 'number') void this.#drain(frame.reason, frame.timeout);
     else if (frame.act === 'started') this.#startupStderr?.restore();
+    else if (frame.act === 'terminal-gone') releaseTerminal();
   }
 
   #onSignal(signal: 'SIGTERM' | 'SIGINT'): void {
@@ -170,15 +172,16 @@ function flushed(streams: readonly NodeJS.WriteStream[], ms: number): Promise<vo
 /**
  * A worker's stdout and stderr are the primary's (inherited) unless --log-prefix pipes them. When
  * their reader goes away (journald restarts, `corral start … | head` exits), a write fails with
- * EPIPE, and Node would end the process on it: every worker would die and be restarted into the
- * same closed pipe. The output is gone either way, so an EPIPE nobody else listens for is dropped
+ * EPIPE (EIO on a terminal that hung up), and Node would end the process on it: every worker
+ * would die and be restarted into the same closed pipe. The output is gone either way, so an EPIPE nobody else listens for is dropped
  * and the worker keeps serving. Any other error, or one the app listens for itself, goes where it
  * would without corral.
  */
 function survivePipeLoss(stream: NodeJS.WriteStream): void {
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (stream.listenerCount('error') > 1) return;
-    if (error.code !== 'EPIPE') throw error;
+    // EPIPE: the reader of a pipe went away; EIO: the terminal hung up.
+    if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
   });
 }
 
