@@ -173,9 +173,9 @@ function flushed(streams: readonly NodeJS.WriteStream[], ms: number): Promise<vo
  * A worker's stdout and stderr are the primary's (inherited) unless --log-prefix pipes them. When
  * their reader goes away (journald restarts, `corral start … | head` exits), a write fails with
  * EPIPE (EIO on a terminal that hung up), and Node would end the process on it: every worker
- * would die and be restarted into the same closed pipe. The output is gone either way, so an EPIPE nobody else listens for is dropped
- * and the worker keeps serving. Any other error, or one the app listens for itself, goes where it
- * would without corral.
+ * would die and be restarted into the same closed pipe. The output is gone either way, so an
+ * EPIPE nobody else listens for is dropped and the worker keeps serving. Any other error, or one
+ * the app listens for itself, goes where it would without corral.
  */
 function survivePipeLoss(stream: NodeJS.WriteStream): void {
   stream.on('error', (error: NodeJS.ErrnoException) => {
