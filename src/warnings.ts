@@ -8,6 +8,8 @@ export const WARNINGS = {
   CORRAL_ERR_INVALID_CONTROL_FRAME: 'a malformed node:cluster frame from a worker',
   /** A worker's `listen({ fd })` named a descriptor the primary does not lend (it got EBADF). */
   CORRAL_DESCRIPTOR_REFUSED: 'a descriptor the primary does not lend',
+  /** A worker's listen()/bind() could not be answered with its server (it got EINVAL). */
+  CORRAL_LISTEN_NOT_SERVED: 'a listen() that could not be answered',
   /** A worker asked for more than `maxServersPerWorker` servers (it got EMFILE). */
   CORRAL_TOO_MANY_SERVERS: 'too many servers in one worker',
   /** A managed worker's process error that nothing listens for. */

@@ -11,7 +11,7 @@ import {
   ClusterPrimary, createCluster, SCHED_NONE, SCHED_RR, type ManagedCluster, type RestartInfo,
 } from 'corral';
 import {
-  cleanup, CORRAL, event, forkWorker, IMPLEMENTATIONS, report, track, WORKER_FIXTURE, type Implementation,
+  cleanup, CORRAL, event, exited, forkWorker, IMPLEMENTATIONS, report, track, WORKER_FIXTURE, type Implementation,
 } from './helpers/harness.js';
 import { freePort, readMany } from './helpers/net-client.js';
 import { killPrograms, startProgram } from './helpers/program.js';
@@ -155,6 +155,24 @@ describe('control frames a worker should never send', () => {
     const worker = forkWorker(CORRAL, 'send-frame', frame({ port: 0, addressType: 'udp4', index: 1 }));
     const { reply } = await report(worker, 'reply') as unknown as { reply: { errno: number } };
     assert.equal(reply.errno, UV_EINVAL);
+  });
+
+  test('workers that die while their listen() is answered are not said to have sent malformed frames', async () => {
+    const said: string[] = [];
+    const listener = (warning: Error): void => {
+      if (warning.name === 'CorralWarning') said.push(warning.message);
+    };
+    process.on('warning', listener);
+    try {
+      // 60 workers: on 0.5.0 about one in ten was warned about as "malformed … write EPIPE".
+      const workers = Array.from({ length: 60 }, () => forkWorker(CORRAL, 'query-then-die'));
+      await Promise.all(workers.map((worker) => exited(worker)));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(workers.map((worker) => worker.process.signalCode), workers.map(() => 'SIGKILL'));
+      assert.deepEqual(said, []);
+    } finally {
+      process.off('warning', listener);
+    }
   });
 
   test('a worker scanning descriptors 3-63 changes nothing: every connection is still served and exits are still seen', async () => {

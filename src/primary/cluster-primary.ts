@@ -317,11 +317,19 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
       return;
     }
     const cannotServe = (error: Error): void => refuse(UV_EINVAL, malformed(`it could not be served: ${error.message}`));
+    const cannotSend = (error: NodeJS.ErrnoException): void => {
+      // The worker went away while its listen() was answered (it crashed, or was killed): nothing
+      // was wrong with its frame, and its exit tells the rest.
+      if (error.code !== undefined && WORKER_GONE.has(error.code)) return;
+      // A handle that cannot travel (say, a socket no bind gave an address) must still be
+      // answered: the worker's listen() fails instead of waiting for ever.
+      refuse(UV_EINVAL, ['CORRAL_LISTEN_NOT_SERVED',
+        `Worker ${worker.id}'s listen()/bind() could not be answered with its server (${error.message}), so it fails ` +
+        'with EINVAL. The worker sent nothing wrong; if this repeats, report it with the address it listens on.']);
+    };
     try {
       this.#registry.query(worker, query.value, (reply, handle) => {
-        // A handle that cannot travel (say, a socket no bind gave an address) must still be
-        // answered: the worker's listen() fails instead of waiting for ever.
-        control.send({ ...reply, ack: frame['seq'] }, handle, undefined, cannotServe);
+        control.send({ ...reply, ack: frame['seq'] }, handle, undefined, cannotSend);
       });
     } catch (error) {
       // Node's bind helpers throw on some inputs instead of returning an errno.
@@ -347,6 +355,9 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
 }
 
 type Warning = readonly [code: CorralWarningCode, message: string];
+
+/** Errors of a send to a worker whose end of the channel is gone. */
+const WORKER_GONE: ReadonlySet<string> = new Set(['EPIPE', 'ECONNRESET', 'ERR_IPC_CHANNEL_CLOSED']);
 
 function warningOf(error: InvalidControlFrameError): Warning {
   return [error.code, error.message];
