@@ -12,6 +12,8 @@ export const WARNINGS = {
   CORRAL_LISTEN_NOT_SERVED: 'a listen() that could not be answered',
   /** A worker asked for more than `maxServersPerWorker` servers (it got EMFILE). */
   CORRAL_TOO_MANY_SERVERS: 'too many servers in one worker',
+  /** A managed worker tried to send a message over `maxMessageSize` (refused in the worker). */
+  CORRAL_MESSAGE_TOO_LARGE: 'a message over maxMessageSize',
   /** A managed worker's process error that nothing listens for. */
   CORRAL_WORKER_ERROR: 'a worker process error nothing listens for',
   /** `fork(env)` with an `env` that is not an object (once per process). */

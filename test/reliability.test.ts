@@ -10,7 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
+import { createCluster } from 'corral';
 import { crashStorm } from '../bench/crash-storm.js';
+import { report, track, WORKER_FIXTURE } from './helpers/harness.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
 
@@ -625,3 +627,55 @@ async function waitForFile(file: string, pattern: RegExp, ms = 20_000): Promise<
     check();
   });
 }
+
+describe('huge IPC messages', () => {
+  const MIB = 1024 * 1024;
+  for (const serialization of ['json', 'advanced'] as const) {
+    test(`maxMessageSize (${serialization}): a message over it is refused in the worker, its send says why, the primary warns once per burst and the worker serves on`, { timeout: 30_000 }, async () => {
+      const cluster = createCluster({
+        exec: WORKER_FIXTURE, workers: 1, serialization, maxMessageSize: MIB, readyWhen: 'online',
+        env: { SCENARIO: 'send-sizes', SIZES: JSON.stringify([1000, 2 * MIB, 900 * 1024, 3 * MIB]) },
+      });
+      const received: number[] = [];
+      const warnings: string[] = [];
+      const onWarning = (warning: Error & { code?: string }): void => {
+        if (warning.code === 'CORRAL_MESSAGE_TOO_LARGE') warnings.push(warning.message);
+      };
+      process.on('warning', onWarning);
+      try {
+        cluster.on('fork', (worker) => {
+          track(worker);
+          worker.on('message', (message) => {
+            if (typeof message === 'string') received.push(message.length);
+          });
+        });
+        await cluster.start();
+        const worker = cluster.workers[0]!;
+        const { outcomes } = await report(worker, 'sent') as unknown as { outcomes: string[] };
+        assert.equal(outcomes.length, 4);
+        assert.deepEqual([outcomes[0], outcomes[2]], ['sent', 'sent']);
+        for (const refused of [outcomes[1]!, outcomes[3]!]) {
+          assert.match(refused, /^CORRAL_ERR_MESSAGE_TOO_LARGE: corral refused to send a message of \d\.\d MiB: it is over maxMessageSize \(1\.0 MiB\)/);
+        }
+        // Only the messages under the limit reached the primary; the worker is still there.
+        assert.deepEqual(received, [1000, 900 * 1024]);
+        assert.equal(worker.isDead(), false);
+        assert.equal(warnings.length, 1, 'three refusals in one burst: one warning now, the rest counted');
+        assert.match(warnings[0]!, new RegExp(`^Worker ${worker.id} \\(slot 0\\) tried to send the primary a message of \\d+ bytes, over maxMessageSize \\(1048576 bytes\\)`));
+        await cluster.close();
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.match(warnings[1] ?? '', /^2 more warnings of this kind \(CORRAL_MESSAGE_TOO_LARGE\)/);
+      } finally {
+        process.off('warning', onWarning);
+        await cluster.close();
+      }
+    });
+  }
+
+  test('maxMessageSize is checked like every option', () => {
+    for (const bad of [-1, 1.5, '64mb', Number.POSITIVE_INFINITY]) {
+      assert.throws(() => createCluster({ exec: WORKER_FIXTURE, maxMessageSize: bad as number }),
+        /Expected `maxMessageSize` to be a whole number of bytes ≥ 0 \(0: no limit\)/);
+    }
+  });
+});

@@ -37,6 +37,8 @@ interface RuntimeLinkEvents {
   ready: [];
   draining: [signal: string];
   report: [report: RuntimeReport];
+  /** The app tried to send a message of `bytes` over `limit` (maxMessageSize); it was not sent. */
+  messageRefused: [bytes: number, limit: number];
 }
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
@@ -118,6 +120,9 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
       case 'report':
         // A report of another version (another copy of corral's runtime) is not read.
         if (isRuntimeReport(frame.report)) this.emit('report', frame.report);
+        break;
+      case 'message-refused':
+        if (isCount(frame.bytes) && isCount(frame.limit)) this.emit('messageRefused', frame.bytes, frame.limit);
         break;
       default:
         // A frame of a newer runtime: nothing to do with it.

@@ -214,7 +214,9 @@ export class SlotTable {
     this.#forks.record();
     const env = {
       ...this.#host.workerEnv,
-      ...runtimeEnv(slot.index, { shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval }),
+      ...runtimeEnv(slot.index, {
+        shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
+      }),
     };
     const worker = this.#host.primary.fork(env);
     const managed = new ManagedWorker(worker, new RuntimeLink(worker.process), {
@@ -226,6 +228,7 @@ export class SlotTable {
     });
     this.#live.add(managed);
     worker.process.once('exit', () => {
+      this.#warnings.flushWorker(worker.id);
       if (worker.process.pid !== undefined && endProcessGroup(worker.process.pid)) events.emit('leftovers', { slot: slot.index, worker, processGroup: worker.process.pid });
     });
     worker.on('error', (error) => {
@@ -237,6 +240,12 @@ export class SlotTable {
     managed.link.on('report', (report) => {
       worker[kRuntimeReport] = report; // The one copy: status() and the balancers' strategies read it.
       events.emit('report', worker, report);
+    });
+    managed.link.on('messageRefused', (bytes, limit) => {
+      this.#warnings.warn(worker.id, 'CORRAL_MESSAGE_TOO_LARGE',
+        `Worker ${worker.id} (slot ${slot.index}) tried to send the primary a message of ${bytes} bytes, over maxMessageSize ` +
+        `(${limit} bytes); it was refused in the worker (its send() got CORRAL_ERR_MESSAGE_TOO_LARGE) and never reached the ` +
+        'primary. Send less (an id, a file path, a key in a shared store), or raise maxMessageSize.');
     });
     void managed.started.then((outcome) => this.#onStarted(managed, outcome));
     void Promise.all([managed.exited, managed.started]).then(([exit, started]) => this.#onExit(managed, exit, started));

@@ -279,6 +279,23 @@ export const OPTION_TABLE = {
     resolve: (value) => positiveInteger(value, 'maxServersPerWorker', DEFAULT_MAX_SERVERS_PER_WORKER),
   }),
   /**
+   * The largest message a worker may send the primary (`process.send()`), serialized, in bytes;
+   * a larger one is refused in the worker (its send fails with CORRAL_ERR_MESSAGE_TOO_LARGE) and
+   * the primary warns. 0: no limit. @default 67108864 (64 MiB)
+   */
+  maxMessageSize: option<number>({
+    description: "The largest message a worker may send the primary, serialized, in bytes; a larger one is refused in the worker and the primary warns. 0: no limit. Default: 67108864 (64 MiB).",
+    schema: { type: 'integer', minimum: 0 },
+    flag: {
+      name: 'max-message-size', value: '<bytes>', help: 'the largest message a worker may send the primary (default 67108864; 0: no limit)', parse: numberOrText,
+    },
+    resolve: (value) => {
+      if (value === undefined) return protocol.DEFAULT_MAX_MESSAGE_SIZE;
+      if (Number.isSafeInteger(value) && (value as number) >= 0) return value as number;
+      throw new InvalidOptionError('maxMessageSize', 'a whole number of bytes ≥ 0 (0: no limit)', value);
+    },
+  }),
+  /**
    * How often each worker sends its runtime report (event loop, memory, connections, requests;
    * the `'report'` event and `corral status`), in ms, from 100; 0 turns the reports off. @default 1000
    */

@@ -1,16 +1,36 @@
 /**
- * The worker runtime's only use of an undocumented Node surface: the `'internalMessage'` event of
- * `process`, on which Node delivers IPC messages whose `cmd` starts with `NODE_`. corral's
- * control frames use that prefix so that they never reach the app's `process.on('message')`
- * listeners (Node's own cluster worker half receives its `NODE_CLUSTER` frames the same way).
- * Sending is plain `process.send()`; Node's routing of the `NODE_` prefix is what keeps the frame
- * internal on the primary's side too.
+ * The worker runtime's only uses of undocumented Node surfaces:
+ *  - the `'internalMessage'` event of `process`, on which Node delivers IPC messages whose `cmd`
+ *    starts with `NODE_`. corral's control frames use that prefix so that they never reach the
+ *    app's `process.on('message')` listeners (Node's own cluster worker half receives its
+ *    `NODE_CLUSTER` frames the same way). Sending is plain `process.send()`; Node's routing of
+ *    the `NODE_` prefix is what keeps the frame internal on the primary's side too.
+ *  - the IPC pipe's own write methods (`writeUtf8String` for json serialization, `writeBuffer`
+ *    for advanced), which `process.send()` calls with the message already serialized: the one
+ *    place where its size is known without serializing it a second time (maxMessageSize).
  *
- * Covered by the worker-runtime tests on every supported Node line.
+ * Covered by the worker-runtime and reliability tests on every supported Node line.
  */
+import os = require('node:os');
 import protocol = require('./runtime-protocol.cjs');
 
 type Frame = Readonly<Record<string, unknown>>;
+
+/** libuv's "message too long": what process.send() reports when a write returns it. */
+const UV_EMSGSIZE = -os.constants.errno.EMSGSIZE;
+
+/** The pipe's write methods as process.send() calls them; each returns 0 or a negative errno. */
+interface IpcPipe {
+  writeUtf8String: (this: IpcPipe, req: unknown, string: string, handle: unknown) => number;
+  writeBuffer: (this: IpcPipe, req: unknown, buffer: Uint8Array, handle: unknown) => number;
+}
+
+/** Bytes of a UTF-8 string over `limit`, counted only when the string's length cannot settle it. */
+function overLimit(string: string, limit: number): number | undefined {
+  if (string.length * 3 <= limit) return undefined; // Each UTF-16 unit is at most 3 bytes in UTF-8.
+  const bytes = Buffer.byteLength(string, 'utf8');
+  return bytes > limit ? bytes : undefined;
+}
 
 function isCorralFrame(message: unknown): message is Frame {
   return typeof message === 'object' && message !== null &&
@@ -30,6 +50,32 @@ const internals = {
     if (typeof process.send !== 'function' || !process.connected) return false;
     // A failed write means the primary is gone; the worker's own 'disconnect' handling follows.
     return process.send({ cmd: protocol.FRAME_CMD, v: protocol.VERSION, ...frame }, undefined, {}, () => {});
+  },
+
+  /**
+   * Makes every message this process sends over IPC that serializes to more than `limit` bytes
+   * fail before any of it is written: process.send() then reports `write EMSGSIZE` (to its
+   * callback, or as an 'error' event), and `onRefused(bytes)` is told first. False where the pipe
+   * is not found (no IPC channel, or a Node that keeps it elsewhere): messages are then not limited.
+   */
+  limitOutgoingMessages(limit: number, onRefused: (bytes: number) => void): boolean {
+    const symbol = Object.getOwnPropertySymbols(process).find((candidate) => candidate.description === 'kChannelHandle');
+    const pipe = (symbol === undefined ? undefined : (process as unknown as Record<symbol, unknown>)[symbol]) as Partial<IpcPipe> | undefined;
+    if (typeof pipe?.writeUtf8String !== 'function' || typeof pipe.writeBuffer !== 'function') return false;
+    const { writeUtf8String, writeBuffer } = pipe as IpcPipe;
+    // Own properties of this pipe object shadow the native methods for it alone.
+    pipe.writeUtf8String = function (req, string, handle) {
+      const bytes = overLimit(string, limit);
+      if (bytes === undefined) return writeUtf8String.call(this, req, string, handle);
+      onRefused(bytes);
+      return UV_EMSGSIZE;
+    };
+    pipe.writeBuffer = function (req, buffer, handle) {
+      if (buffer.length <= limit) return writeBuffer.call(this, req, buffer, handle);
+      onRefused(buffer.length);
+      return UV_EMSGSIZE;
+    };
+    return true;
   },
 };
 

@@ -27,7 +27,8 @@ function parseSettings(text: string | undefined): protocol.RuntimeSettings | und
   try {
     const value = JSON.parse(text) as Partial<protocol.RuntimeSettings> | null;
     if (value?.v === protocol.VERSION && typeof value.shutdownTimeout === 'number' &&
-        (value.reportInterval === undefined || typeof value.reportInterval === 'number')) {
+        (value.reportInterval === undefined || typeof value.reportInterval === 'number') &&
+        (value.maxMessageSize === undefined || typeof value.maxMessageSize === 'number')) {
       return value as protocol.RuntimeSettings;
     }
   } catch {

@@ -22,6 +22,11 @@ const protocol = {
   REPORT_VERSION: 1,
   /** How often a worker reports, in ms, unless the primary says otherwise. */
   DEFAULT_REPORT_INTERVAL: 1000,
+  /**
+   * The largest message a worker may send the primary, serialized, in bytes, unless the primary
+   * says otherwise (64 MiB: far above what apps send, far below what would hurt the primary).
+   */
+  DEFAULT_MAX_MESSAGE_SIZE: 64 * 1024 * 1024,
 } as const;
 
 // eslint-disable-next-line @typescript-eslint/no-namespace -- types merged with the `export =` value
@@ -49,7 +54,9 @@ declare namespace protocol {
     /** Text a starting worker wrote to stderr, or an uncaught error it is dying of. */
     | { act: 'stderr'; text: string }
     /** The periodic report: the one frame that health, balancing and metrics read. */
-    | { act: 'report'; report: RuntimeReport };
+    | { act: 'report'; report: RuntimeReport }
+    /** The app sent a message over maxMessageSize: it was refused in the worker, not sent. */
+    | { act: 'message-refused'; bytes: number; limit: number };
 
   /**
    * What a worker tells the primary every `reportInterval` ms. Its arrival is the heartbeat: a
@@ -91,6 +98,8 @@ declare namespace protocol {
     shutdownTimeout: number;
     /** ms between runtime reports; 0 sends none. Absent: DEFAULT_REPORT_INTERVAL. */
     reportInterval?: number;
+    /** The largest message the app may send, serialized, in bytes; 0: no limit. Absent: DEFAULT_MAX_MESSAGE_SIZE. */
+    maxMessageSize?: number;
   }
 }
 

@@ -7,12 +7,14 @@
  *  - forwards what a starting worker writes to stderr (and the error it dies of), so that the
  *    primary can say why a start or a reload failed;
  *  - sends the periodic runtime report (reporter.cts): heartbeat, loop delay, memory,
- *    connections, requests.
+ *    connections, requests;
+ *  - refuses messages over maxMessageSize before they reach the primary (message-limit.cts).
  * One instance per worker process, created by preload.cts and shared through a global symbol, so
  * that every copy of corral/worker the app loads talks to it.
  */
 import util = require('node:util');
 import ConnectionDrain = require('./connection-drain.cjs');
+import limitMessages = require('./message-limit.cjs');
 import internals = require('./node-internals.cjs');
 import protocol = require('./runtime-protocol.cjs');
 import releaseTerminal = require('./release-terminal.cjs');
@@ -50,6 +52,8 @@ class WorkerRuntime {
     survivePipeLoss(process.stdout);
     survivePipeLoss(process.stderr);
     internals.sendCorralFrame({ act: 'hello' });
+    const limit = settings.maxMessageSize ?? protocol.DEFAULT_MAX_MESSAGE_SIZE;
+    if (limit > 0) limitMessages(limit, (bytes) => internals.sendCorralFrame({ act: 'message-refused', bytes, limit }));
     const interval = settings.reportInterval ?? protocol.DEFAULT_REPORT_INTERVAL;
     if (interval > 0) startReporter(interval, this.#connections);
   }
