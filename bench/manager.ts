@@ -8,13 +8,14 @@
 //    failed requests (socket errors, timeouts, non-2xx);
 //  - stop with 16 requests of 500 ms in flight: how many are answered;
 //  - memory: RSS of the primary (PM2: its daemon) and of each worker, against node:cluster.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { guardOf, workersOf } from './crash-storm.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CORRAL = path.join(ROOT, 'bin/corral.cjs');
@@ -83,11 +84,6 @@ async function pollUntil(target: number, done: (pids: Set<string>) => boolean, s
   }
 }
 
-function childrenOf(pid: number): number[] {
-  const result = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
-  return result.stdout.split('\n').filter(Boolean).map(Number);
-}
-
 function rss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) / 1024;
@@ -109,7 +105,7 @@ async function start(manager: Manager, cwd = dir): Promise<{ running: Running; m
     primaryPid: () => (manager === 'PM2' ? Number(readFileSync(path.join(PM2_HOME, 'pm2.pid'), 'utf8')) : child!.pid!),
     workerPids: () => (manager === 'PM2'
       ? (JSON.parse(pm2('jlist')) as { pid: number }[]).map((app) => app.pid)
-      : childrenOf(child!.pid!)),
+      : workersOf(child!.pid!)),
     reload: async () => {
       const command = manager === 'PM2' ? [PM2, 'reload', 'bench'] : [CORRAL, 'reload', 'bench'];
       const reload = spawn(process.execPath, command, { env, stdio: 'ignore' });
@@ -189,7 +185,10 @@ async function memory(manager: Manager): Promise<{ primary: number; worker: numb
     // A little traffic first, so that each figure is of a process that has served.
     await Promise.all(Array.from({ length: 200 }, () => answer(running.port).catch(() => '')));
     const workers = running.workerPids();
-    return { primary: rss(running.primaryPid()), worker: workers.reduce((sum, pid) => sum + rss(pid), 0) / workers.length };
+    // corral's orphan guard (a shell, src/managed/process-groups.ts) is part of what its primary costs.
+    const guard = manager === 'corral' ? guardOf(running.primaryPid()) : undefined;
+    const primary = rss(running.primaryPid()) + (guard === undefined ? 0 : rss(guard));
+    return { primary, worker: workers.reduce((sum, pid) => sum + rss(pid), 0) / workers.length };
   } finally {
     await running.stop();
   }

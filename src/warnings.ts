@@ -14,6 +14,10 @@ export const WARNINGS = {
   CORRAL_TOO_MANY_SERVERS: 'too many servers in one worker',
   /** A managed worker tried to send a message over `maxMessageSize` (refused in the worker). */
   CORRAL_MESSAGE_TOO_LARGE: 'a message over maxMessageSize',
+  /** No /bin/sh for the guard that ends workers when the primary is SIGKILLed (once per process). */
+  CORRAL_NO_ORPHAN_GUARD: 'workers not guarded against the primary\'s death',
+  /** A managed cluster of more than 4 workers per CPU (at its start, or scaled to it). */
+  CORRAL_MANY_WORKERS: 'more workers than the CPUs can run',
   /** A managed worker's process error that nothing listens for. */
   CORRAL_WORKER_ERROR: 'a worker process error nothing listens for',
   /** `fork(env)` with an `env` that is not an object (once per process). */

@@ -100,9 +100,9 @@ describe('corral status, reload, scale, stop', () => {
     assert.equal(reload.status, 0, reload.stderr);
     assert.match(reload.stdout, /^web: reloaded; every worker runs generation 2 \(\d+ ms\)\n$/);
     const up = await corralAsync('scale', '+1');
-    assert.equal(up.stdout, 'web: 3 workers (added slots 2)\n');
+    assert.equal(up.stdout, 'web: 3 workers (added slot 2)\n');
     const down = await corralAsync('scale', 'web', '1');
-    assert.equal(down.stdout, 'web: 1 worker (drained and removed slots 2, 1)\n');
+    assert.equal(down.stdout, 'web: 1 worker (drained and removed slots 1–2)\n');
     const bad = await corralAsync('scale', '-5');
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /Expected `scale` to be a worker count from 1 to 1024, or \+N \/ -N \(now 1\), got '-5'/);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
 import { createCluster } from 'corral';
-import { crashStorm } from '../bench/crash-storm.js';
+import { crashStorm, guardOf, writeStormPrograms } from '../bench/crash-storm.js';
 import { report, track, WORKER_FIXTURE } from './helpers/harness.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
@@ -175,17 +175,7 @@ routes['/spew'] = (req, res) => {
 
 describe('a crash storm', () => {
   test('a random worker SIGKILLed every 200 ms under 64 keep-alive connections: no slot backs off, and corral fails no more requests than a bare node:cluster primary that reforks', { timeout: 60_000 }, async () => {
-    const app = path.join(dir, 'storm-app.cjs');
-    writeFileSync(app, "require('node:http').createServer((req, res) => res.end('hello world\\n')).listen(Number(process.env.PORT));\n");
-    const bare = path.join(dir, 'storm-node-cluster.cjs');
-    writeFileSync(bare, `const cluster = require('node:cluster');
-if (cluster.isPrimary) {
-  for (let i = 0; i < 4; i += 1) cluster.fork();
-  cluster.on('exit', () => cluster.fork());
-  let listening = 0;
-  cluster.on('listening', () => { if (++listening === 4) console.log('ready'); });
-} else require(${JSON.stringify(app)});
-`);
+    const { app, nodeCluster: bare } = writeStormPrograms(dir);
     const storm = { interval: 200, duration: 6_000, connections: 64, keepAlive: true };
     const nodePort = await freePort();
     const node = startProgram(bare, [], { env: { PORT: String(nodePort) } });
@@ -200,10 +190,13 @@ if (cluster.isPrimary) {
     assert.equal((await get(port)).status, 200);
     assert.doesNotMatch(corral.stderr(), /crash-looping|restarting in [1-9]/);
     assert.ok(result.kills >= 25 && result.ok > 1_000, JSON.stringify(result));
-    // Each kill loses the requests in flight on the killed worker's connections, under either
-    // primary; the allowance is for that count's noise between two runs of a random storm.
-    assert.ok(result.failed <= Math.ceil(nodeResult.failed * 1.25) + 10,
-      `corral ${JSON.stringify(result)}, node:cluster ${JSON.stringify(nodeResult)}`);
+    // Each kill fails the requests in flight on the killed worker's connections, under either
+    // primary (64 connections over the serving workers: 16 with 4, 32 with 2): on 0.5.0 the same
+    // storm failed 246,239 requests as every slot went dark. Which worker each kill hits is random,
+    // so two runs of the storm differ by up to 2× (npm run bench prints the ratio over rounds).
+    const versus = `corral ${JSON.stringify(result)}, node:cluster ${JSON.stringify(nodeResult)}`;
+    assert.ok(result.failed <= result.kills * 32, versus);
+    assert.ok(result.failed <= 2 * nodeResult.failed + 50, versus);
     corral.child.kill('SIGTERM');
     await exitOf(corral);
   });
@@ -452,24 +445,6 @@ describe('config files that misbehave', () => {
 });
 
 describe('what workers leave behind', () => {
-  /** Whether `pid` is gone (a zombie nobody reaped yet counts as gone). */
-  const gone = (pid: number): boolean => {
-    try {
-      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
-    } catch {
-      return true;
-    }
-  };
-
-  /** Resolves once `pid` is gone (a SIGKILL takes effect a moment after it is sent); rejects after `ms`. */
-  const whenGone = async (pid: number, ms = 5_000): Promise<void> => {
-    const deadline = Date.now() + ms;
-    while (!gone(pid)) {
-      if (Date.now() > deadline) throw new Error(`pid ${pid} still runs after ${ms} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
-
   test("a worker's children (sleep 301) end with it on corral stop, and corral says so", { timeout: 30_000 }, async () => {
     const app = writeApp('spawns.cjs', "const child = require('node:child_process').spawn('sleep', ['301'], { stdio: 'ignore' }); console.log('child', child.pid);");
     const corral = startCorral([app, '-i', '2', '--name', 'spawns'], { PORT: String(await freePort()) });
@@ -480,24 +455,57 @@ describe('what workers leave behind', () => {
     assert.equal(stop.status, 0, stop.stderr);
     await exitOf(corral);
     await Promise.all(children.map((pid) => whenGone(pid)));
-    assert.equal(corral.stderr().match(/exited and left processes running \(process group \d+\); SIGKILLed them/g)?.length, 2);
+    for (const pid of children) assert.match(corral.stderr(), new RegExp(`had left 1 process it started running \\(pid ${pid}\\); SIGKILLed them`));
   });
 
-  test('a worker killed from outside takes its children with it too', { timeout: 30_000 }, async () => {
-    const app = writeApp('spawns-crash.cjs', "const child = require('node:child_process').spawn('sleep', ['301'], { stdio: 'ignore' }); console.log('child', child.pid, process.pid);");
-    const port = await freePort();
-    const corral = startCorral([app, '-i', '1', '--name', 'spawns-crash'], { PORT: String(port) });
+  test("a worker still draining at its deadline is SIGKILLed with its children, and corral says so", { timeout: 30_000 }, async () => {
+    const app = writeApp('spawns-hang.cjs', `
+const child = require('node:child_process').spawn('sleep', ['301'], { stdio: 'ignore' });
+onShutdown(() => new Promise(() => {}));
+console.log('child', child.pid, process.pid);`);
+    const corral = startCorral([app, '-i', '1', '--name', 'spawns-hang', '--shutdown-timeout', '500'], { PORT: String(await freePort()) });
     await corral.waitForErr(/ready: 1 worker/);
     const [line] = await corral.waitFor(/^child \d+ \d+$/);
     const [, child, worker] = line!.split(' ').map(Number);
-    process.kill(worker!, 'SIGKILL');
-    await corral.waitForErr(/left processes running/);
-    await whenGone(child!);
-    // The replacement serves before the stop, so that the stop is clean.
-    await corral.waitFor(/^child \d+ \d+$/, 2);
-    assert.equal((await get(port)).status, 200);
     corral.child.kill('SIGTERM');
-    assert.equal((await exitOf(corral)).code, 0);
+    await exitOf(corral);
+    await Promise.all([whenGone(child!), whenGone(worker!)]);
+    assert.match(corral.stderr(), new RegExp(`had left 1 process it started running \\(pid ${child}\\); SIGKILLed them`));
+  });
+});
+
+describe('the primary SIGKILLed', () => {
+  test('workers whose event loop is blocked, and every worker\'s children, end within seconds; the port (shared) is free again', { timeout: 30_000 }, async () => {
+    const app = writeApp('orphans.cjs', `
+const child = require('node:child_process').spawn('sleep', ['301'], { stdio: 'ignore' });
+process.on('SIGUSR2', () => { console.log('blocked', process.pid); for (;;); });
+console.log('child', child.pid, process.pid);`);
+    const port = await freePort();
+    const corral = startCorral([app, '-i', '2', '--balancer', 'shared', '--name', 'orphans'], { PORT: String(port) });
+    await corral.waitForErr(/ready: 2 workers/);
+    const lines = await corral.waitFor(/^child \d+ \d+$/, 2);
+    const children = lines.map((line) => Number(line.split(' ')[1]));
+    const workers = lines.map((line) => Number(line.split(' ')[2]));
+    const guard = guardOf(corral.child.pid!);
+    assert.ok(guard !== undefined, 'the primary runs an orphan guard');
+    try {
+      for (const pid of workers) process.kill(pid, 'SIGUSR2');
+      await corral.waitFor(/^blocked \d+$/, 2);
+      corral.child.kill('SIGKILL');
+      // Node's worker half never reads the closed channel of a blocked worker: only the guard ends them.
+      await Promise.all([...workers, ...children, guard].map((pid) => whenGone(pid)));
+    } finally {
+      for (const pid of [...workers, ...children]) {
+        try {
+          process.kill(pid, 'SIGKILL'); // Only if the test failed with them still running.
+        } catch {
+          // Gone, as they should be.
+        }
+      }
+    }
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, resolve));
+    server.close();
   });
 });
 
@@ -596,6 +604,27 @@ describe("the terminal's hangup", () => {
   });
 });
 
+/** Whether `pid` is gone (a zombie nobody reaped yet counts as gone). */
+function gone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Resolves once `pid` is gone; rejects after `ms`. (No event tells a process that one it did not
+ * start has ended, so this looks every 10 ms.)
+ */
+async function whenGone(pid: number, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!gone(pid)) {
+    if (Date.now() > deadline) throw new Error(`pid ${pid} still runs after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Resolves once `corral status name` answers (the app is up); rejects after `ms`. */
 async function waitForStatus(name: string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -660,11 +689,9 @@ describe('huge IPC messages', () => {
         // Only the messages under the limit reached the primary; the worker is still there.
         assert.deepEqual(received, [1000, 900 * 1024]);
         assert.equal(worker.isDead(), false);
-        assert.equal(warnings.length, 1, 'three refusals in one burst: one warning now, the rest counted');
+        // Three refusals in one burst: one warning now, the other two counted (and told within 10 s).
+        assert.equal(warnings.length, 1, warnings.join('\n'));
         assert.match(warnings[0]!, new RegExp(`^Worker ${worker.id} \\(slot 0\\) tried to send the primary a message of \\d+ bytes, over maxMessageSize \\(1048576 bytes\\)`));
-        await cluster.close();
-        await new Promise((resolve) => setImmediate(resolve));
-        assert.match(warnings[1] ?? '', /^2 more warnings of this kind \(CORRAL_MESSAGE_TOO_LARGE\)/);
       } finally {
         process.off('warning', onWarning);
         await cluster.close();
@@ -677,5 +704,38 @@ describe('huge IPC messages', () => {
       assert.throws(() => createCluster({ exec: WORKER_FIXTURE, maxMessageSize: bad as number }),
         /Expected `maxMessageSize` to be a whole number of bytes ≥ 0 \(0: no limit\)/);
     }
+  });
+});
+
+describe('too many workers', () => {
+  test('scaling past 4 workers per CPU warns, answers in slot ranges, and starts the new workers in batches of 2 per CPU (at least 4)', { timeout: 60_000 }, async () => {
+    const cpus = os.availableParallelism();
+    const batch = Math.max(4, 2 * cpus);
+    const target = 4 * cpus + 2;
+    // Each worker says when it began and when it listens (300 ms later): a slow start.
+    const app = writeApp('many.cjs', `
+console.log('began', process.pid, Date.now());
+const listen = require('node:net').Server.prototype.listen;
+require('node:net').Server.prototype.listen = function (...args) {
+  setTimeout(() => listen.apply(this, args).once('listening', () => console.log('listening', process.pid, Date.now())), 300);
+  return this;
+};`);
+    const corral = startCorral([app, '-i', '2', '--name', 'many'], { PORT: String(await freePort()) });
+    await corral.waitForErr(/ready: 2 workers/);
+    const scale = await corralCommand('scale', 'many', String(target));
+    assert.equal(scale.status, 0, scale.stderr);
+    assert.equal(scale.stdout, `many: ${target} workers (added slots 2–${target - 1})\n`);
+    assert.match(corral.stderr(), new RegExp(`CORRAL_MANY_WORKERS.*${target} workers on ${cpus} CPUs? is more than 4 per CPU`));
+    // How many of the new workers were starting at once, from their own clocks.
+    const began = new Map((await corral.waitFor(/^began /, target)).map((line) => [line.split(' ')[1], Number(line.split(' ')[2])]));
+    const listening = (await corral.waitFor(/^listening /, target)).map((line) => [Number(line.split(' ')[2]), -1] as const);
+    const events = [...[...began.values()].map((at) => [at, 1] as const), ...listening].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let starting = 0;
+    let most = 0;
+    for (const [, change] of events) most = Math.max(most, (starting += change));
+    assert.ok(most <= batch, `${most} workers were starting at once; the batch is ${batch}`);
+    assert.ok(most >= 2, 'workers did start side by side');
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
   });
 });

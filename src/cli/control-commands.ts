@@ -11,6 +11,7 @@ import type { ReloadResult, ScaleResult } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
+import { numberRanges } from '../util/short-list.js';
 
 async function ask(name: string | undefined, request: Omit<ControlRequest, 'v' | 'id'>): Promise<{ name: string; reply: ControlReply }> {
   const app = await resolveApp(name);
@@ -59,8 +60,8 @@ export async function runScale(argv: readonly string[], io: CliOutput): Promise<
   const { name, reply } = await ask(positionals[0], { command: 'scale', workers });
   const result = resultOf<ScaleResult>(reply, EXIT.USAGE);
   io.out(`${name}: ${result.workers} worker${result.workers === 1 ? '' : 's'}` +
-    `${result.added.length > 0 ? ` (added slots ${result.added.join(', ')})` : ''}` +
-    `${result.removed.length > 0 ? ` (drained and removed slots ${result.removed.join(', ')})` : ''}\n`);
+    `${result.added.length > 0 ? ` (added slot${result.added.length === 1 ? '' : 's'} ${numberRanges(result.added)})` : ''}` +
+    `${result.removed.length > 0 ? ` (drained and removed slot${result.removed.length === 1 ? '' : 's'} ${numberRanges(result.removed)})` : ''}\n`);
   return EXIT.OK;
 }
 

@@ -19,6 +19,7 @@ import { loadPrimaryModule, processPrimary } from './primary-module.js';
 import { parseStart, type StartRequest } from './start-options.js';
 import type { CliOutput } from './output-sink.js';
 import { prefixWorkerOutput } from './worker-output.js';
+import { shortList } from '../util/short-list.js';
 
 const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   shutdown: 'shutting down gracefully',
@@ -130,9 +131,9 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
     log.log('error', 'crashloop', `slot ${slot} is crash-looping (${crashes} early crashes in a row within the window); ` +
       `retrying every ${retryIn} ms, ${others}`, { slot, crashes, retryIn, serving });
   });
-  cluster.on('leftovers', ({ slot, worker, processGroup }) => {
-    log.log('warn', 'leftovers', `${who(slot, worker.id, worker.process.pid)} exited and left processes running ` +
-      `(process group ${processGroup}); SIGKILLed them`, { slot, pid: worker.process.pid, processGroup });
+  cluster.on('leftovers', ({ slot, worker, pids }) => {
+    log.log('warn', 'leftovers', `${who(slot, worker.id, worker.process.pid)} had left ${pids.length} process` +
+      `${pids.length === 1 ? '' : 'es'} it started running (pid ${shortList(pids)}); SIGKILLed them`, { slot, pid: worker.process.pid, pids });
   });
   cluster.on('startFailed', (failure) => {
     log.log('warn', 'start-failed', describeStartFailure(failure), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });

@@ -19,6 +19,7 @@
  */
 import type { Serializable } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import os from 'node:os';
 import {
   ClusterBusyError, ClusterClosedError, ReloadFailedError, type StartFailedError,
 } from '../errors.js';
@@ -27,16 +28,18 @@ import { resolveExec } from '../primary/settings.js';
 import { socketsFromSystemd, type ActivatedSocket } from '../primary/socket-activation.js';
 import type { Worker } from '../primary/worker.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { emitWarning } from '../warnings.js';
 import type { DrainReason, ExitInfo, ManagedWorker } from './managed-worker.js';
 import {
   normalizeOptions, timeout, type ClusterOptions, type ResolvedClusterOptions,
 } from './options.js';
+import { OrphanGuard } from './orphan-guard.js';
 import { rollingReload } from './rolling-reload.js';
 import releaseTerminal from '../worker/release-terminal.cjs';
 import { runtimeExecArgv } from './runtime-link.js';
 import { planScale, scaleTarget } from './scaling.js';
 import { forceShutdown, shutdownSequence, type ShutdownHost, type ShutdownResult } from './shutdown.js';
-import { SlotTable } from './slots.js';
+import { SlotTable, startBatchSize } from './slots.js';
 import { clusterStatus } from './status.js';
 import type {
   ClusterState, ClusterStatus, ManagedClusterContext, ManagedClusterEvents, ReloadResult, ScaleResult,
@@ -65,6 +68,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   readonly #primary: ClusterPrimary;
   readonly #clock: Clock;
   readonly #slots: SlotTable;
+  readonly #orphanGuard = new OrphanGuard();
   readonly #readyWaiters = new Set<Waiter>();
   #state: ClusterState = 'idle';
   /** The generation the cluster serves: that of the latest reload that finished. */
@@ -97,7 +101,6 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
         inheritedSockets: this.inheritedSockets.map((socket) => socket.fd),
       });
     }
-    this.#primary.useOwnProcessGroups();
     this.#primary.setupPrimary({
       exec: this.options.exec,
       args: [...this.options.args],
@@ -111,6 +114,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       options: this.options,
       clock: this.#clock,
       primary: this.#primary,
+      orphanGuard: this.#orphanGuard,
       // Workers see LISTEN_FDS and LISTEN_FDNAMES (they listen with `listen({ fd: 3 })`), but not
       // LISTEN_PID: it names the primary, and code that checks it would take the sockets for its own.
       workerEnv: this.inheritedSockets.length > 0 ? { ...this.options.env, LISTEN_PID: undefined } : this.options.env,
@@ -125,6 +129,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       drain: (worker, reason, ms) => this.#drain(worker, reason, ms),
     });
     for (let index = 0; index < this.options.workers; index += 1) this.#slots.add(index);
+    warnIfManyWorkers(this.options.workers);
     this.#forwardPrimaryEvents();
   }
 
@@ -156,13 +161,15 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     if (this.#isClosing()) return Promise.reject(this.#startError ?? new ClusterClosedError('start()'));
     if (this.#state === 'idle') {
       this.#transition('starting');
-      try {
-        for (const slot of this.#slots.list()) this.#slots.fill(slot);
-      } catch (error) {
+      const ready = this.ready();
+      // Many workers start in batches (slots.ts fillInTurn()); the first batch forks now.
+      const forked = Promise.all(this.#slots.list().map((slot) => this.#slots.fillInTurn(slot)));
+      return forked.then(() => ready, (error: unknown) => {
         // Nothing can run (e.g. the script vanished since createCluster()): undo and report.
+        ready.catch(() => {});
         void this.close();
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
+        throw error instanceof Error ? error : new Error(String(error));
+      });
     }
     return this.ready();
   }
@@ -280,6 +287,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       result = await shutdownSequence(this.#shutdownHost(), timeout);
       return result;
     } finally {
+      this.#orphanGuard.close();
       this.#transition('closed');
       // A failed start is reported once nothing of the cluster runs any more.
       if (this.#startError !== undefined) for (const waiter of waiters) waiter.reject(this.#startError);
@@ -345,11 +353,14 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
         if (worker !== undefined) done.push(this.#drain(worker, 'scale', this.options.shutdownTimeout));
       }
     }
+    warnIfManyWorkers(target);
     for (const index of plan.add) {
       const slot = this.#slots.add(index);
-      await this.#slots.forkAllowed();
-      if (this.#isClosing()) throw new ClusterClosedError('finish scaling');
-      done.push(this.#slots.fill(slot).started);
+      // In batches, as at the start (slots.ts fillInTurn()).
+      done.push(this.#slots.fillInTurn(slot).then((worker) => {
+        if (worker === undefined) throw new ClusterClosedError('finish scaling');
+        return worker.started;
+      }));
     }
     this.#checkReady();
     await Promise.all(done);
@@ -396,4 +407,17 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
 /** Creates a managed cluster; call `start()` to fork its workers. */
 export function createCluster(options: ClusterOptions, context?: ManagedClusterContext): ManagedCluster {
   return new ManagedCluster(options, context);
+}
+
+/** More workers than this per CPU only compete for the same cores. */
+const MANY_WORKERS_PER_CPU = 4;
+
+/** Says so when `workers` is far more than the CPUs can run (a typo, or `-i 1000`): allowed, but rarely meant. */
+function warnIfManyWorkers(workers: number): void {
+  const cpus = os.availableParallelism();
+  if (workers <= MANY_WORKERS_PER_CPU * cpus) return;
+  emitWarning('CORRAL_MANY_WORKERS', `corral: ${workers} workers on ${cpus} CPU${cpus === 1 ? '' : 's'} is more than ` +
+    `${MANY_WORKERS_PER_CPU} per CPU: they compete for the same cores, so the app gets no faster and every start and ` +
+    `reload takes longer. One worker per CPU ('auto') is usually best; corral starts them in batches of ` +
+    `${startBatchSize()}.`);
 }

@@ -7,6 +7,7 @@ import type { StartFailure } from '../errors.js';
 import type { Worker } from '../primary/worker.js';
 import type { ExitSignal } from '../types.js';
 import type { Clock } from '../util/clock.js';
+import tree from '../worker/process-tree.cjs';
 import type { ReadyWhen } from './options.js';
 import type { DrainReason, RuntimeLink } from './runtime-link.js';
 
@@ -42,6 +43,8 @@ export class ManagedWorker {
   readonly started: Promise<StartOutcome>;
   /** Settles when the process has exited. */
   readonly exited: Promise<ExitInfo>;
+  /** Processes it had started and left running, which corral SIGKILLed (at the end of its drain, or with it). */
+  readonly leftovers: number[] = [];
   readonly #clock: Clock;
   #killed = false;
   #exit: ExitInfo | undefined;
@@ -66,6 +69,7 @@ export class ManagedWorker {
       });
     });
     this.started = this.#watchStart(options);
+    link.on('leftovers', (pids) => this.leftovers.push(...pids));
   }
 
   get pid(): number | undefined {
@@ -80,11 +84,14 @@ export class ManagedWorker {
     return this.#exit !== undefined;
   }
 
-  /** SIGKILL, now. */
+  /** SIGKILL, now, and to every process it started (process-tree.cts): its drain, if any, was their time. */
   kill(): void {
-    if (this.#exit !== undefined || this.worker.process.pid === undefined) return;
+    const { pid } = this.worker.process;
+    if (this.#exit !== undefined || pid === undefined) return;
     this.#killed = true;
+    const descendants = tree.descendantsOf(pid);
     this.worker.process.kill('SIGKILL');
+    this.leftovers.push(...tree.killAll(descendants));
   }
 
   /**

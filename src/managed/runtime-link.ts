@@ -37,6 +37,8 @@ interface RuntimeLinkEvents {
   ready: [];
   draining: [signal: string];
   report: [report: RuntimeReport];
+  /** The worker ended processes the app left running (at the end of its drain). */
+  leftovers: [pids: number[]];
   /** The app tried to send a message of `bytes` over `limit` (maxMessageSize); it was not sent. */
   messageRefused: [bytes: number, limit: number];
 }
@@ -120,6 +122,9 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
       case 'report':
         // A report of another version (another copy of corral's runtime) is not read.
         if (isRuntimeReport(frame.report)) this.emit('report', frame.report);
+        break;
+      case 'leftovers':
+        if (Array.isArray(frame.pids) && frame.pids.every(isCount)) this.emit('leftovers', frame.pids);
         break;
       case 'message-refused':
         if (isCount(frame.bytes) && isCount(frame.limit)) this.emit('messageRefused', frame.bytes, frame.limit);

@@ -13,11 +13,10 @@
  *   SIGTTIN   one more worker (scaling.ts)
  *   SIGTTOU   one worker less (never below one)
  *
- * A managed cluster's workers lead process groups of their own, so a terminal's signals (Ctrl-C,
- * a hangup) reach the primary only. Workers get SIGTERM/SIGINT when a control group is signalled
- * (systemd's KillMode=control-group) or when they are signalled one by one: their runtime
- * (src/worker/runtime.cts) then drains each of them the same way, so the result does not depend
- * on who got the signal.
+ * Workers share the primary's process group, as under node:cluster, so a terminal's Ctrl-C and
+ * systemd's KillMode=control-group signal them too: their runtime (src/worker/runtime.cts) then
+ * drains each of them the same way, so the result does not depend on who got the signal. Their
+ * runtime ignores SIGHUP: what a hangup means is the primary's decision (above).
  */
 import type { ReloadFailedError } from '../errors.js';
 import type { ManagedCluster, ReloadResult, ScaleResult } from './managed-cluster.js';

@@ -7,12 +7,14 @@
  * the rolling reload runs it for every slot, and recycling and hang recovery build on it.
  */
 import type { EventEmitter } from 'node:events';
+import os from 'node:os';
 import { ClusterClosedError, StartFailedError } from '../errors.js';
 import { kRuntimeReport } from '../internal/symbols.js';
 import type { ClusterPrimary } from '../primary/cluster-primary.js';
 import type { Worker } from '../primary/worker.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
+import type { OrphanGuard } from './orphan-guard.js';
 import { emitWarning } from '../warnings.js';
 import { restartDelay } from './backoff.js';
 import { ManagedWorker, type DrainReason, type ExitInfo, type StartOutcome } from './managed-worker.js';
@@ -32,22 +34,14 @@ const FAULT_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL
  * storm stays a bounded trickle of forks.
  */
 const MIN_FORKS_PER_SECOND = 4;
-const FORKS_PER_WORKER_PER_SECOND = 2;
+const MIN_START_BATCH = 4;
+const START_BATCH_PER_CPU = 2;
 
-/**
- * SIGKILLs what is left of a worker's process group (it leads one: ClusterPrimary's
- * useOwnProcessGroups()) once the worker itself has exited: children it started and did not end,
- * which would otherwise outlive it (holding its port, its files, its memory). Returns whether any
- * were there. Its drain (onShutdown hooks) is the time to end them gracefully.
- */
-function endProcessGroup(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-    return true;
-  } catch {
-    return false; // ESRCH: the group is empty, as it should be.
-  }
+/** How many workers may be starting at once: 2 per CPU, at least 4. */
+export function startBatchSize(): number {
+  return Math.max(MIN_START_BATCH, START_BATCH_PER_CPU * os.availableParallelism());
 }
+const FORKS_PER_WORKER_PER_SECOND = 2;
 
 export interface Slot {
   readonly index: number;
@@ -65,6 +59,8 @@ export interface SlotHost {
   readonly options: ResolvedClusterOptions;
   readonly clock: Clock;
   readonly primary: ClusterPrimary;
+  /** Ends every worker, and what each started, if the primary dies. */
+  readonly orphanGuard: OrphanGuard;
   /** The environment every worker gets (before its slot's own variables). */
   readonly workerEnv: Readonly<Record<string, string | undefined>>;
   /** The cluster's events: the table emits restart, crashloop, startFailed, report and error. */
@@ -92,6 +88,14 @@ export class SlotTable {
   readonly #live = new Set<ManagedWorker>();
   readonly #forks: ForkRateLimiter;
   readonly #warnings = new GroupedWarnings();
+  /** How many workers may be starting (forked, not yet ready or failed) at once. */
+  readonly startBatch = startBatchSize();
+  /** Workers forked and not yet ready or failed. */
+  #starting = 0;
+  /** fillInTurn() calls past the batch check that have not forked yet. */
+  #reserved = 0;
+  /** fillInTurn() calls waiting for a starting worker to settle. */
+  readonly #waitingToStart: (() => void)[] = [];
 
   constructor(host: SlotHost) {
     this.#host = host;
@@ -157,6 +161,31 @@ export class SlotTable {
   /** Cancels every scheduled refill (the cluster is closing). */
   stopRefills(): void {
     for (const slot of this.#slots.values()) this.#host.clock.clearTimeout(slot.restartTimer);
+  }
+
+  /**
+   * Forks the slot's worker once fewer than startBatch workers are starting (and the fork rate
+   * bound lets it through); resolves with it, or with undefined if the cluster closed or the slot
+   * was removed meanwhile. Starts and scale-ups of many workers go this way, in batches, so that
+   * each worker's startTimeout measures the app rather than a machine overloaded by its own start.
+   */
+  async fillInTurn(slot: Slot): Promise<ManagedWorker | undefined> {
+    while (this.#starting + this.#reserved >= this.startBatch) {
+      await new Promise<void>((resolve) => this.#waitingToStart.push(resolve));
+    }
+    // Its place in the batch is taken now, so that the calls behind it keep waiting meanwhile.
+    this.#reserved += 1;
+    let forked: ManagedWorker | undefined;
+    try {
+      await this.forkAllowed();
+      if (this.#host.isClosing() || this.#slots.get(slot.index) !== slot || slot.worker !== undefined) return undefined;
+      forked = this.fill(slot);
+      return forked;
+    } finally {
+      this.#reserved -= 1;
+      // Nothing forked (closed, removed, or the script became unreadable): the next in line goes.
+      if (forked === undefined) this.#waitingToStart.shift()?.();
+    }
   }
 
   /** Forks the slot's worker now. */
@@ -227,9 +256,11 @@ export class SlotTable {
       clock,
     });
     this.#live.add(managed);
+    const { pid } = worker.process;
+    if (pid !== undefined) this.#host.orphanGuard.started(pid);
     worker.process.once('exit', () => {
-      this.#warnings.flushWorker(worker.id);
-      if (worker.process.pid !== undefined && endProcessGroup(worker.process.pid)) events.emit('leftovers', { slot: slot.index, worker, processGroup: worker.process.pid });
+      if (pid !== undefined) this.#host.orphanGuard.exited(pid);
+      if (managed.leftovers.length > 0) events.emit('leftovers', { slot: slot.index, worker, pids: [...managed.leftovers] });
     });
     worker.on('error', (error) => {
       if (events.listenerCount('error') > 0) events.emit('error', error, worker);
@@ -247,7 +278,12 @@ export class SlotTable {
         `(${limit} bytes); it was refused in the worker (its send() got CORRAL_ERR_MESSAGE_TOO_LARGE) and never reached the ` +
         'primary. Send less (an id, a file path, a key in a shared store), or raise maxMessageSize.');
     });
-    void managed.started.then((outcome) => this.#onStarted(managed, outcome));
+    this.#starting += 1;
+    void managed.started.then((outcome) => {
+      this.#starting -= 1;
+      this.#waitingToStart.shift()?.();
+      this.#onStarted(managed, outcome);
+    });
     void Promise.all([managed.exited, managed.started]).then(([exit, started]) => this.#onExit(managed, exit, started));
     return managed;
   }

@@ -99,8 +99,8 @@ export interface ManagedClusterEvents extends Omit<ClusterEvents, 'setup'> {
   startFailed: [failure: StartFailure];
   /** A slot keeps crashing: it is retried slowly while the other slots keep serving. */
   crashloop: [info: CrashLoopInfo];
-  /** A worker exited and left processes of its own running (its process group); corral SIGKILLed them. */
-  leftovers: [info: { slot: number; worker: Worker; processGroup: number }];
+  /** A worker exited and had left processes it started running; corral SIGKILLed them (`pids`). */
+  leftovers: [info: { slot: number; worker: Worker; pids: number[] }];
   /** A worker began draining (shutdown, reload, scale-down, or a signal it received). */
   draining: [worker: Worker, reason: DrainReason];
   /** A rolling reload began. */

@@ -75,7 +75,6 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   settings: ClusterSettings = {};
   #balancer: BalancerName;
   #frozen = false;
-  #ownProcessGroups = false;
   #lastId = 0;
   readonly #registry: ServerRegistry;
   readonly #disconnectWaiters = new Set<() => void>();
@@ -133,15 +132,6 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     return this.#balancer;
   }
 
-  /**
-   * @internal Workers forked from now on each lead a process group of their own (the managed
-   * cluster's supervision: it ends what a worker left running, and keeps terminal signals away
-   * from workers). node:cluster's own workers share the primary's group, and so do these otherwise.
-   */
-  useOwnProcessGroups(): void {
-    this.#ownProcessGroups = true;
-  }
-
   /** @internal Chooses the balancer; like `schedulingPolicy`, only until the first `setupPrimary()`/`fork()`. */
   setBalancer(balancer: BalancerName): void {
     if (balancer === this.#balancer) return;
@@ -181,7 +171,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     const exec = resolveExec(this.settings);
     if (this.settings.cwd !== undefined) existingDirectory(this.settings.cwd, 'settings.cwd');
     const id = ++this.#lastId;
-    const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined, this.#ownProcessGroups);
+    const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined);
     const worker = new Worker({ id, process: child });
     const control = new ClusterChannel(child, (frame) => this.#onFrame(worker, control, frame));
     worker[kAttachOwner](this, control);

@@ -11,7 +11,6 @@ export function spawnWorkerProcess(
   exec: string,
   settings: ClusterSettings,
   env: NodeJS.ProcessEnv | undefined,
-  ownProcessGroup = false,
 ): ChildProcess {
   // NODE_UNIQUE_ID makes Node run its own worker half of node:cluster before any user code.
   const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: String(id) };
@@ -27,10 +26,6 @@ export function spawnWorkerProcess(
     stdio: settings.stdio,
     gid: settings.gid,
     uid: settings.uid,
-    // setsid(): the worker leads a process group (and session) of its own, which holds whatever
-    // it starts, so that corral can end those with it; and signals meant for the primary's
-    // terminal (Ctrl-C, a hangup) reach the primary only, which decides what the workers do.
-    detached: ownProcessGroup,
   } as Parameters<typeof fork>[2]);
 }
 

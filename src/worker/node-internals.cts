@@ -45,11 +45,14 @@ const internals = {
     });
   },
 
-  /** Sends a frame to the primary; false when there is no channel (the worker runs alone). */
-  sendCorralFrame(frame: protocol.FromWorker): boolean {
+  /**
+   * Sends a frame to the primary; false when there is no channel (the worker runs alone).
+   * `onSent` runs once the frame is written (or failed to be).
+   */
+  sendCorralFrame(frame: protocol.FromWorker, onSent: () => void = () => {}): boolean {
     if (typeof process.send !== 'function' || !process.connected) return false;
     // A failed write means the primary is gone; the worker's own 'disconnect' handling follows.
-    return process.send({ cmd: protocol.FRAME_CMD, v: protocol.VERSION, ...frame }, undefined, {}, () => {});
+    return process.send({ cmd: protocol.FRAME_CMD, v: protocol.VERSION, ...frame }, undefined, {}, onSent);
   },
 
   /**

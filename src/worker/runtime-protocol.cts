@@ -55,6 +55,8 @@ declare namespace protocol {
     | { act: 'stderr'; text: string }
     /** The periodic report: the one frame that health, balancing and metrics read. */
     | { act: 'report'; report: RuntimeReport }
+    /** At the end of its drain the worker SIGKILLed these processes the app had started and left running. */
+    | { act: 'leftovers'; pids: number[] }
     /** The app sent a message over maxMessageSize: it was refused in the worker, not sent. */
     | { act: 'message-refused'; bytes: number; limit: number };
 

@@ -8,7 +8,11 @@
  *    primary can say why a start or a reload failed;
  *  - sends the periodic runtime report (reporter.cts): heartbeat, loop delay, memory,
  *    connections, requests;
- *  - refuses messages over maxMessageSize before they reach the primary (message-limit.cts).
+ *  - refuses messages over maxMessageSize before they reach the primary (message-limit.cts);
+ *  - ends the processes the app started and left running (process-tree.cts) when the worker
+ *    exits after its drain, and when its primary is gone;
+ *  - keeps the terminal's hangup (SIGHUP) from ending the worker: workers share the primary's
+ *    process group, and the primary decides what a hangup means for the cluster (signals.ts).
  * One instance per worker process, created by preload.cts and shared through a global symbol, so
  * that every copy of corral/worker the app loads talks to it.
  */
@@ -16,6 +20,7 @@ import util = require('node:util');
 import ConnectionDrain = require('./connection-drain.cjs');
 import limitMessages = require('./message-limit.cjs');
 import internals = require('./node-internals.cjs');
+import tree = require('./process-tree.cjs');
 import protocol = require('./runtime-protocol.cjs');
 import releaseTerminal = require('./release-terminal.cjs');
 import startReporter = require('./reporter.cjs');
@@ -48,6 +53,12 @@ class WorkerRuntime {
     this.slot = slot;
     internals.onCorralFrame((frame) => this.#onFrame(frame as protocol.ToWorker));
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#onSignal(signal));
+    process.on('SIGHUP', () => {});
+    // Node's worker half exits at once when the channel to the primary closes unasked (the
+    // primary died): end what the app started first, or it would outlive the cluster.
+    process.prependListener('disconnect', () => {
+      if (!this.#draining) tree.killAll(tree.descendantsOf(process.pid));
+    });
     this.#forwardStartupStderr();
     survivePipeLoss(process.stdout);
     survivePipeLoss(process.stderr);
@@ -103,7 +114,25 @@ class WorkerRuntime {
     // process.exit() drops what is still queued for a pipe: the app's last lines (often what its
     // hooks just wrote) would be cut. Exit once stdout and stderr have flushed, before the deadline.
     await flushed([process.stdout, process.stderr], deadline - Date.now() - FLUSH_MARGIN);
+    await this.#endLeftovers(deadline - Date.now() - FLUSH_MARGIN);
     process.exit(failed ? 1 : (process.exitCode ?? 0));
+  }
+
+  /**
+   * Processes the app started and did not end in its hooks would outlive the worker (reparented
+   * to init): they are SIGKILLed now, and the primary is told which, so that it can say so.
+   */
+  async #endLeftovers(ms: number): Promise<void> {
+    const ended = tree.killAll(tree.descendantsOf(process.pid));
+    if (ended.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        if (!internals.sendCorralFrame({ act: 'leftovers', pids: ended }, () => resolve())) resolve();
+      }),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, ms)); }),
+    ]);
+    clearTimeout(timer);
   }
 
   async #runHooks(info: ShutdownInfo): Promise<boolean> {
