@@ -34,6 +34,8 @@ const FAULT_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL
  * storm stays a bounded trickle of forks.
  */
 const MIN_FORKS_PER_SECOND = 4;
+const FORKS_PER_WORKER_PER_SECOND = 2;
+
 const MIN_START_BATCH = 4;
 const START_BATCH_PER_CPU = 2;
 
@@ -41,7 +43,6 @@ const START_BATCH_PER_CPU = 2;
 export function startBatchSize(): number {
   return Math.max(MIN_START_BATCH, START_BATCH_PER_CPU * os.availableParallelism());
 }
-const FORKS_PER_WORKER_PER_SECOND = 2;
 
 export interface Slot {
   readonly index: number;
