@@ -285,6 +285,20 @@ describe('the control socket under abusive clients', () => {
     const socket = net.connect(path.join(RUN_DIR, `${name}.sock`), () => resolve(socket));
     socket.once('error', reject);
   });
+  /** Sends a status request and resolves with the first reply line (rejects after `ms`). */
+  const firstReply = (socket: net.Socket, ms: number): Promise<string> => new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk;
+      if (!text.includes('\n')) return;
+      clearTimeout(timer);
+      resolve(text.slice(0, text.indexOf('\n')));
+    });
+    // A refused connection may be closed before this write: its EPIPE is expected, its reply is in.
+    socket.on('error', () => {});
+    socket.write('{"v":1,"id":1,"command":"status"}\n');
+  });
   /** Resolves with what the server sent once it closed the connection (or rejects after `ms`). */
   const closedBy = (socket: net.Socket, ms: number): Promise<string> => new Promise((resolve, reject) => {
     let text = '';
@@ -315,10 +329,15 @@ describe('the control socket under abusive clients', () => {
     assert.ok(during - before < 48, `primary RSS ${before.toFixed(0)} → ${during.toFixed(0)} MiB under the pipelined flood`);
     flood.destroy();
 
-    // At most 32 connections: the others are refused at once with a reply that says so.
+    // At most 32 connections: the others are refused at once with a reply that says so. (Which
+    // of 40 concurrent connects arrive last is the kernel's choice, and the flood's connection may
+    // not be counted out yet: so count answers, not positions.)
     const held = await Promise.all(Array.from({ length: 40 }, () => connectControl('control-abuse')));
-    const refused = await Promise.all(held.slice(32).map((socket) => closedBy(socket, 5_000)));
-    for (const reply of refused) assert.match(reply, /"code":"CORRAL_ERR_BUSY".*at most 32 connections/);
+    const replies = await Promise.all(held.map((socket) => firstReply(socket, 10_000)));
+    const busy = replies.filter((reply) => /"code":"CORRAL_ERR_BUSY".*at most 32 connections/.test(reply));
+    const answered = replies.filter((reply) => /"ok":true/.test(reply));
+    assert.equal(busy.length + answered.length, 40, replies.join('\n'));
+    assert.ok(answered.length <= 32 && busy.length >= 8, `${answered.length} answered, ${busy.length} refused`);
     assert.equal((await get(port)).status, 200);
     for (const socket of held) socket.destroy();
 
