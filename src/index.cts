@@ -55,6 +55,8 @@ declare namespace corral {
   export type PrimaryModuleError = corralEsm.PrimaryModuleError;
   export type StartFailure = corralEsm.StartFailure;
   export type CrashLoopInfo = corralEsm.CrashLoopInfo;
+  export type HealthAction = corralEsm.HealthAction;
+  export type HealthReason = corralEsm.HealthReason;
   export type CrashLoopOptions = corralEsm.CrashLoopOptions;
   export type ReadyWhen = corralEsm.ReadyWhen;
   export type ReloadResult = corralEsm.ReloadResult;

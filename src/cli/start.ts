@@ -131,6 +131,13 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
     log.log('error', 'crashloop', `slot ${slot} is crash-looping (${crashes} early crashes in a row within the window); ` +
       `retrying every ${retryIn} ms, ${others}`, { slot, crashes, retryIn, serving });
   });
+  cluster.on('health', ({ reason, slot, worker, silentFor, lastReport }) => {
+    const last = lastReport === undefined ? 'no report came'
+      : `last event-loop delay ${Math.round(lastReport.loop.delay)} ms, ${lastReport.connections} open connection${lastReport.connections === 1 ? '' : 's'}, ` +
+        `${lastReport.requests} request${lastReport.requests === 1 ? '' : 's'} served`;
+    log.log('warn', 'health', `${who(slot, worker.id, worker.process.pid)} is hung: its event loop sent no report for ${silentFor} ms ` +
+      `(${last}); SIGKILLed it, a replacement starts now`, { slot, pid: worker.process.pid, reason, silentFor });
+  });
   cluster.on('leftovers', ({ slot, worker, pids }) => {
     log.log('warn', 'leftovers', `${who(slot, worker.id, worker.process.pid)} had left ${pids.length} process` +
       `${pids.length === 1 ? '' : 'es'} it started running (pid ${shortList(pids)}); SIGKILLed them`, { slot, pid: worker.process.pid, pids });

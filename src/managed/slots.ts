@@ -14,6 +14,7 @@ import type { ClusterPrimary } from '../primary/cluster-primary.js';
 import type { Worker } from '../primary/worker.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
+import { HangWatch } from './hang-watch.js';
 import type { OrphanGuard } from './orphan-guard.js';
 import { emitWarning } from '../warnings.js';
 import { restartDelay } from './backoff.js';
@@ -279,6 +280,7 @@ export class SlotTable {
         `(${limit} bytes); it was refused in the worker (its send() got CORRAL_ERR_MESSAGE_TOO_LARGE) and never reached the ` +
         'primary. Send less (an id, a file path, a key in a shared store), or raise maxMessageSize.');
     });
+    this.#watchForHangs(managed, slot);
     this.#starting += 1;
     void managed.started.then((outcome) => {
       this.#starting -= 1;
@@ -287,6 +289,26 @@ export class SlotTable {
     });
     void Promise.all([managed.exited, managed.started]).then(([exit, started]) => this.#onExit(managed, exit, started));
     return managed;
+  }
+
+  /** hangTimeout (hang-watch.ts): a ready worker whose reports stop is SIGKILLed and replaced. */
+  #watchForHangs(managed: ManagedWorker, slot: Slot): void {
+    const { options, clock, events, primary } = this.#host;
+    if (options.hangTimeout === 0) return;
+    const watch = new HangWatch(clock, options.hangTimeout, (silentFor) => {
+      if (managed.hasExited) return;
+      const { worker } = managed;
+      events.emit('health', { reason: 'hang', action: 'kill', slot: slot.index, worker, silentFor, lastReport: worker[kRuntimeReport] });
+      // No new connections; the one handed to it and never accepted goes to another worker when
+      // it dies. Counted as a crash after readiness (supervision.ts): replaced at once.
+      primary.stopRouting(worker);
+      managed.kill();
+    });
+    void managed.started.then((outcome) => {
+      if (outcome.ok) watch.arm();
+    });
+    managed.link.on('report', () => watch.beat());
+    void managed.exited.then(() => watch.stop());
   }
 
   #onStarted(worker: ManagedWorker, outcome: StartOutcome): void {

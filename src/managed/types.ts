@@ -18,6 +18,22 @@ export interface RestartInfo {
   delay: number;
 }
 
+/** Why corral acted on a worker's health. */
+export type HealthReason = 'hang';
+
+/** What corral did about an unhealthy worker (the `health` event). */
+export interface HealthAction {
+  reason: HealthReason;
+  /** `kill`: SIGKILLed, its replacement starts at once. */
+  action: 'kill';
+  slot: number;
+  worker: Worker;
+  /** For `hang`: ms since its last runtime report. */
+  silentFor: number;
+  /** Its last runtime report (event-loop delay, memory, connections, requests), if one came. */
+  lastReport: RuntimeReport | undefined;
+}
+
 export interface CrashLoopInfo {
   slot: number;
   /** Crashes within the crashLoop window. */
@@ -99,6 +115,8 @@ export interface ManagedClusterEvents extends Omit<ClusterEvents, 'setup'> {
   startFailed: [failure: StartFailure];
   /** A slot keeps crashing: it is retried slowly while the other slots keep serving. */
   crashloop: [info: CrashLoopInfo];
+  /** corral acted on an unhealthy worker: a hung one (hangTimeout) is SIGKILLed and replaced at once. */
+  health: [action: HealthAction];
   /** A worker exited and had left processes it started running; corral SIGKILLed them (`pids`). */
   leftovers: [info: { slot: number; worker: Worker; pids: number[] }];
   /** A worker began draining (shutdown, reload, scale-down, or a signal it received). */

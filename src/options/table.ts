@@ -71,6 +71,7 @@ export const DEFAULT_CRASH_LOOP: Readonly<Required<CrashLoopOptions>> = Object.f
 });
 
 export const MAX_WORKERS = 1024;
+export const DEFAULT_HANG_TIMEOUT = 30_000;
 /** The shortest report interval: reports are for the second-scale decisions of health and balancing. */
 export const MIN_REPORT_INTERVAL = 100;
 
@@ -308,6 +309,33 @@ export const OPTION_TABLE = {
         throw new InvalidOptionError('reportInterval', `0 (no reports) or at least ${MIN_REPORT_INTERVAL} ms`, value);
       }
       return interval;
+    },
+  }),
+  /**
+   * A ready worker whose event loop has sent no runtime report for this many ms is hung: corral
+   * says so, SIGKILLs it and starts a replacement at once. At least twice `reportInterval`; 0
+   * turns hang detection off (as do `reportInterval: 0`). @default 30000
+   */
+  hangTimeout: option<number>({
+    description: 'A ready worker whose event loop has sent no runtime report for this many ms is hung: corral SIGKILLs it and starts a replacement at once. 0: off. At least twice reportInterval. Default: 30000.',
+    schema: MS,
+    flag: {
+      name: 'hang-timeout', value: '<ms>', help: 'replace a worker whose event loop stopped for this long (default 30000; 0: off)', parse: numberOrText,
+    },
+    resolve: (value, raw) => {
+      const hangTimeout = timeout(value, 'hangTimeout', DEFAULT_HANG_TIMEOUT);
+      const reportInterval = raw['reportInterval'] ?? protocol.DEFAULT_REPORT_INTERVAL;
+      if (hangTimeout === 0 || typeof reportInterval !== 'number') return hangTimeout;
+      if (reportInterval === 0) {
+        // The reports are the heartbeat: without them there is nothing to watch.
+        if (value === undefined) return 0;
+        throw new InvalidOptionError('hangTimeout', '0 when reportInterval is 0 (hangs are seen through the runtime reports)', value,
+          'Set reportInterval to 100 or more, or hangTimeout to 0.');
+      }
+      if (hangTimeout < 2 * reportInterval) {
+        throw new InvalidOptionError('hangTimeout', `0 or at least twice reportInterval (${2 * reportInterval} ms), so that a late report is not taken for a hang`, value);
+      }
+      return hangTimeout;
     },
   }),
 } as const;

@@ -1,0 +1,134 @@
+// Worker health: a worker whose event loop hangs is seen through its missing runtime reports,
+// SIGKILLed and replaced at once, with real processes and real load.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, describe, test } from 'node:test';
+import { createCluster, type HealthAction, type ManagedCluster } from 'corral';
+import { startLoad } from './helpers/load.js';
+import { freePort } from './helpers/net-client.js';
+import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
+
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-health-'));
+const RUN_DIR = path.join(dir, 'run');
+const clusters: ManagedCluster[] = [];
+after(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  await killPrograms();
+  await Promise.all(clusters.splice(0).map((cluster) => cluster.close({ force: true })));
+});
+
+/** GET / answers the worker's pid; GET /block answers, then blocks the worker's event loop for good. */
+const APP = path.join(dir, 'blocking.cjs');
+writeFileSync(APP, `'use strict';
+require('node:http').createServer((req, res) => {
+  if (req.url === '/block') {
+    res.end('blocking ' + process.pid, () => setImmediate(() => { for (;;); }));
+    return;
+  }
+  res.end(String(process.pid));
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`);
+
+async function get(port: number, url = '/'): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}${url}`, { headers: { connection: 'close' } });
+  return response.text();
+}
+
+/** Blocks one worker: returns its pid. */
+async function blockOne(port: number): Promise<number> {
+  const reply = await get(port, '/block');
+  assert.match(reply, /^blocking \d+$/);
+  return Number(reply.split(' ')[1]);
+}
+
+/** Resolves once every worker of the cluster has sent a runtime report (the heartbeat is on). */
+async function reportsFromAll(cluster: ManagedCluster): Promise<void> {
+  const reported = new Set<number>();
+  while (cluster.workers.some((worker) => !reported.has(worker.id))) {
+    const [worker] = await once(cluster, 'report') as [{ id: number }];
+    reported.add(worker.id);
+  }
+}
+
+function managed(options: Omit<Parameters<typeof createCluster>[0], 'exec'>): ManagedCluster {
+  const cluster = createCluster({ exec: APP, ...options });
+  clusters.push(cluster);
+  return cluster;
+}
+
+describe('hangTimeout', () => {
+  test('a worker that blocks its event loop under load is SIGKILLed and replaced at once; no request fails meanwhile (Connection: close)', { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const cluster = managed({ workers: 2, env: { PORT: String(port) }, hangTimeout: 1_500, reportInterval: 250 });
+    await cluster.start();
+    await reportsFromAll(cluster);
+    const hang = once(cluster, 'health') as Promise<[HealthAction]>;
+    const load = startLoad(port, { connections: 4, keepAlive: false });
+    await load.moreResponses(100);
+    const blocked = await blockOne(port);
+    const [action] = await hang;
+    assert.equal(action.reason, 'hang');
+    assert.equal(action.action, 'kill');
+    assert.equal(action.worker.process.pid, blocked);
+    assert.ok(action.silentFor >= 1_500, `silent for ${action.silentFor} ms`);
+    assert.ok(action.lastReport !== undefined, 'its last report comes with it');
+    // Its replacement serves, and the load goes on through it all.
+    await cluster.ready();
+    await load.moreResponses(200);
+    const result = await load.stop();
+    assert.deepEqual({ non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts }, { non2xx: 0, errors: 0, timeouts: 0 });
+    const serving = cluster.workers.map((worker) => worker.process.pid);
+    assert.equal(serving.length, 2);
+    assert.ok(!serving.includes(blocked));
+    // A hang after readiness is not an early crash: the slot is not backing off.
+    assert.deepEqual(cluster.status().slots.map((slot) => slot.state), ['ready', 'ready']);
+  });
+
+  test('close() with a hung worker does not wait its shutdownTimeout (60 s here): the hang ends it', { timeout: 20_000 }, async () => {
+    const port = await freePort();
+    const cluster = managed({ workers: 2, env: { PORT: String(port) }, hangTimeout: 1_000, reportInterval: 200, shutdownTimeout: 60_000 });
+    await cluster.start();
+    await reportsFromAll(cluster);
+    const hang = once(cluster, 'health') as Promise<[HealthAction]>;
+    const blocked = await blockOne(port);
+    const result = await cluster.close();
+    const [action] = await hang;
+    assert.equal(action.worker.process.pid, blocked);
+    const exits = new Map(result.exits.map((exit) => [exit.pid, exit]));
+    assert.equal(exits.get(blocked)?.killed, true);
+    assert.equal([...exits.values()].filter((exit) => !exit.killed).length, 1, 'the other worker drained on its own');
+  });
+
+  test('corral start --hang-timeout: the hang is one log line with what corral knew, and the slot is refilled at once', { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const corral = startProgram(BIN, ['start', APP, '-i', '2', '--name', 'hung', '--hang-timeout', '2000'],
+      { cwd: dir, env: { NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR, PORT: String(port) } });
+    await corral.waitForErr(/ready: 2 workers/);
+    // Both workers have reported (the heartbeat is on) before one hangs.
+    for (;;) {
+      const status = await runCommand(BIN, ['status', 'hung', '--json'], { cwd: dir, env: { CORRAL_RUN_DIR: RUN_DIR } });
+      const slots = (JSON.parse(status.stdout) as { slots: { worker: { runtime: unknown } | null }[] }).slots;
+      if (slots.every((slot) => slot.worker?.runtime != null)) break;
+    }
+    const blocked = await blockOne(port);
+    const [line] = await corral.waitForErr(new RegExp(`pid ${blocked}\\) is hung`));
+    assert.match(line!, /is hung: its event loop sent no report for \d+ ms \(last event-loop delay \d+ ms, \d+ open connections?, \d+ requests? served\); SIGKILLed it, a replacement starts now/);
+    await corral.waitForErr(new RegExp(`pid ${blocked}\\) exited \\(SIGKILL\\); restarting in 0 ms$`));
+    corral.child.kill('SIGTERM');
+    await exitOf(corral);
+  });
+
+  test('hangTimeout is checked against reportInterval, the heartbeat it watches', () => {
+    assert.throws(() => createCluster({ exec: APP, hangTimeout: 1_500, reportInterval: 1_000 }),
+      /Expected `hangTimeout` to be 0 or at least twice reportInterval \(2000 ms\)/);
+    assert.throws(() => createCluster({ exec: APP, hangTimeout: 5_000, reportInterval: 0 }),
+      /Expected `hangTimeout` to be 0 when reportInterval is 0.*Set reportInterval to 100 or more, or hangTimeout to 0/);
+    assert.equal(createCluster({ exec: APP, reportInterval: 0 }).options.hangTimeout, 0, 'no reports: no hang detection, not an error');
+    assert.equal(createCluster({ exec: APP }).options.hangTimeout, 30_000);
+  });
+});
