@@ -12,6 +12,9 @@ import {
 /** `reply` is undefined when the channel closed before the worker answered. */
 export type ReplyHandler = (reply: ClusterFrame | undefined, handle: RawHandle | undefined) => void;
 
+/** Errors of a write to a worker whose end of the channel is gone. */
+const WORKER_GONE: ReadonlySet<string> = new Set(['EPIPE', 'ECONNRESET', 'ERR_IPC_CHANNEL_CLOSED']);
+
 export class ClusterChannel {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, ReplyHandler>();
@@ -35,7 +38,8 @@ export class ClusterChannel {
   /**
    * Sends a frame; returns false (and never calls `onReply`) when the channel is closed.
    * `onSendError` runs if the write fails while the channel stays open (a handle that cannot be
-   * passed, such as a socket that was never bound).
+   * passed, such as a socket that was never bound); not when the write failed because the worker
+   * is gone (EPIPE, ECONNRESET: it died while its request was answered), which its exit tells.
    */
   send(
     frame: Record<string, unknown>,
@@ -50,7 +54,8 @@ export class ClusterChannel {
       if (error === null) return;
       // A failed write usually means the worker is going away; its reply will never come.
       this.#settleLost(seq);
-      if (onSendError !== undefined && !this.#closed && this.#child.connected) onSendError(error);
+      const gone = WORKER_GONE.has((error as NodeJS.ErrnoException).code ?? '');
+      if (onSendError !== undefined && !gone && !this.#closed && this.#child.connected) onSendError(error);
     });
     return true;
   }

@@ -307,12 +307,10 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
       return;
     }
     const cannotServe = (error: Error): void => refuse(UV_EINVAL, malformed(`it could not be served: ${error.message}`));
-    const cannotSend = (error: NodeJS.ErrnoException): void => {
-      // The worker went away while its listen() was answered (it crashed, or was killed): nothing
-      // was wrong with its frame, and its exit tells the rest.
-      if (error.code !== undefined && WORKER_GONE.has(error.code)) return;
-      // A handle that cannot travel (say, a socket no bind gave an address) must still be
-      // answered: the worker's listen() fails instead of waiting for ever.
+    // A handle that cannot travel (say, a socket no bind gave an address) must still be answered:
+    // the worker's listen() fails instead of waiting for ever. (A worker that died meanwhile is not
+    // warned about: ClusterChannel does not call this for it.)
+    const cannotSend = (error: Error): void => {
       refuse(UV_EINVAL, ['CORRAL_LISTEN_NOT_SERVED',
         `Worker ${worker.id}'s listen()/bind() could not be answered with its server (${error.message}), so it fails ` +
         'with EINVAL. The worker sent nothing wrong; if this repeats, report it with the address it listens on.']);
@@ -346,8 +344,6 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
 
 type Warning = readonly [code: CorralWarningCode, message: string];
 
-/** Errors of a send to a worker whose end of the channel is gone. */
-const WORKER_GONE: ReadonlySet<string> = new Set(['EPIPE', 'ECONNRESET', 'ERR_IPC_CHANNEL_CLOSED']);
 
 function warningOf(error: InvalidControlFrameError): Warning {
   return [error.code, error.message];
