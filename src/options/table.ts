@@ -333,7 +333,8 @@ export const OPTION_TABLE = {
           'Set reportInterval to 100 or more, or hangTimeout to 0.');
       }
       if (hangTimeout < 2 * reportInterval) {
-        throw new InvalidOptionError('hangTimeout', `0 or at least twice reportInterval (${2 * reportInterval} ms), so that a late report is not taken for a hang`, value);
+        throw new InvalidOptionError('hangTimeout', `0 or at least twice reportInterval (${2 * reportInterval} ms), so that a late report is not taken for a hang`, value,
+          `Raise it to ${2 * reportInterval} or more, or lower reportInterval (a createCluster() option and config file key).`);
       }
       return hangTimeout;
     },
