@@ -68,9 +68,12 @@ describe('hangTimeout', () => {
     await cluster.start();
     await reportsFromAll(cluster);
     const hang = once(cluster, 'health') as Promise<[HealthAction]>;
+    const blocked = await blockOne(port);
+    // The load starts once the worker is stuck, so that every connection it is handed from now on
+    // waits unaccepted: each must go to another worker. (One it accepted in the very turn its loop
+    // blocked is on it, and fails with it, as at any crash: that is not what this test is about.)
     const load = startLoad(port, { connections: 4, keepAlive: false });
     await load.moreResponses(100);
-    const blocked = await blockOne(port);
     const [action] = await hang;
     assert.equal(action.reason, 'hang');
     assert.equal(action.action, 'kill');
