@@ -26,6 +26,8 @@ export const WARNINGS = {
   CORRAL_DUPLICATE_INSTALL: 'corral installed twice',
   /** A crashed slot could not be refilled: the worker script became unreadable. */
   CORRAL_EXEC_UNREADABLE: 'the worker script became unreadable',
+  /** A managed worker already over maxMemory once ready: maxMemory is not applied to it. */
+  CORRAL_MAX_MEMORY_TOO_LOW: 'maxMemory below what a fresh worker uses',
   /** NODE_CLUSTER_SCHED_POLICY names no policy. */
   CORRAL_BAD_SCHED_POLICY_ENV: 'an unknown NODE_CLUSTER_SCHED_POLICY',
 } as const;

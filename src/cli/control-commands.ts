@@ -11,6 +11,7 @@ import type { ReloadResult, ScaleResult } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
+import { formatDuration } from '../options/units.js';
 import { numberRanges } from '../util/short-list.js';
 
 async function ask(name: string | undefined, request: Omit<ControlRequest, 'v' | 'id'>): Promise<{ name: string; reply: ControlReply }> {
@@ -74,31 +75,37 @@ export async function runStop(argv: readonly string[], io: CliOutput): Promise<n
 }
 
 function formatStatus(report: StatusReport): string {
-  const rows: string[][] = [['SLOT', 'WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RESTARTS', 'MEMORY', 'CPU']];
-  const row = (slot: number, state: string, restarts: string, worker: WorkerReport | null): string[] => [
+  const rows: string[][] = [['SLOT', 'WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RESTARTS', 'MEMORY', 'HEAP', 'LOOP', 'CPU', 'LAST EXIT']];
+  const row = (slot: number, state: string, restarts: string, worker: WorkerReport | null, lastExit: string): string[] => [
     String(slot), worker === null ? '-' : String(worker.id), worker?.pid == null ? '-' : String(worker.pid),
-    worker === null ? '-' : String(worker.generation), state, worker === null ? '-' : duration(worker.uptime), restarts,
-    worker?.rss == null ? '-' : mebibytes(worker.rss), worker?.cpu == null ? '-' : `${worker.cpu.toFixed(1)}%`,
+    worker === null ? '-' : String(worker.generation), state, worker === null ? '-' : formatDuration(worker.uptime), restarts,
+    worker?.rss == null ? '-' : mebibytes(worker.rss),
+    worker?.runtime == null ? '-' : mebibytes(worker.runtime.heapUsed),
+    // The event loop's delay at the latest report: a busy or blocking worker shows here first.
+    worker?.runtime == null ? '-' : `${Math.round(worker.runtime.loopDelay)} ms`,
+    worker?.cpu == null ? '-' : `${worker.cpu.toFixed(1)}%`,
+    lastExit,
   ];
   for (const slot of report.slots) {
     // A serving worker's state is the slot's (ready, starting, crashloop…).
-    rows.push(row(slot.slot, slot.state, String(slot.restarts), slot.worker));
+    rows.push(row(slot.slot, slot.state, String(slot.restarts), slot.worker, describeExit(slot.lastExit, report)));
   }
-  for (const other of report.others) rows.push(row(other.slot, other.state, '', other));
+  for (const other of report.others) rows.push(row(other.slot, other.state, '', other, ''));
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((cells) => cells[column]!.length)));
   const table = rows.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+  const actions = Object.entries(report.health).filter(([, count]) => count > 0).map(([reason, count]) => `${reason} ${count}`);
   return `${report.name}: ${report.state}, ${report.workers} worker${report.workers === 1 ? '' : 's'}, generation ${report.generation}${report.reloading === null ? '' : ` (reloading to ${report.reloading})`}, ` +
-    `primary pid ${report.pid} (${report.primary.rss === null ? '-' : mebibytes(report.primary.rss)}), up ${duration(report.uptime)}\n${table}\n`;
+    `primary pid ${report.pid} (${report.primary.rss === null ? '-' : mebibytes(report.primary.rss)}), up ${formatDuration(report.uptime)}\n` +
+    `health actions: ${actions.length === 0 ? 'none' : actions.join(', ')}\n${table}\n`;
 }
 
-function duration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h${String(minutes % 60).padStart(2, '0')}m`;
-  return `${Math.floor(hours / 24)}d${String(hours % 24).padStart(2, '0')}h`;
+/** `memory 2m10s ago`, `crash (code 1) 4s ago`. */
+function describeExit(exit: StatusReport['slots'][number]['lastExit'], report: StatusReport): string {
+  if (exit === null) return '-';
+  const how = exit.reason !== 'crash' && exit.reason !== 'killed' ? exit.reason
+    : `${exit.reason} (${exit.signal ?? `code ${exit.code ?? '?'}`})`;
+  const ago = Date.parse(report.at) - Date.parse(exit.at);
+  return `${how} ${formatDuration(Math.max(0, ago))} ago`;
 }
 
 function mebibytes(bytes: number): string {

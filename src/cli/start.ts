@@ -19,6 +19,8 @@ import { loadPrimaryModule, processPrimary } from './primary-module.js';
 import { parseStart, type StartRequest } from './start-options.js';
 import type { CliOutput } from './output-sink.js';
 import { prefixWorkerOutput } from './worker-output.js';
+import { describeHealthAction } from './health-line.js';
+import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
 import { shortList } from '../util/short-list.js';
 
 const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
@@ -83,10 +85,13 @@ export async function runStart(argv: readonly string[], streams: CliOutput): Pro
     }
     log.log('info', 'primary', `loaded the primary module ${request.primaryModule}`, { primary: request.primaryModule });
   }
+  const memoryLimit = cgroupMemoryLimit();
+  const memoryNote = memoryBudgetNote(memoryLimit, options.workers, options);
   log.log('info', 'starting', `starting ${options.workers} worker${options.workers === 1 ? '' : 's'} of ${options.exec} ` +
     `(balancer ${options.balancer}, ready when ${options.readyWhen})` +
-    (request.configFile === undefined ? '' : `, config ${request.configFile}`), {
+    (request.configFile === undefined ? '' : `, config ${request.configFile}`) + (memoryNote === undefined ? '' : `; ${memoryNote}`), {
     workers: options.workers, exec: options.exec, balancer: options.balancer, pid: process.pid,
+    ...(memoryLimit === undefined ? {} : { memoryLimit }),
   });
   try {
     await cluster.start();
@@ -131,12 +136,15 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
     log.log('error', 'crashloop', `slot ${slot} is crash-looping (${crashes} early crashes in a row within the window); ` +
       `retrying every ${retryIn} ms, ${others}`, { slot, crashes, retryIn, serving });
   });
-  cluster.on('health', ({ reason, slot, worker, silentFor, lastReport }) => {
-    const last = lastReport === undefined ? 'no report came'
-      : `last event-loop delay ${Math.round(lastReport.loop.delay)} ms, ${lastReport.connections} open connection${lastReport.connections === 1 ? '' : 's'}, ` +
-        `${lastReport.requests} request${lastReport.requests === 1 ? '' : 's'} served`;
-    log.log('warn', 'health', `${who(slot, worker.id, worker.process.pid)} is hung: its event loop sent no report for ${silentFor} ms ` +
-      `(${last}); SIGKILLed it, a replacement starts now`, { slot, pid: worker.process.pid, reason, silentFor });
+  cluster.on('health', (action) => {
+    log.log('warn', 'health', describeHealthAction(action), {
+      slot: action.slot, pid: action.worker.process.pid, reason: action.reason, action: action.action, value: action.value, limit: action.limit,
+    });
+  });
+  cluster.on('draining', (worker, reason) => {
+    if (reason !== 'recycle') return;
+    const slot = cluster.slotOf(worker);
+    log.log('info', 'recycled', `${who(slot, worker.id, worker.process.pid)} drains: its replacement serves the slot`, { slot, pid: worker.process.pid });
   });
   cluster.on('leftovers', ({ slot, worker, pids }) => {
     log.log('warn', 'leftovers', `${who(slot, worker.id, worker.process.pid)} had left ${pids.length} process` +

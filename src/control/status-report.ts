@@ -2,7 +2,9 @@
  * What `corral status --json` prints (schema version 1, documented in the README), built in the
  * primary from the cluster's state and the processes' RSS and CPU.
  */
-import type { ClusterState, ManagedCluster, SlotState, WorkerLifecycleState, WorkerStatus } from '../managed/managed-cluster.js';
+import type {
+  ClusterState, ExitReason, HealthReason, ManagedCluster, SlotState, WorkerLifecycleState, WorkerStatus,
+} from '../managed/managed-cluster.js';
 import { sampleProcesses, type ProcessStats } from './process-stats.js';
 
 export interface WorkerReport {
@@ -25,6 +27,9 @@ export interface WorkerReport {
     /** CPU the worker used over that report's interval, in cores. */
     cpu: number;
     heapUsed: number;
+    heapTotal: number;
+    /** RSS as the worker measured it at that report, in bytes (what maxMemory reads). */
+    rss: number;
     connections: number;
     requests: number;
   } | null;
@@ -42,11 +47,31 @@ export interface StatusReport {
   reloading: number | null;
   /** The configured worker count. */
   workers: number;
+  /** When this report was taken (ISO 8601). */
+  at: string;
   /** When the primary started (ISO 8601). */
   startedAt: string;
   uptime: number;
   primary: { pid: number; rss: number | null; cpu: number | null };
-  slots: { slot: number; state: SlotState; restarts: number; crashes: number; worker: WorkerReport | null }[];
+  slots: {
+    slot: number;
+    state: SlotState;
+    restarts: number;
+    crashes: number;
+    worker: WorkerReport | null;
+    /** How the slot's latest worker to exit ended; null until one has. */
+    lastExit: {
+      reason: ExitReason;
+      workerId: number;
+      pid: number | null;
+      code: number | null;
+      signal: string | null;
+      /** When (ISO 8601). */
+      at: string;
+    } | null;
+  }[];
+  /** Health actions since the primary started, per reason (hang, memory, requests, age). */
+  health: Record<HealthReason, number>;
   /** Workers draining away (reload, scale-down) or replacements still starting. */
   others: (WorkerReport & { slot: number })[];
 }
@@ -72,6 +97,8 @@ export async function statusReport(cluster: ManagedCluster, startedAt: number): 
         loopDelay: worker.report.loop.delay,
         cpu: worker.report.cpu,
         heapUsed: worker.report.memory.heapUsed,
+        heapTotal: worker.report.memory.heapTotal,
+        rss: worker.report.memory.rss,
         connections: worker.report.connections,
         requests: worker.report.requests,
       },
@@ -86,13 +113,19 @@ export async function statusReport(cluster: ManagedCluster, startedAt: number): 
     generation: status.generation,
     reloading: status.reloading ?? null,
     workers: status.workers,
+    at: new Date(now).toISOString(),
     startedAt: new Date(startedAt).toISOString(),
     uptime: now - startedAt,
     primary: { pid: process.pid, rss: own?.rss ?? null, cpu: own?.cpu ?? null },
     slots: status.slots.map((slot) => ({
       slot: slot.slot, state: slot.state, restarts: slot.restarts, crashes: slot.crashes,
       worker: slot.worker === undefined ? null : report(slot.worker),
+      lastExit: slot.lastExit === undefined ? null : {
+        reason: slot.lastExit.reason, workerId: slot.lastExit.workerId, pid: slot.lastExit.pid ?? null,
+        code: slot.lastExit.code, signal: slot.lastExit.signal, at: new Date(slot.lastExit.at).toISOString(),
+      },
     })),
+    health: status.health,
     others: status.others.map((worker) => ({ slot: worker.slot, ...report(worker) })),
   };
 }

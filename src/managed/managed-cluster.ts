@@ -127,6 +127,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       readinessLost: () => { this.#wasReady = false; },
       giveUp: (error) => this.#giveUp(error),
       drain: (worker, reason, ms) => this.#drain(worker, reason, ms),
+      recycle: (worker) => this.#recycle(worker),
     });
     for (let index = 0; index < this.options.workers; index += 1) this.#slots.add(index);
     warnIfManyWorkers(this.options.workers);
@@ -258,6 +259,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       reloading: this.#reloading,
       slots: this.#slots.list(),
       live: this.#slots.live(),
+      health: this.#slots.healthCounts,
     });
   }
 
@@ -367,6 +369,25 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     const result: ScaleResult = { workers: target, added: plan.add, removed: plan.remove };
     this.emit('scale', result);
     return result;
+  }
+
+  /**
+   * Recycles `worker` (a health limit: maxMemory, maxRequests, maxAge) through the one-slot
+   * replacement: its replacement is ready before it drains, so the slot never goes unserved.
+   * Recycles queue with reloads and scalings, so at most one slot is recycled at a time and
+   * never during a reload (which replaces the worker anyway). Resolves false if the replacement
+   * failed to start; true otherwise, including when the recycle became moot.
+   */
+  #recycle(worker: ManagedWorker): Promise<boolean> {
+    return this.#enqueue('recycle', async () => {
+      const slot = this.#slots.get(worker.slot);
+      // Replaced, drained or gone meanwhile (a reload, a scale-down, a crash): nothing to do.
+      if (slot?.worker !== worker || worker.draining !== undefined || worker.hasExited) return true;
+      const outcome = await this.#slots.replaceSlot(worker.slot, this.#generation, 'recycle');
+      if (!outcome.ok) return false;
+      await outcome.retired;
+      return true;
+    }).catch(() => true); // The cluster closed: its shutdown ends the worker.
   }
 
   #drain(worker: ManagedWorker, reason: DrainReason, ms: number): Promise<ExitInfo> {

@@ -10,6 +10,7 @@ import type { Clock } from '../util/clock.js';
 import tree from '../worker/process-tree.cjs';
 import type { ReadyWhen } from './options.js';
 import type { DrainReason, RuntimeLink } from './runtime-link.js';
+import type { ExitReason } from './types.js';
 
 export type { DrainReason };
 
@@ -39,6 +40,8 @@ export class ManagedWorker {
   readyAt: number | undefined;
   /** Why it is draining, once it is. */
   draining: DrainReason | undefined;
+  /** Why corral ended it, when corral did: a health action, or the reason of its drain. */
+  endReason: ExitReason | undefined;
   /** Settles once: ready, or why not (it exited first, or its startTimeout passed). */
   readonly started: Promise<StartOutcome>;
   /** Settles when the process has exited. */
@@ -102,6 +105,8 @@ export class ManagedWorker {
   drain(reason: DrainReason, timeout: number, stopRouting: () => void): Promise<ExitInfo> {
     if (this.#drain !== undefined) return this.#drain;
     this.draining = reason;
+    // A recycle's worker already carries its health reason (memory, requests, age).
+    if (reason !== 'recycle') this.endReason ??= reason;
     stopRouting();
     if (this.#exit === undefined && !this.link.drain(reason, timeout)) {
       // Its runtime cannot be asked yet (the worker was forked a moment ago). SIGTERM reaches the

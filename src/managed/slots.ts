@@ -23,7 +23,9 @@ import type { ResolvedClusterOptions } from './options.js';
 import type { ReplaceOutcome } from './rolling-reload.js';
 import { RuntimeLink, runtimeEnv } from './runtime-link.js';
 import { ForkRateLimiter, SlotSupervisor } from './supervision.js';
-import type { ManagedClusterEvents } from './types.js';
+import type { ExitReason, HealthAction, HealthReason, LastExit, ManagedClusterEvents } from './types.js';
+import { hasLimits, limitsFor, LimitWatch } from './limit-watch.js';
+import { formatSize } from '../options/units.js';
 
 /** A worker that exits on its own request sooner than this after its fork counts as crashed. */
 const PLANNED_EXIT_MIN_UPTIME = 1000;
@@ -54,6 +56,8 @@ export interface Slot {
   replacement: ManagedWorker | undefined;
   restartTimer: ClockTimer | undefined;
   restarts: number;
+  /** How its latest worker to exit ended. */
+  lastExit: LastExit | undefined;
 }
 
 /** What the slot table needs of its cluster. */
@@ -81,6 +85,11 @@ export interface SlotHost {
   giveUp(error: StartFailedError): void;
   /** Drains a worker (and says so with a 'draining' event). */
   drain(worker: ManagedWorker, reason: DrainReason, timeout: number): Promise<ExitInfo>;
+  /**
+   * Recycles the slot's worker (a replacement first, then its drain), one slot at a time across
+   * the cluster; resolves false if its replacement failed to start (it keeps serving).
+   */
+  recycle(worker: ManagedWorker): Promise<boolean>;
 }
 
 export class SlotTable {
@@ -90,6 +99,8 @@ export class SlotTable {
   readonly #live = new Set<ManagedWorker>();
   readonly #forks: ForkRateLimiter;
   readonly #warnings = new GroupedWarnings();
+  /** Health actions since the cluster started, per reason. */
+  readonly healthCounts: Record<HealthReason, number> = { hang: 0, memory: 0, requests: 0, age: 0 };
   /** How many workers may be starting (forked, not yet ready or failed) at once. */
   readonly startBatch = startBatchSize();
   /** Workers forked and not yet ready or failed. */
@@ -145,6 +156,7 @@ export class SlotTable {
       replacement: undefined,
       restartTimer: undefined,
       restarts: 0,
+      lastExit: undefined,
     };
     this.#slots.set(index, slot);
     this.#host.readinessLost();
@@ -281,6 +293,7 @@ export class SlotTable {
         'primary. Send less (an id, a file path, a key in a shared store), or raise maxMessageSize.');
     });
     this.#watchForHangs(managed, slot);
+    this.#watchLimits(managed, slot);
     this.#starting += 1;
     void managed.started.then((outcome) => {
       this.#starting -= 1;
@@ -293,22 +306,67 @@ export class SlotTable {
 
   /** hangTimeout (hang-watch.ts): a ready worker whose reports stop is SIGKILLed and replaced. */
   #watchForHangs(managed: ManagedWorker, slot: Slot): void {
-    const { options, clock, events, primary } = this.#host;
+    const { options, clock } = this.#host;
     if (options.hangTimeout === 0) return;
     const watch = new HangWatch(clock, options.hangTimeout, (silentFor) => {
-      if (managed.hasExited) return;
       const { worker } = managed;
-      events.emit('health', { reason: 'hang', action: 'kill', slot: slot.index, worker, silentFor, lastReport: worker[kRuntimeReport] });
-      // No new connections; the one handed to it and never accepted goes to another worker when
-      // it dies. Counted as a crash after readiness (supervision.ts): replaced at once.
-      primary.stopRouting(worker);
-      managed.kill();
+      this.#act(managed, {
+        reason: 'hang', action: 'kill', slot: slot.index, worker, silentFor, value: silentFor, limit: options.hangTimeout,
+        lastReport: worker[kRuntimeReport],
+      });
     });
     void managed.started.then((outcome) => {
       if (outcome.ok) watch.arm();
     });
     managed.link.on('report', () => watch.beat());
     void managed.exited.then(() => watch.stop());
+  }
+
+  /** maxMemory, maxMemoryHard, maxRequests, maxAge (limit-watch.ts): recycled, or killed at once. */
+  #watchLimits(managed: ManagedWorker, slot: Slot): void {
+    const { options, clock } = this.#host;
+    if (!hasLimits(options)) return;
+    const watch: LimitWatch = new LimitWatch(limitsFor(options), clock, {
+      breach: (breach) => {
+        const { worker } = managed;
+        this.#act(managed, { ...breach, slot: slot.index, worker, lastReport: worker[kRuntimeReport] }, watch);
+      },
+      startsOverLimit: (used, limits) => {
+        this.#warnings.warn(0, 'CORRAL_MAX_MEMORY_TOO_LOW',
+          `corral: worker ${managed.worker.id} (slot ${slot.index}) already uses ${formatSize(used)} (${limits.measure}) once ready, ` +
+          `over maxMemory (${formatSize(limits.memory)}): recycling it would only start another like it, so maxMemory is not ` +
+          `applied to it${limits.memoryHard > 0 ? ' (maxMemoryHard still is)' : ''}. Raise maxMemory above what a fresh worker uses.`);
+      },
+    });
+    void managed.started.then((outcome) => {
+      if (outcome.ok && managed.draining === undefined) watch.ready();
+    });
+    // Draining workers too: maxMemoryHard bounds a leak that goes on during its drain.
+    managed.link.on('report', (report) => watch.report(report));
+    void managed.exited.then(() => watch.stop());
+  }
+
+  /** Carries out a health action: says so ('health'), then kills at once or asks for a recycle. */
+  #act(managed: ManagedWorker, action: HealthAction, limits?: LimitWatch): void {
+    if (managed.hasExited || (action.action === 'recycle' && managed.draining !== undefined)) return;
+    const { events, primary, options } = this.#host;
+    this.healthCounts[action.reason] += 1;
+    managed.endReason = action.reason;
+    events.emit('health', action);
+    if (action.action === 'kill') {
+      // No new connections; the one handed to it and never accepted goes to another worker when
+      // it dies. Counted as a crash after readiness (supervision.ts): replaced at once.
+      primary.stopRouting(managed.worker);
+      managed.kill();
+      return;
+    }
+    void this.#host.recycle(managed).then((recycled) => {
+      if (recycled) return;
+      // Its replacement failed to start ('startFailed' said why): it keeps serving, and is tried
+      // again as a crash-looping slot would be.
+      if (!managed.hasExited && managed.draining === undefined) managed.endReason = undefined;
+      limits?.recycleFailed(options.crashLoop.retryDelay);
+    });
   }
 
   #onStarted(worker: ManagedWorker, outcome: StartOutcome): void {
@@ -328,6 +386,12 @@ export class SlotTable {
   #onExit(worker: ManagedWorker, exit: ExitInfo, started: StartOutcome): void {
     this.#live.delete(worker);
     const slot = this.#slots.get(worker.slot);
+    if (slot !== undefined) {
+      slot.lastExit = {
+        reason: exitReason(worker, exit, started), workerId: worker.worker.id, pid: worker.pid,
+        code: exit.code, signal: exit.signal, at: Date.now(),
+      };
+    }
     // Retired, scaled away, or a replacement (replaceSlot() deals with it): nothing to refill.
     if (slot === undefined || slot.worker !== worker) return;
     slot.worker = undefined;
@@ -384,4 +448,12 @@ export class SlotTable {
       }
     }, delay);
   }
+}
+
+/** How a worker ended, for its slot's lastExit. */
+function exitReason(worker: ManagedWorker, exit: ExitInfo, started: StartOutcome): ExitReason {
+  if (worker.endReason !== undefined) return worker.endReason;
+  if (!started.ok) return 'start-failed';
+  if (exit.signal !== null && !exit.killed && !FAULT_SIGNALS.has(exit.signal)) return 'killed';
+  return exit.code === 0 && exit.signal === null ? 'exit' : 'crash';
 }

@@ -2,7 +2,7 @@
 import { kRuntimeReport } from '../internal/symbols.js';
 import type { ManagedWorker } from './managed-worker.js';
 import type { Slot } from './slots.js';
-import type { ClusterState, ClusterStatus, SlotState, SlotStatus, WorkerStatus } from './types.js';
+import type { ClusterState, ClusterStatus, HealthReason, SlotState, SlotStatus, WorkerStatus } from './types.js';
 
 export function workerStatus(worker: ManagedWorker): WorkerStatus {
   return {
@@ -32,6 +32,8 @@ export interface ClusterFacts {
   readonly slots: readonly Slot[];
   /** Every worker process still running. */
   readonly live: Iterable<ManagedWorker>;
+  /** Health actions so far, per reason. */
+  readonly health: Readonly<Record<HealthReason, number>>;
 }
 
 export function clusterStatus(facts: ClusterFacts): ClusterStatus {
@@ -44,6 +46,7 @@ export function clusterStatus(facts: ClusterFacts): ClusterStatus {
       restarts: slot.restarts,
       crashes: slot.supervisor.crashes,
       worker: slot.worker === undefined ? undefined : workerStatus(slot.worker),
+      lastExit: slot.lastExit === undefined ? undefined : { ...slot.lastExit },
     };
   });
   return {
@@ -54,5 +57,6 @@ export function clusterStatus(facts: ClusterFacts): ClusterStatus {
     workers: facts.slots.length,
     slots,
     others: [...facts.live].filter((worker) => !serving.has(worker)).map(workerStatus),
+    health: { ...facts.health },
   };
 }

@@ -18,20 +18,62 @@ export interface RestartInfo {
   delay: number;
 }
 
-/** Why corral acted on a worker's health. */
-export type HealthReason = 'hang';
+/** Why corral acted on a worker's health: its loop hung, or it reached maxMemory, maxRequests or maxAge. */
+export type HealthReason = 'hang' | 'memory' | 'requests' | 'age';
 
-/** What corral did about an unhealthy worker (the `health` event). */
-export interface HealthAction {
-  reason: HealthReason;
-  /** `kill`: SIGKILLed, its replacement starts at once. */
-  action: 'kill';
+/** What `maxMemory` and `maxMemoryHard` measure. */
+export type MemoryMeasure = 'rss' | 'heap';
+
+interface HealthActionBase {
   slot: number;
   worker: Worker;
-  /** For `hang`: ms since its last runtime report. */
-  silentFor: number;
+  /**
+   * What was measured: ms without a report (`hang`), bytes (`memory`), requests served
+   * (`requests`), ms since it became ready (`age`).
+   */
+  value: number;
+  /** The limit it passed, in the same unit (this worker's own, jitter included). */
+  limit: number;
   /** Its last runtime report (event-loop delay, memory, connections, requests), if one came. */
   lastReport: RuntimeReport | undefined;
+}
+
+/**
+ * What corral did about an unhealthy worker (the `health` event). `kill`: SIGKILLed with what it
+ * started, its replacement starts at once. `recycle`: a replacement starts and, once it is ready,
+ * the worker drains (one slot at a time; no request fails).
+ */
+export type HealthAction =
+  | (HealthActionBase & {
+    reason: 'hang';
+    action: 'kill';
+    /** ms since its last runtime report (the same as `value`). */
+    silentFor: number;
+  })
+  | (HealthActionBase & { reason: 'memory'; action: 'recycle' | 'kill'; measure: MemoryMeasure })
+  | (HealthActionBase & { reason: 'requests' | 'age'; action: 'recycle' });
+
+/** How a worker ended: a health action, a drain, or on its own. */
+export type ExitReason =
+  | HealthReason
+  | Exclude<DrainReason, 'recycle'>
+  /** It exited with code 0 on its own (a planned exit). */
+  | 'exit'
+  /** It exited otherwise, or a fault signal ended it. */
+  | 'crash'
+  /** A signal from outside corral ended it (SIGKILL by an operator, the OOM killer…). */
+  | 'killed'
+  /** It never became ready (it exited first, or its startTimeout passed). */
+  | 'start-failed';
+
+export interface LastExit {
+  reason: ExitReason;
+  workerId: number;
+  pid: number | undefined;
+  code: number | null;
+  signal: ExitSignal;
+  /** When it exited (ms since the epoch). */
+  at: number;
 }
 
 export interface CrashLoopInfo {
@@ -89,6 +131,8 @@ export interface SlotStatus {
   crashes: number;
   /** The worker serving (or starting in) this slot. */
   worker: WorkerStatus | undefined;
+  /** How the slot's latest worker to exit ended (undefined until one has). */
+  lastExit: LastExit | undefined;
 }
 
 export interface ClusterStatus {
@@ -103,6 +147,8 @@ export interface ClusterStatus {
   slots: SlotStatus[];
   /** Workers on their way out (reload, scale-down, shutdown) and replacements still starting. */
   others: WorkerStatus[];
+  /** Health actions since the cluster started, per reason. */
+  health: Record<HealthReason, number>;
 }
 
 /** node:cluster's events (without `setup`, which the managed cluster does itself), and its own. */
@@ -115,7 +161,10 @@ export interface ManagedClusterEvents extends Omit<ClusterEvents, 'setup'> {
   startFailed: [failure: StartFailure];
   /** A slot keeps crashing: it is retried slowly while the other slots keep serving. */
   crashloop: [info: CrashLoopInfo];
-  /** corral acted on an unhealthy worker: a hung one (hangTimeout) is SIGKILLed and replaced at once. */
+  /**
+   * corral acted on a worker's health: a hung one (hangTimeout) or one past maxMemoryHard is
+   * SIGKILLed and replaced at once; one past maxMemory, maxRequests or maxAge is recycled.
+   */
   health: [action: HealthAction];
   /** A worker exited and had left processes it started running; corral SIGKILLed them (`pids`). */
   leftovers: [info: { slot: number; worker: Worker; pids: number[] }];

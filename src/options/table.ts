@@ -17,6 +17,7 @@ import { BALANCERS, isBalancerName, type BalancerName } from '../primary/balance
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
 import protocol from '../worker/runtime-protocol.cjs';
 import { argumentList, environment, numberOrText, type FlagParser } from './flag-parsers.js';
+import { duration, formatSize, size } from './units.js';
 import {
   boolean, isPlainObject, MAX_TIMEOUT, nestedOptions, nonNegativeNumber, oneOf, positiveInteger, stringArray, timeout,
 } from './validators.js';
@@ -71,6 +72,8 @@ export const DEFAULT_CRASH_LOOP: Readonly<Required<CrashLoopOptions>> = Object.f
 });
 
 export const MAX_WORKERS = 1024;
+/** The shortest maxAge: a worker recycled more often spends its life starting. */
+export const MIN_MAX_AGE = 1000;
 export const DEFAULT_HANG_TIMEOUT = 30_000;
 /** The shortest report interval: reports are for the second-scale decisions of health and balancing. */
 export const MIN_REPORT_INTERVAL = 100;
@@ -108,6 +111,12 @@ export interface OptionSpec<Input, Output> {
 const option = <Input, Output = Input>(spec: OptionSpec<Input, Output>): OptionSpec<Input, Output> => spec;
 
 const MS = { type: 'number', minimum: 0, maximum: MAX_TIMEOUT } as const;
+const SIZE_SCHEMA = {
+  anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgGtT]([iI]?[bB])?|[bB])?\\s*$' }],
+} as const;
+const DURATION_SCHEMA = {
+  anyOf: [MS, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([mM][sS]|[sSmMhHdD])?\\s*$' }],
+} as const;
 
 export const OPTION_TABLE = {
   /** The app's name (status, logs, the control socket). @default the script's base name */
@@ -339,7 +348,82 @@ export const OPTION_TABLE = {
       return hangTimeout;
     },
   }),
+  /**
+   * Past this much memory (maxMemoryOf: RSS, or the V8 heap in use) a worker is recycled
+   * gracefully: its replacement starts and is ready, then it drains. A size such as '200M' or
+   * '1G' (binary units), or bytes; 0: off. Read from the runtime reports. @default 0
+   */
+  maxMemory: option<number | string, number>({
+    description: "Past this much memory (maxMemoryOf: rss or heap) a worker is recycled: its replacement is ready before it drains, one slot at a time. A size such as '200M' or '1G' (binary units) or bytes; 0: off. Default: 0.",
+    schema: SIZE_SCHEMA,
+    flag: { name: 'max-memory', value: '<size>', help: 'recycle a worker past this much memory, e.g. 200M or 1G (default: off)', parse: numberOrText },
+    resolve: (value, raw) => needsReports(size(value, 'maxMemory', 0), 'maxMemory', value, raw),
+  }),
+  /** Past this much memory a worker is SIGKILLed at once and replaced (no drain). Above maxMemory. 0: off. @default 0 */
+  maxMemoryHard: option<number | string, number>({
+    description: "Past this much memory (maxMemoryOf) a worker is SIGKILLed at once and replaced. Above maxMemory. A size or bytes; 0: off. Default: 0.",
+    schema: SIZE_SCHEMA,
+    flag: { name: 'max-memory-hard', value: '<size>', help: 'SIGKILL a worker past this much memory (default: off)', parse: numberOrText },
+    resolve: (value, raw) => {
+      const hard = needsReports(size(value, 'maxMemoryHard', 0), 'maxMemoryHard', value, raw);
+      const soft = size(raw['maxMemory'], 'maxMemory', 0);
+      if (hard !== 0 && soft !== 0 && hard <= soft) {
+        throw new InvalidOptionError('maxMemoryHard', `above maxMemory (${formatSize(soft)}): the graceful recycle comes first, the kill only if memory still grows`, value,
+          'Raise it, or lower maxMemory.');
+      }
+      return hard;
+    },
+  }),
+  /** What maxMemory and maxMemoryHard measure: the process's resident set, or the V8 heap in use. @default 'rss' */
+  maxMemoryOf: option<'rss' | 'heap'>({
+    description: "What maxMemory and maxMemoryHard measure: 'rss' (the process's resident memory) or 'heap' (the V8 heap in use, to recycle before --max-old-space-size aborts the worker). Default: 'rss'.",
+    schema: { enum: ['rss', 'heap'] },
+    flag: { name: 'max-memory-of', value: '<rss|heap>', help: 'what --max-memory measures: rss (default) or heap' },
+    resolve: (value) => oneOf(value, 'maxMemoryOf', ['rss', 'heap'], 'rss'),
+  }),
+  /** A worker that has served this many requests (plus its jitter) is recycled gracefully. 0: off. @default 0 */
+  maxRequests: option<number>({
+    description: 'A worker that has served this many HTTP requests (plus its own share of maxRequestsJitter) is recycled gracefully. 0: off. Default: 0.',
+    schema: { type: 'integer', minimum: 0 },
+    flag: { name: 'max-requests', value: '<N>', help: 'recycle a worker after this many requests (default: off)', parse: numberOrText },
+    resolve: (value, raw) => needsReports(wholeNumber(value, 'maxRequests', 0), 'maxRequests', value, raw),
+  }),
+  /** Each worker's maxRequests is raised by a random 0 … this, so that workers do not recycle together. @default maxRequests / 10 */
+  maxRequestsJitter: option<number>({
+    description: 'Each worker recycles after maxRequests plus a random 0 to this many requests, so that workers never recycle together. Default: a tenth of maxRequests.',
+    schema: { type: 'integer', minimum: 0 },
+    flag: { name: 'max-requests-jitter', value: '<N>', help: 'a random 0…N more requests per worker (default: a tenth)', parse: numberOrText },
+    resolve: (value, raw) => {
+      const base = wholeNumber(raw['maxRequests'], 'maxRequests', 0);
+      return jitterOf(wholeNumber(value, 'maxRequestsJitter', Math.floor(base / 10)), 'maxRequestsJitter', 'maxRequests', base, value);
+    },
+  }),
+  /** A worker that has been ready this long (plus its jitter) is recycled gracefully. ms, or text such as '6h'. 0: off. @default 0 */
+  maxAge: option<number | string, number>({
+    description: "A worker ready for this long (plus its own share of maxAgeJitter) is recycled gracefully. ms, or text such as '90s', '30m', '6h', '1d'; at least 1000 ms; 0: off. Default: 0.",
+    schema: DURATION_SCHEMA,
+    flag: { name: 'max-age', value: '<ms>', help: 'recycle a worker after it has run this long, e.g. 6h (default: off)', parse: numberOrText },
+    resolve: (value) => {
+      const age = duration(value, 'maxAge', 0);
+      if (age !== 0 && age < MIN_MAX_AGE) {
+        throw new InvalidOptionError('maxAge', `0 (off) or at least ${MIN_MAX_AGE} ms`, value, 'Workers recycled more often spend their time starting.');
+      }
+      return age;
+    },
+  }),
+  /** Each worker's maxAge is raised by a random 0 … this. @default maxAge / 10 */
+  maxAgeJitter: option<number | string, number>({
+    description: 'Each worker recycles after maxAge plus a random 0 to this many ms, so that workers never recycle together. Default: a tenth of maxAge.',
+    schema: DURATION_SCHEMA,
+    flag: { name: 'max-age-jitter', value: '<ms>', help: 'a random 0…ms more age per worker (default: a tenth)', parse: numberOrText },
+    resolve: (value, raw) => {
+      const base = duration(raw['maxAge'], 'maxAge', 0);
+      return jitterOf(duration(value, 'maxAgeJitter', Math.floor(base / 10)), 'maxAgeJitter', 'maxAge', base, value);
+    },
+  }),
 } as const;
+
+
 
 export type OptionTable = typeof OPTION_TABLE;
 export type OptionKey = keyof OptionTable;
@@ -431,4 +515,28 @@ function normalizeRestart(restart: unknown): Readonly<Required<RestartOptions>> 
     throw new InvalidOptionError('restart.maxDelay', `at least restart.minDelay (${resolved.minDelay})`, resolved.maxDelay);
   }
   return Object.freeze(resolved);
+}
+
+/** A whole number ≥ 0. */
+function wholeNumber(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (Number.isSafeInteger(value) && (value as number) >= 0) return value as number;
+  throw new InvalidOptionError(name, 'a whole number ≥ 0 (0: off)', value);
+}
+
+/** Limits read from the runtime reports (memory, requests) need them: refused when reports are off. */
+function needsReports(limit: number, name: string, value: unknown, raw: Readonly<Record<string, unknown>>): number {
+  if (limit !== 0 && raw['reportInterval'] === 0) {
+    throw new InvalidOptionError(name, '0 when reportInterval is 0 (it is read from the runtime reports)', value,
+      `Set reportInterval to 100 or more, or ${name} to 0.`);
+  }
+  return limit;
+}
+
+/** A jitter given without the limit it spreads is a mistake worth naming. */
+function jitterOf(jitter: number, name: string, base: string, limit: number, value: unknown): number {
+  if (value !== undefined && jitter !== 0 && limit === 0) {
+    throw new InvalidOptionError(name, `0 while ${base} is off`, value, `Set ${base} too, or remove ${name}.`);
+  }
+  return jitter;
 }

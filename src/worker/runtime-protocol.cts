@@ -31,8 +31,11 @@ const protocol = {
 
 // eslint-disable-next-line @typescript-eslint/no-namespace -- types merged with the `export =` value
 declare namespace protocol {
-  /** Why a worker drains. */
-  type DrainReason = 'shutdown' | 'reload' | 'scale' | 'signal';
+  /**
+   * Why a worker drains. `recycle`: it reached a health limit (maxMemory, maxRequests, maxAge) and
+   * its replacement already serves.
+   */
+  type DrainReason = 'shutdown' | 'reload' | 'scale' | 'signal' | 'recycle';
 
   /** Primary → worker. */
   type ToWorker =
