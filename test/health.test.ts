@@ -2,7 +2,7 @@
 // SIGKILLed and replaced at once, with real processes and real load.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,10 @@ require('node:http').createServer((req, res) => {
     res.end('blocking ' + process.pid, () => setImmediate(() => { for (;;); }));
     return;
   }
+  if (req.url === '/block-in-exec') {
+    res.end('blocking ' + process.pid, () => setImmediate(() => require('node:child_process').execSync('sleep 60')));
+    return;
+  }
   res.end(String(process.pid));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `);
@@ -40,8 +44,8 @@ async function get(port: number, url = '/'): Promise<string> {
 }
 
 /** Blocks one worker: returns its pid. */
-async function blockOne(port: number): Promise<number> {
-  const reply = await get(port, '/block');
+async function blockOne(port: number, how = '/block'): Promise<number> {
+  const reply = await get(port, how);
   assert.match(reply, /^blocking \d+$/);
   return Number(reply.split(' ')[1]);
 }
@@ -80,6 +84,8 @@ describe('hangTimeout', () => {
     assert.equal(action.worker.process.pid, blocked);
     assert.ok(action.silentFor >= 1_500, `silent for ${action.silentFor} ms`);
     assert.ok(action.lastReport !== undefined, 'its last report comes with it');
+    assert.ok(action.reason === 'hang');
+    assert.equal(action.diagnosis.state, 'running', 'a busy loop is on a CPU');
     // Its replacement serves, and the load goes on through it all.
     await cluster.ready();
     await load.moreResponses(200);
@@ -120,10 +126,33 @@ describe('hangTimeout', () => {
     }
     const blocked = await blockOne(port);
     const [line] = await corral.waitForErr(new RegExp(`pid ${blocked}\\) is hung`));
-    assert.match(line!, /is hung: its event loop sent no report for \d+ ms \(last event-loop delay \d+ ms, \d+ open connections?, \d+ requests? served\); SIGKILLed it, a replacement starts now/);
+    assert.match(line!, /is hung: its event loop sent no report for \d+ ms \(last event-loop delay \d+ ms, \d+ open connections?, \d+ requests? served\); it was running on a CPU \(a busy loop or long synchronous work\); SIGKILLed it, a replacement starts now/);
     await corral.waitForErr(new RegExp(`pid ${blocked}\\) exited \\(SIGKILL\\); restarting in 0 ms$`));
     corral.child.kill('SIGTERM');
     await exitOf(corral);
+  });
+
+  test('a worker hung in a synchronous call is told apart from a busy loop: it waits in the kernel, for the process it started, which dies with it', { timeout: 20_000 }, async () => {
+    const port = await freePort();
+    const cluster = managed({ workers: 2, env: { PORT: String(port) }, hangTimeout: 1_000, reportInterval: 250 });
+    await cluster.start();
+    await reportsFromAll(cluster);
+    const hang = once(cluster, 'health') as Promise<[HealthAction]>;
+    const leftovers = once(cluster, 'leftovers') as Promise<[{ pids: number[] }]>;
+    const blocked = await blockOne(port, '/block-in-exec');
+    const [action] = await hang;
+    assert.equal(action.worker.process.pid, blocked);
+    assert.ok(action.reason === 'hang');
+    assert.equal(action.diagnosis.state, 'waiting');
+    // execSync runs a shell, which runs the sleep.
+    assert.deepEqual(action.diagnosis.children.map((child) => child.command), ['/bin/sh -c sleep 60', 'sleep 60']);
+    const sleeps = action.diagnosis.children.filter((child) => child.command === 'sleep 60');
+    assert.equal(sleeps.length, 1, JSON.stringify(action.diagnosis.children));
+    const [{ pids }] = await leftovers;
+    assert.ok(pids.includes(sleeps[0]!.pid), 'the sleep it waited for was SIGKILLed with it');
+    // Dead: gone, or a zombie until whoever inherited it reaps it.
+    const stat = existsSync(`/proc/${sleeps[0]!.pid}/stat`) ? readFileSync(`/proc/${sleeps[0]!.pid}/stat`, 'latin1') : undefined;
+    assert.ok(stat === undefined || / Z /.test(stat), `the sleep still runs: ${stat}`);
   });
 
   test('hangTimeout is checked against reportInterval, the heartbeat it watches', () => {

@@ -354,6 +354,8 @@ describe('recycling options', () => {
     assert.throws(() => options({ maxMemoryOf: 'vsz' }), /Expected `maxMemoryOf` to be one of 'rss', 'heap'/);
     assert.throws(() => options({ maxRequests: 1.5 }), /Expected `maxRequests` to be a whole number ≥ 0/);
     assert.throws(() => options({ maxRequestsJitter: 10 }), /Expected `maxRequestsJitter` to be 0 while maxRequests is off.*Set maxRequests too/);
+    assert.equal(options({ maxAge: '24d' }).maxAgeJitter, 2 ** 31 - 1 - 24 * 86_400_000, 'maxAge and its jitter fit in one timer');
+    assert.throws(() => options({ maxAge: '24d', maxAgeJitter: '1d' }), /Expected `maxAgeJitter` to be at most \d+ ms, so that maxAge plus it fits/);
     assert.throws(() => options({ maxAge: 500 }), /Expected `maxAge` to be 0 \(off\) or at least 1000 ms/);
     assert.throws(() => options({ maxAge: '3 fortnights' }), /Expected `maxAge` to be a duration in ms, or text such as 90s/);
     assert.throws(() => options({ maxMemory: '200M', reportInterval: 0 }), /Expected `maxMemory` to be 0 when reportInterval is 0.*Set reportInterval to 100 or more, or maxMemory to 0/);

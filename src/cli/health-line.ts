@@ -1,10 +1,21 @@
 /** The one log line of `corral start` for each health action (the `health` event). */
+import type { HangDiagnosis } from '../managed/hang-diagnosis.js';
 import type { HealthAction } from '../managed/managed-cluster.js';
 import { formatDuration, formatSize } from '../options/units.js';
 
 /** Short ages (tests, tight limits) in ms; longer ones as 6h00m. */
 const age = (ms: number): string => (ms < 60_000 ? `${ms} ms` : formatDuration(ms));
-const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
+const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
+
+/** What a hung worker was doing, as the kernel saw it. */
+function doing({ state, waitingIn, children }: HangDiagnosis): string {
+  const what = state === 'running' ? 'it was running on a CPU (a busy loop or long synchronous work)'
+    : state === 'waiting' ? `it was waiting in a system call${waitingIn === undefined ? '' : ` (${waitingIn})`} (a synchronous call such as execSync, Atomics.wait or a blocking read)`
+      : 'what it was doing is unknown';
+  if (children.length === 0) return what;
+  const shown = children.slice(0, 3).map(({ pid, command }) => `pid ${pid} \`${command}\``).join(', ');
+  return `${what}, with ${plural(children.length, 'process')} it started still running: ${shown}${children.length > 3 ? ', …' : ''}`;
+}
 
 export function describeHealthAction(action: HealthAction): string {
   const { slot, worker, lastReport } = action;
@@ -15,7 +26,7 @@ export function describeHealthAction(action: HealthAction): string {
       const last = lastReport === undefined ? 'no report came'
         : `last event-loop delay ${Math.round(lastReport.loop.delay)} ms, ${plural(lastReport.connections, 'open connection')}, ` +
           `${plural(lastReport.requests, 'request')} served`;
-      return `${who} is hung: its event loop sent no report for ${action.silentFor} ms (${last}); ${outcome}`;
+      return `${who} is hung: its event loop sent no report for ${action.silentFor} ms (${last}); ${doing(action.diagnosis)}; ${outcome}`;
     }
     case 'memory':
       return `${who} uses ${formatSize(action.value)} of ${action.measure === 'heap' ? 'V8 heap' : 'memory (RSS)'}, over ` +

@@ -14,6 +14,7 @@ import type { ClusterPrimary } from '../primary/cluster-primary.js';
 import type { Worker } from '../primary/worker.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
+import { diagnoseHang } from './hang-diagnosis.js';
 import { HangWatch } from './hang-watch.js';
 import type { OrphanGuard } from './orphan-guard.js';
 import { emitWarning } from '../warnings.js';
@@ -310,9 +311,10 @@ export class SlotTable {
     if (options.hangTimeout === 0) return;
     const watch = new HangWatch(clock, options.hangTimeout, (silentFor) => {
       const { worker } = managed;
+      if (managed.hasExited) return;
       this.#act(managed, {
         reason: 'hang', action: 'kill', slot: slot.index, worker, silentFor, value: silentFor, limit: options.hangTimeout,
-        lastReport: worker[kRuntimeReport],
+        lastReport: worker[kRuntimeReport], diagnosis: diagnoseHang(managed.pid),
       });
     });
     void managed.started.then((outcome) => {

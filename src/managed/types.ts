@@ -6,6 +6,9 @@ import type { ExitSignal } from '../types.js';
 import type { Clock } from '../util/clock.js';
 import type { DrainReason, RuntimeReport } from './runtime-link.js';
 import type { ShutdownResult } from './shutdown.js';
+import type { HangDiagnosis } from './hang-diagnosis.js';
+
+export type { HangDiagnosis };
 
 export interface RestartInfo {
   /** The slot (0 … workers-1) being refilled. */
@@ -49,6 +52,8 @@ export type HealthAction =
     action: 'kill';
     /** ms since its last runtime report (the same as `value`). */
     silentFor: number;
+    /** What it was doing, from /proc, read just before it was killed. */
+    diagnosis: HangDiagnosis;
   })
   | (HealthActionBase & { reason: 'memory'; action: 'recycle' | 'kill'; measure: MemoryMeasure })
   | (HealthActionBase & { reason: 'requests' | 'age'; action: 'recycle' });

@@ -418,7 +418,12 @@ export const OPTION_TABLE = {
     flag: { name: 'max-age-jitter', value: '<ms>', help: 'a random 0…ms more age per worker (default: a tenth)', parse: numberOrText },
     resolve: (value, raw) => {
       const base = duration(raw['maxAge'], 'maxAge', 0);
-      return jitterOf(duration(value, 'maxAgeJitter', Math.floor(base / 10)), 'maxAgeJitter', 'maxAge', base, value);
+      // maxAge plus its jitter is one timer: together they must fit in what a timer can wait.
+      const jitter = jitterOf(duration(value, 'maxAgeJitter', Math.min(Math.floor(base / 10), MAX_TIMEOUT - base)), 'maxAgeJitter', 'maxAge', base, value);
+      if (base + jitter > MAX_TIMEOUT) {
+        throw new InvalidOptionError('maxAgeJitter', `at most ${MAX_TIMEOUT - base} ms, so that maxAge plus it fits in what a Node timer can wait (${MAX_TIMEOUT} ms)`, value);
+      }
+      return jitter;
     },
   }),
 } as const;
