@@ -113,6 +113,20 @@ describe('hangTimeout', () => {
     assert.equal([...exits.values()].filter((exit) => !exit.killed).length, 1, 'the other worker drained on its own');
   });
 
+  test('reload() with a hung worker does not wait its shutdownTimeout (60 s here): the new worker serves, the hang ends the old one', { timeout: 20_000 }, async () => {
+    const port = await freePort();
+    const cluster = managed({ workers: 2, env: { PORT: String(port) }, hangTimeout: 1_000, reportInterval: 200, shutdownTimeout: 60_000 });
+    await cluster.start();
+    await reportsFromAll(cluster);
+    const hang = once(cluster, 'health') as Promise<[HealthAction]>;
+    const blocked = await blockOne(port);
+    const result = await cluster.reload();
+    assert.deepEqual(result.replaced, [0, 1]);
+    const [action] = await hang;
+    assert.equal(action.worker.process.pid, blocked);
+    assert.ok(!cluster.workers.some((worker) => worker.process.pid === blocked));
+  });
+
   test('corral start --hang-timeout: the hang is one log line with what corral knew, and the slot is refilled at once', { timeout: 30_000 }, async () => {
     const port = await freePort();
     const corral = startProgram(BIN, ['start', APP, '-i', '2', '--name', 'hung', '--hang-timeout', '2000'],

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
 import { createCluster, type HealthAction, type ManagedCluster, type RuntimeReport } from 'corral';
 import { startLoad } from './helpers/load.js';
+import { memoryBudget } from './helpers/internals.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
 
@@ -359,6 +360,17 @@ describe('recycling options', () => {
     assert.throws(() => options({ maxAge: 500 }), /Expected `maxAge` to be 0 \(off\) or at least 1000 ms/);
     assert.throws(() => options({ maxAge: '3 fortnights' }), /Expected `maxAge` to be a duration in ms, or text such as 90s/);
     assert.throws(() => options({ maxMemory: '200M', reportInterval: 0 }), /Expected `maxMemory` to be 0 when reportInterval is 0.*Set reportInterval to 100 or more, or maxMemory to 0/);
+  });
+
+  test('under a cgroup memory limit with no memory limit set, the start line gives each worker its share', () => {
+    const GiB = 1024 * MiB;
+    assert.equal(memoryBudget.memoryBudgetNote(2 * GiB, 4, { maxMemory: 0, maxMemoryHard: 0 }),
+      "the cgroup's memory limit is 2 GiB: about 512 MiB per worker, the primary included; --max-memory recycles a worker before the OOM killer ends one mid-request");
+    assert.equal(memoryBudget.memoryBudgetNote(2 * GiB, 4, { maxMemory: 400 * MiB, maxMemoryHard: 0 }), undefined, 'a limit is set: nothing to say');
+    assert.equal(memoryBudget.memoryBudgetNote(undefined, 4, { maxMemory: 0, maxMemoryHard: 0 }), undefined, 'no cgroup limit');
+    // This machine's own: a number below its memory, or none.
+    const limit = memoryBudget.cgroupMemoryLimit();
+    assert.ok(limit === undefined || (limit > 0 && limit < os.totalmem()));
   });
 
   test('corral start names the flag of a bad limit, and its usage lists the recycling flags', async () => {

@@ -9,6 +9,7 @@ import type * as StartOptions from '../../dist/cli/start-options.js';
 import type * as ConfigSchema from '../../dist/cli/config-schema.js';
 import type * as Dispatcher from '../../dist/primary/balancers/dispatcher.js';
 import type * as Symbols from '../../dist/internal/symbols.js';
+import type * as MemoryBudget from '../../dist/cli/memory-budget.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -20,3 +21,4 @@ export const startOptions = await load<typeof StartOptions>('cli/start-options.j
 export const configSchema = await load<typeof ConfigSchema>('cli/config-schema.js');
 export const dispatcher = await load<typeof Dispatcher>('primary/balancers/dispatcher.js');
 export const symbols = await load<typeof Symbols>('internal/symbols.js');
+export const memoryBudget = await load<typeof MemoryBudget>('cli/memory-budget.js');
