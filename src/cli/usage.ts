@@ -51,8 +51,9 @@ Exit codes: 0 done, 3 no such app running, 5 the control socket failed`;
 
 export const STATUS_USAGE = `Usage: corral status [name] [--json]
 
-Prints each slot with its worker id, pid, generation, state, uptime, restarts, memory (RSS) and
-CPU. --json prints the same as JSON (schema in the README).
+Prints the health actions so far (hang, memory, requests, age), then each slot with its worker
+id, pid, generation, state, uptime, restarts, memory (RSS), V8 heap, event-loop delay, CPU, and
+how the slot's last worker ended. --json prints the same as JSON (schema in the README).
 
 ${NAME_NOTE}.
 `;
