@@ -7,7 +7,8 @@ import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
 import { runReload, runScale, runStatus, runStop } from './control-commands.js';
 import { runStart } from './start.js';
-import { RELOAD_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
+import { LIST_USAGE, RELOAD_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
+import { runList } from './list-command.js';
 
 export { USAGE };
 
@@ -19,6 +20,8 @@ const COMMANDS: Readonly<Record<string, { usage: string; run: (argv: readonly st
   reload: { usage: RELOAD_USAGE, run: runReload },
   scale: { usage: SCALE_USAGE, run: runScale },
   stop: { usage: STOP_USAGE, run: runStop },
+  list: { usage: LIST_USAGE, run: runList },
+  ls: { usage: LIST_USAGE, run: runList },
 };
 
 /** Runs the command; returns the exit code. Errors and usage after an error go to `err`. */

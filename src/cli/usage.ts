@@ -8,6 +8,7 @@ Run a Node.js app on every core: one primary, a worker per CPU, zero-downtime re
 
 Commands:
   start <script> [options] [-- app args]   run the app in the foreground
+  list, ls [--json]                        every running app of this user: workers, memory, CPU
   status [name] [--json]                   slots, workers, memory and CPU of a running app
   reload [name]                            zero-downtime rolling reload (new code from disk)
   scale [name] <N|+N|-N>                   change the worker count (removed workers drain first)
@@ -56,6 +57,17 @@ id, pid, generation, state, uptime, restarts, memory (RSS), V8 heap, event-loop 
 how the slot's last worker ended. --json prints the same as JSON (schema in the README).
 
 ${NAME_NOTE}.
+`;
+
+export const LIST_USAGE = `Usage: corral list [--json]   (alias: corral ls)
+
+Prints every app of this user that is running: name, primary pid, state, workers ready of
+configured, uptime, memory (RSS of the primary and its workers), CPU and restarts. Apps are found
+in every run directory corral may use, so an app started from a login shell is listed from cron
+too (and the other way round); set CORRAL_RUN_DIR to look in that directory only. A control
+socket whose primary is gone is not listed. --json prints { "v": 1, "apps": [...] }.
+
+Exit codes: 0 done (also when no app runs), 5 a run directory cannot be trusted.
 `;
 
 export const RELOAD_USAGE = `Usage: corral reload [name]

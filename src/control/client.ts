@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { ControlError } from './errors.js';
 import { CONTROL_PROTOCOL_VERSION, type ControlReply, type ControlRequest } from './protocol.js';
-import { checkRunDirectory, checkSocket, runDirectory, socketPath } from './run-dir.js';
+import { checkRunDirectory, checkSocket, runDirectories, socketPath } from './run-dir.js';
 
 let nextId = 1;
 
@@ -56,39 +56,80 @@ export async function probe(file: string): Promise<{ alive: boolean; pid?: numbe
   }
 }
 
-/** The socket of the app named `name`, or of the only app running when no name is given. */
-export async function resolveApp(name: string | undefined): Promise<{ name: string; socket: string }> {
-  const dir = runDirectory();
-  let entries: string[] = [];
-  try {
-    checkRunDirectory(dir);
-    entries = readdirSync(dir).filter((file) => file.endsWith('.sock'));
-  } catch (error) {
-    if (error instanceof ControlError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new ControlError('CORRAL_ERR_RUN_DIR', `cannot read the run directory ${dir}: permission denied (it belongs to another user). ` +
-        'Run the command as the user who started the app.');
-    }
-    // No run directory yet: nothing runs.
-  }
-  if (name !== undefined) {
-    const socket = socketPath(name, dir);
-    if (!entries.includes(`${name}.sock`)) throw notRunning(`no app named '${name}' is running for this user`, entries);
-    return { name, socket };
-  }
-  const live: string[] = [];
-  for (const entry of entries) {
-    if ((await probe(path.join(dir, entry))).alive) live.push(entry);
-  }
-  if (live.length === 1) return { name: live[0]!.slice(0, -'.sock'.length), socket: path.join(dir, live[0]!) };
-  if (live.length === 0) throw notRunning('no corral app is running for this user', []);
-  throw new ControlError('CORRAL_ERR_APP_NOT_RUNNING',
-    `${live.length} apps are running (${live.map((entry) => entry.slice(0, -5)).join(', ')}); name one, e.g. 'corral status ${live[0]!.slice(0, -5)}'.`);
+/** A control socket found in a run directory (its primary may be gone: see probe()). */
+export interface FoundApp {
+  name: string;
+  socket: string;
 }
 
-function notRunning(what: string, entries: readonly string[]): ControlError {
-  const others = entries.map((entry) => entry.slice(0, -5));
+/**
+ * Every control socket in every run directory of this user (run-dir.ts runDirectories()). The
+ * first directory is checked as the primary would use it (a bad one is an error, with the fix);
+ * the others are searched only when they are private directories of this user, and skipped
+ * otherwise (another user may have made one of that name in the shared temporary directory).
+ */
+export function findApps(): FoundApp[] {
+  const [first, ...others] = runDirectories();
+  const found: FoundApp[] = [];
+  for (const dir of [first!, ...others]) {
+    let entries: string[];
+    try {
+      checkRunDirectory(dir);
+      entries = readdirSync(dir).filter((file) => file.endsWith('.sock'));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || dir !== first) continue; // Not there (nothing runs from it), or not to be trusted.
+      if (error instanceof ControlError) throw error;
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new ControlError('CORRAL_ERR_RUN_DIR', `cannot read the run directory ${dir}: permission denied (it belongs to another user). ` +
+          'Run the command as the user who started the app.');
+      }
+      continue;
+    }
+    for (const entry of entries) found.push({ name: entry.slice(0, -'.sock'.length), socket: path.join(dir, entry) });
+  }
+  return found;
+}
+
+/** The apps whose primary answers, each once (the first directory wins), with their pids. */
+export async function liveApps(): Promise<(FoundApp & { pid: number | undefined })[]> {
+  const found = findApps();
+  const probes = await Promise.all(found.map(async (app) => {
+    try {
+      return { app, state: await probe(app.socket) };
+    } catch {
+      return { app, state: { alive: false } }; // Not a socket of ours: not an app.
+    }
+  }));
+  const seen = new Set<string>();
+  return probes.flatMap(({ app, state }) => {
+    if (!state.alive || seen.has(app.name)) return [];
+    seen.add(app.name);
+    return [{ ...app, pid: state.pid }];
+  });
+}
+
+/** The socket of the app named `name`, or of the only app running when no name is given. */
+export async function resolveApp(name: string | undefined): Promise<FoundApp> {
+  if (name !== undefined) {
+    socketPath(name); // A name too long for a socket path is said as such.
+    const matches = findApps().filter((app) => app.name === name);
+    if (matches.length === 0) throw notRunning(`no app named '${name}' is running for this user`, findApps().map((app) => app.name));
+    if (matches.length === 1) return matches[0]!;
+    // Several directories hold one (a stale socket beside a live one): the live one.
+    for (const match of matches) {
+      if ((await probe(match.socket).catch(() => ({ alive: false }))).alive) return match;
+    }
+    return matches[0]!;
+  }
+  const live = await liveApps();
+  if (live.length === 1) return live[0]!;
+  if (live.length === 0) throw notRunning('no corral app is running for this user', []);
+  throw new ControlError('CORRAL_ERR_APP_NOT_RUNNING',
+    `${live.length} apps are running (${live.map((app) => app.name).join(', ')}); name one, e.g. 'corral status ${live[0]!.name}'.`);
+}
+
+function notRunning(what: string, others: readonly string[]): ControlError {
   return new ControlError('CORRAL_ERR_APP_NOT_RUNNING',
     `${what}${others.length > 0 ? ` (running: ${others.join(', ')})` : ''}. Start one with 'corral start <script>'.`);
 }

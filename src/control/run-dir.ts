@@ -25,6 +25,26 @@ export function runDirectory(env: NodeJS.ProcessEnv = process.env): string {
   return ownPrivateDirectory(shared) !== false ? shared : path.join(os.homedir(), '.corral', 'run');
 }
 
+/**
+ * Every run directory a primary of this user may have used, the one `runDirectory()` gives first:
+ * where `corral status`, `list` and the rest look for apps. A shell has XDG_RUNTIME_DIR, cron and
+ * `su` often do not, so an app started from one must be found from the other: the systemd
+ * default `/run/user/<uid>` is searched even when the variable is unset, and so are the fallbacks.
+ * `$CORRAL_RUN_DIR`, when set, is the only one (it is how tests and units keep apps apart).
+ */
+export function runDirectories(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env['CORRAL_RUN_DIR']) return [path.resolve(env['CORRAL_RUN_DIR'])];
+  const uid = process.getuid?.();
+  const candidates = [
+    runDirectory(env),
+    ...(env['XDG_RUNTIME_DIR'] ? [path.join(env['XDG_RUNTIME_DIR'], 'corral')] : []),
+    ...(uid === undefined ? [] : [path.join('/run/user', String(uid), 'corral')]),
+    path.join(os.tmpdir(), `corral-${uid ?? os.userInfo().username}`),
+    path.join(os.homedir(), '.corral', 'run'),
+  ];
+  return [...new Set(candidates)];
+}
+
 /** undefined: nothing there; true: a private directory of this user; false: anything else. */
 function ownPrivateDirectory(dir: string): boolean | undefined {
   let stat: Stats;

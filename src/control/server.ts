@@ -7,7 +7,7 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { ControlError } from './errors.js';
-import { probe } from './client.js';
+import { findApps, probe } from './client.js';
 import { ControlConnection } from './control-connection.js';
 import { CONTROL_PROTOCOL_VERSION, type ControlRequest } from './protocol.js';
 
@@ -32,6 +32,16 @@ export class ControlServer {
 
   /** Listens on `path`; throws ControlError CORRAL_ERR_APP_RUNNING if a live primary answers there. */
   static async open(path: string, name: string, handlers: ControlHandlers): Promise<ControlServer> {
+    // The same name live in another run directory of this user (started from a shell with
+    // XDG_RUNTIME_DIR, now from cron without) is the same app for `corral status` and the rest.
+    for (const other of findApps()) {
+      if (other.name !== name || other.socket === path) continue;
+      const live = await probe(other.socket).catch(() => ({ alive: false, pid: undefined }));
+      if (live.alive) {
+        throw new ControlError('CORRAL_ERR_APP_RUNNING', `an app named '${name}' is already running${live.pid === undefined ? '' : ` (primary pid ${live.pid})`}, ` +
+          `with its control socket ${other.socket}. Stop it with 'corral stop ${name}', or start this one under another --name.`);
+      }
+    }
     if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) {
       // (probe() refuses anything that is not a socket of this user, dangling symlinks included.)
       const live = await probe(path);
