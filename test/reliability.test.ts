@@ -4,7 +4,7 @@
 // config files, huge IPC messages, orphans and grandchildren.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -624,9 +624,15 @@ describe("the terminal's hangup", () => {
 });
 
 /** Whether `pid` is gone (a zombie nobody reaped yet counts as gone). */
+/**
+ * Whether `pid` has ended: gone, or a zombie whose threads have all ended. A killed process's main
+ * thread may be a zombie while its other threads (Node has several) still exit, and until the
+ * last one has, its descriptors (a listening socket) are still open.
+ */
 function gone(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return /^State:\s+Z/m.test(status) && readdirSync(`/proc/${pid}/task`).length <= 1;
   } catch {
     return true;
   }
