@@ -2,7 +2,7 @@
 // use, whatever the environment of the shell that asks (a login shell has XDG_RUNTIME_DIR, cron
 // does not), and a control socket whose primary is gone is not an app.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,5 +98,148 @@ describe('corral list', () => {
     assert.deepEqual(await list(env), []);
     const help = await runCommand(BIN, ['--help'], { cwd: dir });
     assert.match(help.stdout, /list, ls \[--json\]/);
+  });
+});
+
+/** Resolves once `pid` has ended (gone, or a zombie nobody reaps yet); rejects after `ms`. No event says it. */
+async function whenGone(pid: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const status = existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, 'utf8') : '';
+    if (status === '' || /^State:\s+Z/m.test(status)) return;
+    if (Date.now() > deadline) throw new Error(`pid ${pid} still runs after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const primaryPid = (stdout: string): number => Number(/primary pid (\d+)/.exec(stdout)?.[1]);
+
+describe('corral start -d and corral logs', () => {
+  /** A run and a log directory of their own, so that nothing else running on the machine is seen. */
+  function isolated(label: string): Record<string, string | undefined> {
+    const run = path.join(dir, `${label}-run`);
+    const logs = path.join(dir, `${label}-logs`);
+    mkdirSync(run, { recursive: true, mode: 0o700 });
+    return { CORRAL_RUN_DIR: run, CORRAL_LOG_DIR: logs, NODE_OPTIONS: '' };
+  }
+
+  /** Logs each request on stdout and its own start on stderr. */
+  const CHATTY = path.join(dir, 'chatty.cjs');
+  writeFileSync(CHATTY, `'use strict';
+require('node:http').createServer((req, res) => {
+  console.log('served ' + req.url + ' ' + 'x'.repeat(Number(process.env.PAD ?? 0)));
+  res.end(String(process.pid));
+}).listen(Number(process.env.PORT), '127.0.0.1', () => console.error('listening in slot ' + process.env.CORRAL_SLOT));
+`);
+
+  test('a detached app outlives the command that started it; its log file has corral\'s lines and every worker\'s, tagged; logs -n and -f read it while it serves', { timeout: 40_000 }, async () => {
+    const env = isolated('detached');
+    const port = await freePort();
+    const start = await runCommand(BIN, ['start', CHATTY, '-i', '2', '--name', 'chatty', '-d'], { cwd: dir, env: { ...env, PORT: String(port) } });
+    assert.equal(start.status, 0, start.stderr);
+    assert.match(start.stdout, /primary pid \d+, 2 workers ready in \d+ ms/);
+    const pid = primaryPid(start.stdout);
+    assert.ok(pid > 0, start.stdout);
+    assert.match(start.stdout, new RegExp(`logs: {3}corral logs chatty -f {3}\\(${env['CORRAL_LOG_DIR']!.replaceAll('/', '\\/')}\\/chatty\\.log\\)`));
+    try {
+      // The command has exited; the app serves on.
+      assert.match(await (await fetch(`http://127.0.0.1:${port}/one`)).text(), /^\d+$/);
+      // -f: the last lines, then what comes next; /one is among the first or the next (the primary
+      // writes its file a moment after the worker answered).
+      const follow = startProgram(BIN, ['logs', 'chatty', '-f', '-n', '50'], { cwd: dir, env });
+      await follow.waitFor(/served \/one/);
+      await fetch(`http://127.0.0.1:${port}/two`);
+      const [followed] = await follow.waitFor(/served \/two/);
+      assert.match(followed!, /^\S+Z \[slot [01] pid \d+ stdout\] served \/two $/);
+      follow.child.kill('SIGINT');
+      assert.equal((await exitOf(follow)).code, 0);
+      const last = await runCommand(BIN, ['logs', '-n', '50'], { cwd: dir, env });
+      assert.equal(last.status, 0, last.stderr);
+      const lines = last.stdout.trimEnd().split('\n');
+      assert.match(lines[0]!, /^\S+Z corral\[chatty\] starting 2 workers of .*chatty\.cjs/);
+      assert.equal(lines.filter((line) => /^\S+Z \[slot [01] pid \d+ stderr\] listening in slot [01]$/.test(line)).length, 2);
+      assert.ok(lines.some((line) => /\[slot [01] pid \d+ stdout\] served \/one $/.test(line)));
+      const json = await runCommand(BIN, ['logs', 'chatty', '-n', '2', '--json'], { cwd: dir, env });
+      const objects = json.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.equal(objects.length, 2);
+      assert.deepEqual(Object.keys(objects.at(-1)!).sort(), ['line', 'pid', 'slot', 'stream', 'time']);
+    } finally {
+      const stop = await runCommand(BIN, ['stop', 'chatty'], { cwd: dir, env });
+      assert.equal(stop.status, 0, stop.stderr);
+      await whenGone(pid); // Its last lines are in the file once it has exited.
+    }
+    // Stopped: the log stays, with the end of it.
+    const after = await runCommand(BIN, ['logs', 'chatty', '-n', '1'], { cwd: dir, env });
+    assert.match(after.stdout, /corral\[chatty\] stopped cleanly\n$/);
+  });
+
+  test('the log file rotates at --log-max-size with every worker writing into it; --log-max-files are kept; no line is torn', { timeout: 40_000 }, async () => {
+    const env = isolated('rotation');
+    const port = await freePort();
+    const start = await runCommand(BIN, ['start', CHATTY, '-i', '2', '--name', 'rotating', '-d', '--log-max-size', '64K', '--log-max-files', '2'],
+      { cwd: dir, env: { ...env, PORT: String(port), PAD: '1000' } });
+    assert.equal(start.status, 0, start.stderr);
+    try {
+      for (let request = 0; request < 400; request += 1) await fetch(`http://127.0.0.1:${port}/${request}`, { headers: { connection: 'close' } });
+    } finally {
+      await runCommand(BIN, ['stop', 'rotating'], { cwd: dir, env });
+      await whenGone(primaryPid(start.stdout));
+    }
+    const file = path.join(env['CORRAL_LOG_DIR']!, 'rotating.log');
+    const files = [file, `${file}.1`, `${file}.2`];
+    assert.deepEqual(files.map((name) => existsSync(name)), [true, true, true]);
+    assert.ok(!existsSync(`${file}.3`), 'only --log-max-files rotated files are kept');
+    const slots = new Set<string>();
+    for (const name of files) {
+      const text = readFileSync(name, 'utf8');
+      assert.ok(statSync(name).size <= 64 * 1024 + 8 * 1024, `${name}: ${statSync(name).size} bytes`);
+      assert.ok(text.endsWith('\n'));
+      for (const line of text.trimEnd().split('\n')) {
+        assert.match(line, /^\S+Z (corral\[rotating\] .*|\[slot [01] pid \d+ (stdout|stderr)\] (served \/\d+ x{1000}|listening in slot [01]))$/);
+        slots.add(/\[slot ([01])/.exec(line)?.[1] ?? 'corral');
+      }
+    }
+    assert.ok(slots.has('0') && slots.has('1'), 'both workers write into the same rotation');
+    assert.match(readFileSync(file, 'utf8'), /served \/399 /);
+  });
+
+  test('in the foreground, --log-file writes the file while the terminal gets what it always gets; bad log limits are refused', { timeout: 30_000 }, async () => {
+    const env = isolated('foreground');
+    const port = await freePort();
+    const app = startProgram(BIN, ['start', CHATTY, '-i', '1', '--name', 'fg', '--log-file'], { cwd: dir, env: { ...env, PORT: String(port) } });
+    await app.waitForErr(/ready: 1 worker in \d+ ms; control socket .*; log file .*fg\.log$/);
+    await fetch(`http://127.0.0.1:${port}/here`);
+    // The terminal: the worker's line as it wrote it. The file: tagged.
+    await app.waitFor(/^served \/here $/);
+    app.child.kill('SIGTERM');
+    assert.equal((await exitOf(app)).code, 0);
+    const text = readFileSync(path.join(env['CORRAL_LOG_DIR']!, 'fg.log'), 'utf8');
+    assert.match(text, /^\S+Z \[slot 0 pid \d+ stdout\] served \/here $/m);
+    assert.match(text, /corral\[fg\] stopped cleanly\n$/);
+    for (const [flag, value, message] of [
+      ['--log-max-size', '1K', /--log-max-size: expected at least 64K/],
+      ['--log-max-size', 'big', /--log-max-size: Expected `logMaxSize` to be a size such as 200M/],
+      ['--log-max-files', '0', /--log-max-files: expected a whole number of files from 1 to 99, got `0`/],
+    ] as const) {
+      const bad = await runCommand(BIN, ['start', CHATTY, '--log-file', flag, value], { cwd: dir, env });
+      assert.equal(bad.status, 2, bad.stderr);
+      assert.match(bad.stderr, message);
+    }
+  });
+
+  test('an app that throws on start: corral start -d exits 1 with the error once, and leaves nothing running', { timeout: 30_000 }, async () => {
+    const env = isolated('throwing');
+    const app = path.join(dir, 'throws.cjs');
+    writeFileSync(app, "throw new Error('no database at start');\n");
+    const start = await runCommand(BIN, ['start', app, '-i', '2', '--name', 'throws', '-d'], { cwd: dir, env });
+    assert.equal(start.status, 1);
+    assert.equal(start.stdout, '');
+    assert.match(start.stderr, /^The cluster could not start: the worker for slot \d \(pid \d+\) exited with code 1 before it was ready/);
+    assert.equal(start.stderr.split('Uncaught Error: no database at start').length - 1, 1, start.stderr);
+    assert.deepEqual(await list(env), []);
+    // A usage error is said at once, before anything starts in the background.
+    const bad = await runCommand(BIN, ['start', app, '-d', '--instances', 'lots'], { cwd: dir, env });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /Expected `workers` to be a whole number/);
   });
 });

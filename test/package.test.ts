@@ -66,7 +66,8 @@ describe('the packed tarball', () => {
     }
     const stray = files.filter((file) => !/^(dist|src|bin)\//.test(file) && !['register/package.json', 'worker/package.json', 'corral.config.schema.json'].includes(file) && !['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json'].includes(file));
     assert.deepEqual(stray, []);
-    assert.ok(packed.size < 450_000, `tarball is ${packed.size} bytes`);
+    // About 470 KB at 0.8.0 (compiled code, declarations, the sources the maps point at, the bundled CLI).
+    assert.ok(packed.size < 560_000, `tarball is ${packed.size} bytes`);
   });
 
   test('every source map and declaration map points at a file the tarball contains', () => {

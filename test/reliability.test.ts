@@ -117,7 +117,7 @@ routes['/flood'] = (req, res) => {
     const stdout = corral.child.stdout!;
     stdout.pause();
     await get(port, '/flood');
-    await corral.waitForErr(/WARN corral's output is not read as fast as the workers write: their output is paused/);
+    await corral.waitForErr(/WARN worker output is written slower than the workers write it: their output is paused/);
     const whilePaused = rssMiB(primary);
     // Resume: everything comes, in order, cut into lines of at most 16 KiB.
     let bytes = 0;

@@ -3,7 +3,8 @@
  * the options are (src/options/table.ts): the flags, their help and the config file's schema
  * come from here and from that table.
  */
-import { pathFromCwd } from '../options/flag-parsers.js';
+import { numberOrText, pathFromCwd } from '../options/flag-parsers.js';
+import { SIZE_SCHEMA } from '../options/table.js';
 import type { OptionFlag, OptionSpec } from '../options/table.js';
 
 /** A key of the config file (and its flag) that the CLI itself reads. */
@@ -20,6 +21,21 @@ export const CLI_KEY_TABLE = {
     schema: { enum: ['text', 'json'] },
     flag: { name: 'log-format', value: '<text|json>', help: "corral's own log lines (default text)" },
   },
+  logFile: {
+    description: "Also write the app's log file (corral's lines and every worker's, tagged, under $CORRAL_LOG_DIR, $XDG_STATE_HOME/corral or ~/.local/state/corral), read with `corral logs`. Always on for detached apps (-d).",
+    schema: { type: 'boolean' },
+    flag: { name: 'log-file', value: '', help: "also write the app's log file, for corral logs (always on with -d)" },
+  },
+  logMaxSize: {
+    description: "Rotate the app's log file once it would grow past this size: a size such as '10M' or bytes. Default: 10M.",
+    schema: SIZE_SCHEMA,
+    flag: { name: 'log-max-size', value: '<size>', help: 'rotate the log file past this size (default 10M)', parse: numberOrText },
+  },
+  logMaxFiles: {
+    description: 'How many rotated log files to keep besides the current one. Default: 5.',
+    schema: { type: 'integer', minimum: 1 },
+    flag: { name: 'log-max-files', value: '<N>', help: 'rotated log files kept (default 5)', parse: numberOrText },
+  },
   primary: {
     description: "A module (path relative to the config file) loaded into corral's primary before the first worker forks, " +
       'where node:cluster is corral\'s primary: the place for the primary halves of cluster-aware libraries. Not reloaded by `corral reload`.',
@@ -35,6 +51,10 @@ export const CLI_KEY_TABLE = {
 
 /** Flags that set no config key. */
 export const COMMAND_FLAGS: readonly OptionFlag[] = [
+  {
+    name: 'detach', short: 'd', value: '',
+    help: 'run in the background: start, wait until ready, print the pid\nand the log file, exit (the log file is written)',
+  },
   { name: 'config', value: '<file>', help: 'a config file (default: ./corral.config.{mjs,js,cjs,json} if present)' },
   { name: 'help', short: 'h', value: '', help: 'print this help' },
 ];

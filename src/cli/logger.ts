@@ -12,19 +12,19 @@ export interface Logger {
 export function createLogger(
   name: string,
   format: LogFormat,
-  write: (line: string) => void,
+  write: (line: string, level: LogLevel) => void,
   now: () => Date = () => new Date(),
 ): Logger {
   return {
     log(level, event, message, fields = {}) {
       const time = now().toISOString();
       if (format === 'json') {
-        write(`${JSON.stringify({ time, level, app: name, event, msg: message, ...fields })}\n`);
+        write(`${JSON.stringify({ time, level, app: name, event, msg: message, ...fields })}\n`, level);
         return;
       }
       // Multi-line messages (stderr tails) keep one timestamped line each.
       const tag = level === 'info' ? '' : ` ${level.toUpperCase()}`;
-      for (const line of message.split('\n')) write(`${time} corral[${name}]${tag} ${line}\n`);
+      for (const line of message.split('\n')) write(`${time} corral[${name}]${tag} ${line}\n`, level);
     },
   };
 }

@@ -7,14 +7,21 @@ import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
 import { runReload, runScale, runStatus, runStop } from './control-commands.js';
 import { runStart } from './start.js';
-import { LIST_USAGE, RELOAD_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
+import { LIST_USAGE, LOGS_USAGE, RELOAD_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
 import { runList } from './list-command.js';
+import { runLogs } from './logs-command.js';
+import { DetachedChild, reportingErrors } from './detach.js';
 
 export { USAGE };
 
 export { ProcessOutput, type CliOutput } from './output-sink.js';
 
-const COMMANDS: Readonly<Record<string, { usage: string; run: (argv: readonly string[], io: CliOutput) => Promise<number> }>> = {
+interface Command {
+  readonly usage: string;
+  run(argv: readonly string[], io: CliOutput, detached?: DetachedChild): Promise<number>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
   start: { usage: START_USAGE, run: runStart },
   status: { usage: STATUS_USAGE, run: runStatus },
   reload: { usage: RELOAD_USAGE, run: runReload },
@@ -22,6 +29,7 @@ const COMMANDS: Readonly<Record<string, { usage: string; run: (argv: readonly st
   stop: { usage: STOP_USAGE, run: runStop },
   list: { usage: LIST_USAGE, run: runList },
   ls: { usage: LIST_USAGE, run: runList },
+  logs: { usage: LOGS_USAGE, run: runLogs },
 };
 
 /** Runs the command; returns the exit code. Errors and usage after an error go to `err`. */
@@ -46,8 +54,17 @@ export async function run(argv: readonly string[], io: CliOutput): Promise<numbe
     io.out(entry.usage);
     return EXIT.OK;
   }
+  // A primary started by `corral start -d` reports how its start went to the command that waits.
+  const detached = command === 'start' ? DetachedChild.fromEnvironment() : undefined;
+  const output = detached === undefined ? io : reportingErrors(io, detached);
+  const code = await runCommand(command, entry, rest, output, detached);
+  detached?.finished(code); // Nothing is sent if it was ready (its report went then).
+  return code;
+}
+
+async function runCommand(command: string, entry: Command, rest: readonly string[], io: CliOutput, detached: DetachedChild | undefined): Promise<number> {
   try {
-    return await entry.run(rest, io);
+    return await entry.run(rest, io, detached);
   } catch (error) {
     if (error instanceof CliError) {
       io.err(`${error.message}\n`);

@@ -14,6 +14,11 @@ import { CLI_ONLY_KEYS, findConfig, loadConfig } from './config-file.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
+import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-file.js';
+import { size } from '../options/units.js';
+
+/** The smallest log file size before rotation. */
+const MIN_LOG_MAX_SIZE = 64 * 1024;
 
 export type LogPrefix = 'slot' | 'pid';
 
@@ -26,6 +31,12 @@ export interface StartRequest {
   readonly primaryModule: string | undefined;
   /** Where each option came from, for error messages: `--instances`, `corral.config.mjs: workers`. */
   readonly sources: ReadonlyMap<string, string>;
+  /** Write the app's log file (log-file.ts); always true with `detach`. */
+  readonly logFile: boolean;
+  readonly logMaxSize: number;
+  readonly logMaxFiles: number;
+  /** `-d`: run in the background (detach.ts). */
+  readonly detach: boolean;
 }
 
 /** Every flag that sets a key (an option, or a key of the CLI's own), with the key it sets. */
@@ -88,6 +99,24 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   if (logFormat !== 'text' && logFormat !== 'json') {
     throw new CliError(`corral: ${sources.get('logFormat')}: expected 'text' or 'json', got ${describeValue(logFormat)}.`, EXIT.USAGE);
   }
+  const detach = values['detach'] === true;
+  const logFile = merged['logFile'] ?? false;
+  if (typeof logFile !== 'boolean') {
+    throw new CliError(`corral: ${sources.get('logFile')}: expected true or false, got ${describeValue(logFile)}.`, EXIT.USAGE);
+  }
+  let logMaxSize: number;
+  try {
+    logMaxSize = size(merged['logMaxSize'], 'logMaxSize', DEFAULT_LOG_MAX_SIZE);
+  } catch (error) {
+    throw new CliError(`corral: ${sources.get('logMaxSize')}: ${(error as Error).message}`, EXIT.USAGE);
+  }
+  if (logMaxSize < MIN_LOG_MAX_SIZE) {
+    throw new CliError(`corral: ${sources.get('logMaxSize')}: expected at least 64K (a log file rotated more often keeps almost nothing), got ${describeValue(merged['logMaxSize'])}.`, EXIT.USAGE);
+  }
+  const logMaxFiles = merged['logMaxFiles'] ?? DEFAULT_LOG_MAX_FILES;
+  if (!Number.isInteger(logMaxFiles) || (logMaxFiles as number) < 1 || (logMaxFiles as number) > 99) {
+    throw new CliError(`corral: ${sources.get('logMaxFiles')}: expected a whole number of files from 1 to 99, got ${describeValue(logMaxFiles)}.`, EXIT.USAGE);
+  }
   const primaryModule = merged['primary'];
   if (primaryModule !== undefined) {
     if (typeof primaryModule !== 'string' || primaryModule === '') {
@@ -101,8 +130,8 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   for (const [key, value] of Object.entries(merged)) if (!CLI_ONLY_KEYS.has(key)) options[key] = value;
   // Workers of `corral start` get exactly --node-args (or the config's execArgv), not the CLI's own Node flags.
   options['execArgv'] ??= [];
-  // With a prefix, worker output goes through the primary, which prefixes each line.
-  if (logPrefix !== undefined) options['silent'] = true;
+  // With a prefix or a log file, worker output goes through the primary, which tags each line.
+  if (logPrefix !== undefined || logFile || detach) options['silent'] = true;
   checkTypeScriptApp(String(options['exec']), options['execArgv'] as string[]);
   return {
     options: options as unknown as ClusterOptions,
@@ -111,6 +140,10 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     configFile,
     primaryModule: primaryModule,
     sources,
+    logFile: logFile || detach,
+    logMaxSize,
+    logMaxFiles: logMaxFiles as number,
+    detach,
   };
 }
 

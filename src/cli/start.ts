@@ -18,7 +18,9 @@ import { createLogger, type Logger } from './logger.js';
 import { loadPrimaryModule, processPrimary } from './primary-module.js';
 import { parseStart, type StartRequest } from './start-options.js';
 import type { CliOutput } from './output-sink.js';
-import { prefixWorkerOutput } from './worker-output.js';
+import { fileSink, passWorkerOutput, terminalSink, type WorkerLineSink } from './worker-output.js';
+import { startDetached, type DetachedChild } from './detach.js';
+import { logFilePath, RotatingLogFile } from './log-file.js';
 import { describeHealthAction } from './health-line.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
 import { shortList } from '../util/short-list.js';
@@ -36,18 +38,42 @@ const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
 /** How long the primary waits, after the last worker exited, for the rest of its output through --log-prefix. */
 const OUTPUT_END_TIMEOUT = 5_000;
 
-export async function runStart(argv: readonly string[], streams: CliOutput): Promise<number> {
+export async function runStart(argv: readonly string[], streams: CliOutput, detached?: DetachedChild): Promise<number> {
   // From here on node:cluster in this process is the primary that forks the app's workers: for
   // the config file, and for the --primary module.
   const primary = processPrimary();
   const request = await parseStart(argv, process.cwd());
   let cluster: ManagedCluster;
   try {
-    cluster = createCluster(request.options, { primary });
+    // A detached primary's workers write through it, into the log file with their tags.
+    cluster = createCluster(detached === undefined ? request.options : { ...request.options, silent: true }, { primary });
   } catch (error) {
     throw optionError(error, request);
   }
-  const log = createLogger(cluster.options.name, request.logFormat, (line) => streams.err(line));
+  const logPath = logFilePath(cluster.options.name);
+  // `-d`: the options are good; the primary itself runs in the background (detach.ts).
+  if (request.detach && detached === undefined) return startDetached(argv, logPath, streams);
+  // A detached primary's stdout and stderr are its log file already: its lines go to the file alone.
+  const terminal = detached === undefined;
+  let file: RotatingLogFile | undefined;
+  if (request.logFile || detached !== undefined) {
+    try {
+      file = new RotatingLogFile(logPath, {
+        maxSize: request.logMaxSize,
+        maxFiles: request.logMaxFiles,
+        onError: (error) => streams.err(`${new Date().toISOString()} corral[${cluster.options.name}] ERROR the log file ${logPath} cannot be written ` +
+          `(${(error as NodeJS.ErrnoException).code ?? error.message}): its lines are dropped from now on; the app keeps serving\n`),
+      });
+    } catch (error) {
+      throw new CliError(`corral: cannot open the log file ${logPath}: ${(error as Error).message}. Set CORRAL_LOG_DIR to a directory you can write.`, EXIT.USAGE);
+    }
+  }
+  const log = createLogger(cluster.options.name, request.logFormat, (line, level) => {
+    if (terminal) streams.err(line);
+    file?.write(line);
+    // The command that waits for a detached start prints its errors without the log's own prefix.
+    if (level === 'error') detached?.noteError(request.logFormat === 'json' ? line : line.replace(/^\S+ corral\[[^\]]*\] ERROR /, ''));
+  });
   const startedAt = Date.now();
   // The control socket first: a second start of a running name is refused before anything forks.
   const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
@@ -60,9 +86,12 @@ export async function runStart(argv: readonly string[], streams: CliOutput): Pro
     },
   });
   let outputEnded: (ms: number) => Promise<void> = () => Promise.resolve();
-  if (request.logPrefix !== undefined) {
-    outputEnded = prefixWorkerOutput(cluster, request.logPrefix, request.logFormat, streams, () => {
-      log.log('warn', 'output-paused', "corral's output is not read as fast as the workers write: their output is paused " +
+  const sinks: WorkerLineSink[] = [];
+  if (terminal && (request.logPrefix !== undefined || file !== undefined)) sinks.push(terminalSink(streams, request.logPrefix, request.logFormat));
+  if (file !== undefined) sinks.push(fileSink(file, request.logFormat));
+  if (sinks.length > 0) {
+    outputEnded = passWorkerOutput(cluster, sinks, () => {
+      log.log('warn', 'output-paused', 'worker output is written slower than the workers write it: their output is paused ' +
         'until it is (their writes wait, nothing is dropped)');
     });
   }
@@ -81,6 +110,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput): Pro
       removeSignalHandlers();
       await control.close();
       log.log('error', 'primary-failed', error.message, { primary: error.file });
+      file?.close();
       return EXIT.APP_FAILED;
     }
     log.log('info', 'primary', `loaded the primary module ${request.primaryModule}`, { primary: request.primaryModule });
@@ -95,8 +125,11 @@ export async function runStart(argv: readonly string[], streams: CliOutput): Pro
   });
   try {
     await cluster.start();
-    log.log('info', 'ready', `ready: ${options.workers} worker${options.workers === 1 ? '' : 's'} in ${Date.now() - startedAt} ms; ` +
-      `control socket ${control.path}`, { workers: options.workers, ms: Date.now() - startedAt, socket: control.path });
+    const ms = Date.now() - startedAt;
+    log.log('info', 'ready', `ready: ${options.workers} worker${options.workers === 1 ? '' : 's'} in ${ms} ms; ` +
+      `control socket ${control.path}${file === undefined ? '' : `; log file ${file.path}`}`, { workers: options.workers, ms, socket: control.path });
+    file?.flush();
+    detached?.ready({ name: options.name, pid: process.pid, workers: options.workers, ms, socket: control.path, logFile: logPath });
   } catch (error) {
     if (!(error instanceof StartFailedError)) {
       // Closed by a signal while starting: fall through to the shutdown result.
@@ -106,6 +139,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput): Pro
       removeSignalHandlers();
       await control.close();
       log.log('error', 'start-failed', error.message, { slot: error.failure.slot, exitCode: error.failure.exitCode });
+      file?.close();
       return EXIT.APP_FAILED;
     }
   }
@@ -114,6 +148,12 @@ export async function runStart(argv: readonly string[], streams: CliOutput): Pro
   await control.close();
   // The workers' last lines (their drain flushed them into the pipes) are passed on before exiting.
   await outputEnded(OUTPUT_END_TIMEOUT);
+  const code = finish(result, log);
+  file?.close();
+  return code;
+}
+
+function finish(result: ShutdownResult, log: Logger): number {
   const killed = result.exits.filter((exit) => exit.killed);
   if (result.clean) log.log('info', 'stopped', 'stopped cleanly');
   else {

@@ -7,9 +7,10 @@ export const USAGE = `Usage: corral <command> [options]
 Run a Node.js app on every core: one primary, a worker per CPU, zero-downtime reloads.
 
 Commands:
-  start <script> [options] [-- app args]   run the app in the foreground
+  start <script> [options] [-- app args]   run the app in the foreground (-d: in the background)
   list, ls [--json]                        every running app of this user: workers, memory, CPU
   status [name] [--json]                   slots, workers, memory and CPU of a running app
+  logs [name] [-f] [-n N] [--json]         the app's log file (apps started with -d or --log-file)
   reload [name]                            zero-downtime rolling reload (new code from disk)
   scale [name] <N|+N|-N>                   change the worker count (removed workers drain first)
   stop [name]                              graceful shutdown
@@ -68,6 +69,20 @@ too (and the other way round); set CORRAL_RUN_DIR to look in that directory only
 socket whose primary is gone is not listed. --json prints { "v": 1, "apps": [...] }.
 
 Exit codes: 0 done (also when no app runs), 5 a run directory cannot be trusted.
+`;
+
+export const LOGS_USAGE = `Usage: corral logs [name] [-f|--follow] [-n|--lines N] [--json]
+
+Prints the last lines (20 unless -n) of the app's log file: corral's own lines and every
+worker's, each tagged with the time, slot, pid and stream. -f then prints new lines as they are
+written, across rotations, until Ctrl-C. --json prints each line as a JSON object.
+
+The file is written for apps started with -d (detached) or --log-file, under $CORRAL_LOG_DIR,
+else $XDG_STATE_HOME/corral, else ~/.local/state/corral, as <name>.log, rotated at --log-max-size
+(10M) into <name>.log.1 … (--log-max-files, 5). It stays after the app stops.
+
+The name may be left out when exactly one app runs (or, none running, one has a log file).
+Exit codes: 0 done, 2 bad usage, 3 no such log file.
 `;
 
 export const RELOAD_USAGE = `Usage: corral reload [name]

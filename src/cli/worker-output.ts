@@ -1,15 +1,18 @@
 /**
- * `--log-prefix slot|pid`: worker output passes through the primary, and each line gets the
- * worker's slot or pid in front (or, with --log-format json, becomes a JSON line). Without the
- * flag, workers write straight to the terminal and none of this runs.
+ * Worker output through the primary: with `--log-prefix slot|pid` each line goes to corral's
+ * stdout or stderr with the worker's slot or pid in front (or, with --log-format json, as a JSON
+ * line), and with a log file (`corral start -d`, `--log-file`) each line also goes to the app's
+ * file, with the time, slot, pid and stream. Without either, workers write straight to the
+ * terminal and none of this runs.
  *
  * The primary never holds more than a bounded amount of it: lines are cut at MAX_LINE_LENGTH
- * (line-splitter.ts), and while corral's own output is full (a slow reader) each worker's pipe is
- * paused, so that the app's writes wait as they would on inherited output.
+ * (line-splitter.ts), and while a destination is full (a slow reader, a busy disk) each worker's
+ * pipe is paused, so that the app's writes wait as they would on inherited output.
  */
 import type { Readable } from 'node:stream';
 import type { ManagedCluster } from '../managed/managed-cluster.js';
 import { LineSplitter } from './line-splitter.js';
+import type { RotatingLogFile } from './log-file.js';
 import type { LogFormat } from './logger.js';
 import type { CliOutput } from './output-sink.js';
 import type { LogPrefix } from './start-options.js';
@@ -17,27 +20,75 @@ import type { LogPrefix } from './start-options.js';
 /** Pauses are reported at most this often (a slow reader pauses output many times a second). */
 const PAUSE_NOTICE_INTERVAL = 60_000;
 
+export interface WorkerLine {
+  readonly app: string;
+  readonly slot: number | undefined;
+  readonly pid: number | undefined;
+  readonly stream: 'stdout' | 'stderr';
+  readonly line: string;
+  /** The line was cut (too long): this piece continues the previous one. */
+  readonly continued: boolean;
+}
+
+/** Where worker lines go. */
+export interface WorkerLineSink {
+  /** False while it is full (see whenWritable). */
+  write(line: WorkerLine): boolean;
+  whenWritable(callback: () => void): void;
+}
+
+const jsonLine = (line: WorkerLine): string => `${JSON.stringify({
+  time: new Date().toISOString(), app: line.app, slot: line.slot, pid: line.pid, stream: line.stream, line: line.line,
+  ...(line.continued ? { continued: true } : {}),
+})}\n`;
+
+/** corral's own stdout and stderr: prefixed (`[1] `, `[4301] `), JSON, or as the worker wrote it. */
+export function terminalSink(output: CliOutput, prefix: LogPrefix | undefined, format: LogFormat): WorkerLineSink {
+  return {
+    write(line) {
+      const text = prefix === undefined ? `${line.line}\n`
+        : format === 'json' ? jsonLine(line)
+          : `[${String((prefix === 'slot' ? line.slot : line.pid) ?? '?')}] ${line.line}\n`;
+      return line.stream === 'stdout' ? output.out(text) : output.err(text);
+    },
+    whenWritable: (callback) => output.whenWritable(callback),
+  };
+}
+
+/** The app's log file: `2026-12-03T09:00:00.000Z [slot 1 pid 4301 stdout] the line`, or JSON lines. */
+export function fileSink(file: RotatingLogFile, format: LogFormat): WorkerLineSink {
+  return {
+    write(line) {
+      return file.write(format === 'json' ? jsonLine(line)
+        : `${new Date().toISOString()} [slot ${line.slot ?? '?'} pid ${line.pid ?? '?'} ${line.stream}] ${line.line}\n`);
+    },
+    whenWritable: (callback) => file.whenWritable(callback),
+  };
+}
+
 /**
- * Starts passing worker output on; the function it returns resolves once every pipe opened so far
- * has ended (or after `ms`), so that the primary exits only after the workers' last lines.
+ * Starts passing worker output on to `sinks`; the function it returns resolves once every pipe
+ * opened so far has ended (or after `ms`), so that the primary exits only after the workers'
+ * last lines.
  */
-export function prefixWorkerOutput(
-  cluster: ManagedCluster, prefix: LogPrefix, format: LogFormat, output: CliOutput, onPause: () => void,
-): (ms: number) => Promise<void> {
+export function passWorkerOutput(cluster: ManagedCluster, sinks: readonly WorkerLineSink[], onPause: () => void): (ms: number) => Promise<void> {
   let noticedAt = -Infinity;
   const open = new Set<Promise<void>>();
+  const whenAllWritable = (callback: () => void, index = 0): void => {
+    const sink = sinks[index];
+    if (sink === undefined) callback();
+    else sink.whenWritable(() => whenAllWritable(callback, index + 1));
+  };
   cluster.on('fork', (worker) => {
     const slot = cluster.slotOf(worker);
     const pid = worker.process.pid;
-    const tag = prefix === 'slot' ? `[${slot ?? '?'}] ` : `[${pid ?? '?'}] `;
+    const app = cluster.options.name;
     const pipe = (stream: Readable | null, name: 'stdout' | 'stderr'): void => {
       if (stream === null) return;
       let room = true;
       const lines = new LineSplitter((line, continued) => {
-        const text = format === 'json'
-          ? `${JSON.stringify({ time: new Date().toISOString(), app: cluster.options.name, slot, pid, stream: name, line, ...(continued ? { continued } : {}) })}\n`
-          : `${tag}${line}\n`;
-        if (!(name === 'stdout' ? output.out(text) : output.err(text))) room = false;
+        const entry: WorkerLine = { app, slot, pid, stream: name, line, continued };
+        for (const sink of sinks) if (!sink.write(entry)) room = false;
       });
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
@@ -49,7 +100,7 @@ export function prefixWorkerOutput(
           noticedAt = Date.now();
           onPause();
         }
-        output.whenWritable(() => stream.resume());
+        whenAllWritable(() => stream.resume());
       });
       const ended = new Promise<void>((resolve) => {
         stream.on('end', () => lines.end());

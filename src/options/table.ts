@@ -111,7 +111,7 @@ export interface OptionSpec<Input, Output> {
 const option = <Input, Output = Input>(spec: OptionSpec<Input, Output>): OptionSpec<Input, Output> => spec;
 
 const MS = { type: 'number', minimum: 0, maximum: MAX_TIMEOUT } as const;
-const SIZE_SCHEMA = {
+export const SIZE_SCHEMA = {
   anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgGtT]([iI]?[bB])?|[bB])?\\s*$' }],
 } as const;
 const DURATION_SCHEMA = {

@@ -1,0 +1,125 @@
+/**
+ * An app's log file (`corral start -d`, `--log-file`): corral's own lines and every worker's,
+ * tagged, in one file per app under the log directory, rotated by size, so that every worker's
+ * output is in the same rotation (`<name>.log`, then `<name>.log.1` … `.<maxFiles>`, oldest last).
+ *
+ * Writes are gathered and written once per turn of the event loop (one system call for many
+ * lines); while more than HIGH_WATER bytes wait, `write()` returns false, and worker output
+ * passing through is paused until they are written (worker-output.ts), so a fast writer can
+ * neither grow the primary nor lose lines. A failing disk (full, removed) is said once, then its
+ * lines are dropped: the app keeps serving.
+ */
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Bytes waiting to be written past which writers are asked to wait. */
+const HIGH_WATER = 1024 * 1024;
+
+export const DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024;
+export const DEFAULT_LOG_MAX_FILES = 5;
+
+/** `$CORRAL_LOG_DIR`, else `$XDG_STATE_HOME/corral`, else `~/.local/state/corral`. */
+export function logDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['CORRAL_LOG_DIR']) return path.resolve(env['CORRAL_LOG_DIR']);
+  if (env['XDG_STATE_HOME']) return path.join(env['XDG_STATE_HOME'], 'corral');
+  return path.join(os.homedir(), '.local', 'state', 'corral');
+}
+
+export function logFilePath(name: string, dir: string = logDirectory()): string {
+  return path.join(dir, `${name}.log`);
+}
+
+/** The files of an app's log, oldest first (rotated ones, then the current one), those that exist. */
+export function logFiles(file: string, maxFiles = 99): string[] {
+  const files: string[] = [];
+  for (let index = maxFiles; index >= 1; index -= 1) if (existsSync(`${file}.${index}`)) files.push(`${file}.${index}`);
+  if (existsSync(file)) files.push(file);
+  return files;
+}
+
+export interface LogFileOptions {
+  /** Rotate once the file would grow past this many bytes. */
+  readonly maxSize: number;
+  /** Rotated files kept besides the current one. */
+  readonly maxFiles: number;
+  /** Told once when the file cannot be written (its lines are then dropped). */
+  readonly onError: (error: Error) => void;
+}
+
+export class RotatingLogFile {
+  readonly path: string;
+  readonly #options: LogFileOptions;
+  #fd: number | undefined;
+  #size: number;
+  #pending: string[] = [];
+  #pendingBytes = 0;
+  #scheduled: NodeJS.Immediate | undefined;
+  #waiters: (() => void)[] = [];
+  #failed = false;
+
+  constructor(file: string, options: LogFileOptions) {
+    this.path = file;
+    this.#options = options;
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.#fd = openSync(file, 'a', 0o600);
+    this.#size = fstatSync(this.#fd).size;
+  }
+
+  /** Appends `text` (whole lines); false while writers should wait (see whenWritable). */
+  write(text: string): boolean {
+    if (this.#failed) return true;
+    this.#pending.push(text);
+    this.#pendingBytes += Buffer.byteLength(text);
+    this.#scheduled ??= setImmediate(() => this.flush());
+    return this.#pendingBytes < HIGH_WATER;
+  }
+
+  /** Calls `callback` once the waiting bytes are below the mark (at once if they are). */
+  whenWritable(callback: () => void): void {
+    if (this.#pendingBytes < HIGH_WATER) callback();
+    else this.#waiters.push(callback);
+  }
+
+  /** Writes everything waiting, now. */
+  flush(): void {
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+    const data = Buffer.from(this.#pending.join(''));
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (data.length > 0 && !this.#failed) {
+      try {
+        if (this.#size > 0 && this.#size + data.length > this.#options.maxSize) this.#rotate();
+        for (let offset = 0; offset < data.length;) offset += writeSync(this.#fd!, data, offset);
+        this.#size += data.length;
+      } catch (error) {
+        this.#failed = true;
+        this.#options.onError(error as Error);
+      }
+    }
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /** Writes what waits and closes the file; later lines are dropped (the app has stopped). */
+  close(): void {
+    this.flush();
+    this.#failed = true;
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #rotate(): void {
+    closeSync(this.#fd!);
+    this.#fd = undefined;
+    const { maxFiles } = this.#options;
+    for (let index = maxFiles - 1; index >= 1; index -= 1) {
+      if (existsSync(`${this.path}.${index}`)) renameSync(`${this.path}.${index}`, `${this.path}.${index + 1}`);
+    }
+    renameSync(this.path, `${this.path}.1`);
+    this.#fd = openSync(this.path, 'a', 0o600);
+    this.#size = 0;
+  }
+}
