@@ -243,3 +243,60 @@ require('node:http').createServer((req, res) => {
     assert.match(bad.stderr, /Expected `workers` to be a whole number/);
   });
 });
+
+describe('restart, and every app at once', () => {
+  test('restart starts a detached app again as it was started; reload all and stop all act on every app; --json gives the results', { timeout: 60_000 }, async () => {
+    const env = { CORRAL_RUN_DIR: path.join(dir, 'all-run'), CORRAL_LOG_DIR: path.join(dir, 'all-logs'), NODE_OPTIONS: '' };
+    mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
+    const ports = [await freePort(), await freePort()];
+    // Started from another directory, with a variable of its own: the restart keeps both.
+    const elsewhere = path.join(dir, 'elsewhere');
+    mkdirSync(elsewhere, { recursive: true });
+    for (const [index, name] of ['first', 'second'].entries()) {
+      const start = await runCommand(BIN, ['start', APP, '-i', '1', '--name', name, '-d'], { cwd: elsewhere, env: { ...env, PORT: String(ports[index]) } });
+      assert.equal(start.status, 0, start.stderr);
+    }
+    const before = await list(env);
+    const restart = await runCommand(BIN, ['restart', 'first', '--json'], { cwd: dir, env });
+    assert.equal(restart.status, 0, restart.stderr);
+    const ready = JSON.parse(restart.stdout) as { name: string; pid: number; workers: number; logFile: string };
+    assert.equal(ready.name, 'first');
+    assert.notEqual(ready.pid, before.find((app) => app.name === 'first')!.pid, 'a new primary');
+    assert.equal(await (await fetch(`http://127.0.0.1:${ports[0]!}/`)).text(), '0', 'serving again, on the port of its environment');
+    const after = await list(env);
+    assert.deepEqual(after.map((app) => [app.name, app.pid]), [['first', ready.pid], ['second', before.find((app) => app.name === 'second')!.pid]]);
+
+    const reload = await runCommand(BIN, ['reload', 'all'], { cwd: dir, env });
+    assert.equal(reload.status, 0, reload.stderr);
+    assert.match(reload.stdout, /^first: reloaded; every worker runs generation 2 \(\d+ ms\)\nsecond: reloaded; every worker runs generation 2 \(\d+ ms\)\n$/);
+    const stop = await runCommand(BIN, ['stop', 'all', '--json'], { cwd: dir, env });
+    assert.equal(stop.status, 0, stop.stderr);
+    const stopped = JSON.parse(stop.stdout) as { name: string; ok: boolean; result: { clean: boolean } }[];
+    assert.deepEqual(stopped.map((entry) => [entry.name, entry.ok, entry.result.clean]), [['first', true, true], ['second', true, true]]);
+    await Promise.all(after.map((app) => whenGone(app.pid)));
+    assert.deepEqual(await list(env), []);
+    const none = await runCommand(BIN, ['stop', 'all'], { cwd: dir, env });
+    assert.deepEqual([none.status, none.stdout], [0, 'no corral app is running for this user.\n']);
+  });
+
+  test('a foreground app is not restarted by corral (what runs it owns that); the name all is kept for every app; help <command>', { timeout: 30_000 }, async () => {
+    const env = { CORRAL_RUN_DIR: path.join(dir, 'fg-run'), NODE_OPTIONS: '' };
+    mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
+    const app = startProgram(BIN, ['start', APP, '-i', '1', '--name', 'fg'], { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
+    await app.waitForErr(/ready: 1 worker/);
+    const restart = await runCommand(BIN, ['restart', 'fg'], { cwd: dir, env });
+    assert.equal(restart.status, 2);
+    assert.match(restart.stderr, /'fg' runs in the foreground .* restart it there \(for example 'systemctl restart <unit>'\), or run 'corral reload fg'/);
+    assert.ok(app.child.exitCode === null, 'still running');
+    const named = await runCommand(BIN, ['start', APP, '--name', 'all'], { cwd: dir, env });
+    assert.equal(named.status, 2);
+    assert.match(named.stderr, /Expected `name` to be a name other than 'all'/);
+    const help = await runCommand(BIN, ['help', 'restart'], { cwd: dir });
+    assert.match(help.stdout, /^Usage: corral restart \[name\|all\] \[--json\]/);
+    const unknown = await runCommand(BIN, ['help', 'resurrect'], { cwd: dir });
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /^corral: no command 'resurrect'/);
+    app.child.kill('SIGTERM');
+    await exitOf(app);
+  });
+});

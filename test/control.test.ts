@@ -195,7 +195,7 @@ describe('the control socket', () => {
     assert.equal((wrongVersion['error'] as { code: string }).code, 'CORRAL_ERR_PROTOCOL_VERSION');
     assert.equal(wrongVersion['id'], 7);
     const unknown = await rawRequest(socket, '{"v":1,"id":8,"command":"restart"}\n');
-    assert.match((unknown['error'] as { message: string }).message, /Unknown command "restart"; the commands are status, reload, scale, stop\./);
+    assert.match((unknown['error'] as { message: string }).message, /Unknown command "restart"; the commands are status, reload, scale, stop, launch\./);
     const scale = await rawRequest(socket, '{"v":1,"id":9,"command":"scale"}\n');
     assert.match((scale['error'] as { message: string }).message, /scale needs `workers`/);
     const tooLong = await rawRequest(socket, `{"v":1,"id":10,"command":"status","pad":"${'x'.repeat(70_000)}"}\n`);

@@ -1,15 +1,19 @@
 /**
- * `corral status`, `corral reload`, `corral scale` and `corral stop`: each talks to the running
- * primary over its control socket (src/control/). The app name may be left out when exactly one
- * app runs for this user.
+ * `corral status`, `reload`, `scale`, `stop` and `restart`: each talks to the running primary over
+ * its control socket (src/control/). The app name may be left out when exactly one app runs for
+ * this user; `reload`, `stop` and `restart` take `all`.
  */
 import { parseArgs } from 'node:util';
-import { controlError, resolveApp, send } from '../control/client.js';
-import type { ControlReply, ControlRequest } from '../control/protocol.js';
+import { controlError, liveApps, resolveApp, send, type FoundApp } from '../control/client.js';
+import { ControlError } from '../control/errors.js';
+import type { ControlReply, ControlRequest, LaunchInfo } from '../control/protocol.js';
 import type { StatusReport, WorkerReport } from '../control/status-report.js';
 import type { ReloadResult, ScaleResult } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
-import { CliError, EXIT } from './exit-codes.js';
+import { describeReady, launchDetached, type DetachedReady } from './detach.js';
+import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
+import { logDirectory, logFilePath } from './log-file.js';
+import { processEnded } from './process-ended.js';
 import type { CliOutput } from './output-sink.js';
 import { formatDuration } from '../options/units.js';
 import { numberRanges } from '../util/short-list.js';
@@ -43,35 +47,117 @@ export async function runStatus(argv: readonly string[], io: CliOutput): Promise
   return EXIT.OK;
 }
 
+/** The apps a command acts on: every running app for `all`, else the named one, or the only one running. */
+async function targets(name: string | undefined): Promise<FoundApp[]> {
+  return name === 'all' ? liveApps() : [await resolveApp(name)];
+}
+
+async function askApp(app: FoundApp, request: Omit<ControlRequest, 'v' | 'id'>): Promise<ControlReply> {
+  try {
+    return await send(app.socket, request);
+  } catch (error) {
+    throw controlError(error, app.socket);
+  }
+}
+
+/**
+ * Runs `action` on each target app in turn (`all`: every running app), says each outcome (or,
+ * with --json, prints the result: one object, or for `all` a list of `{ name, ok, result | error }`),
+ * and returns the first failure's exit code (0 if none failed).
+ */
+async function eachApp<T>(
+  name: string | undefined, json: boolean, io: CliOutput,
+  action: (app: FoundApp) => Promise<T>, describe: (app: FoundApp, result: T) => string,
+): Promise<number> {
+  const apps = await targets(name);
+  if (apps.length === 0) {
+    io.out(json ? '[]\n' : 'no corral app is running for this user.\n');
+    return EXIT.OK;
+  }
+  let code: number = EXIT.OK;
+  const results: unknown[] = [];
+  for (const app of apps) {
+    try {
+      const result = await action(app);
+      results.push(name === 'all' ? { name: app.name, ok: true, result } : result);
+      if (!json) io.out(describe(app, result));
+    } catch (error) {
+      if (!(error instanceof CliError) && !(error instanceof ControlError)) throw error;
+      const failed = error instanceof CliError ? error.exitCode : CONTROL_ERROR_EXIT[error.code];
+      if (code === EXIT.OK) code = failed;
+      const message = error instanceof CliError ? error.message : `corral: ${error.message}`;
+      if (name !== 'all') throw error;
+      results.push({ name: app.name, ok: false, error: { message, exitCode: failed } });
+      io.err(`${message}\n`);
+    }
+  }
+  if (json) io.out(`${JSON.stringify(name === 'all' ? results : results[0], null, 2)}\n`);
+  return code;
+}
+
+const commandFlags = { json: { type: 'boolean' } } as const;
+
 export async function runReload(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { positionals } = parseArgs({ args: [...argv], options: {}, allowPositionals: true });
-  const { name, reply } = await ask(oneName(positionals, 'reload'), { command: 'reload' });
-  const result = resultOf<ReloadResult>(reply);
-  io.out(`${name}: reloaded; every worker runs generation ${result.generation} (${result.duration} ms)\n`);
-  return EXIT.OK;
+  const { values, positionals } = parseArgs({ args: [...argv], options: commandFlags, allowPositionals: true });
+  return eachApp(oneName(positionals, 'reload'), values.json === true, io,
+    async (app) => resultOf<ReloadResult>(await askApp(app, { command: 'reload' })),
+    (app, result) => `${app.name}: reloaded; every worker runs generation ${result.generation} (${result.duration} ms)\n`);
 }
 
 export async function runScale(argv: readonly string[], io: CliOutput): Promise<number> {
-  // A count such as -1 would read as a flag: everything here is positional.
-  const positionals = [...argv];
+  // A count such as -1 would read as a flag: everything but --json is positional.
+  const json = argv.includes('--json');
+  const positionals = argv.filter((arg) => arg !== '--json');
   if (positionals.length === 0 || positionals.length > 2) {
     throw new CliError('corral scale: give the worker count: corral scale [name] <N|+N|-N>, e.g. corral scale +1.', EXIT.USAGE);
   }
   const workers = positionals.pop()!;
-  const { name, reply } = await ask(positionals[0], { command: 'scale', workers });
-  const result = resultOf<ScaleResult>(reply, EXIT.USAGE);
-  io.out(`${name}: ${result.workers} worker${result.workers === 1 ? '' : 's'}` +
-    `${result.added.length > 0 ? ` (added slot${result.added.length === 1 ? '' : 's'} ${numberRanges(result.added)})` : ''}` +
-    `${result.removed.length > 0 ? ` (drained and removed slot${result.removed.length === 1 ? '' : 's'} ${numberRanges(result.removed)})` : ''}\n`);
-  return EXIT.OK;
+  if (positionals[0] === 'all') throw new CliError('corral scale: name one app; scaling every app at once is not offered.', EXIT.USAGE);
+  return eachApp(positionals[0], json, io,
+    async (app) => resultOf<ScaleResult>(await askApp(app, { command: 'scale', workers }), EXIT.USAGE),
+    (app, result) => `${app.name}: ${result.workers} worker${result.workers === 1 ? '' : 's'}` +
+      `${result.added.length > 0 ? ` (added slot${result.added.length === 1 ? '' : 's'} ${numberRanges(result.added)})` : ''}` +
+      `${result.removed.length > 0 ? ` (drained and removed slot${result.removed.length === 1 ? '' : 's'} ${numberRanges(result.removed)})` : ''}\n`);
 }
 
 export async function runStop(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { positionals } = parseArgs({ args: [...argv], options: {}, allowPositionals: true });
-  const { name, reply } = await ask(oneName(positionals, 'stop'), { command: 'stop' });
-  const result = resultOf<ShutdownResult>(reply);
-  io.out(`${name}: ${result.clean ? 'stopped cleanly' : `stopped; ${result.exits.filter((exit) => exit.killed).length} worker(s) SIGKILLed at the deadline`}\n`);
-  return result.clean ? EXIT.OK : EXIT.APP_FAILED;
+  const { values, positionals } = parseArgs({ args: [...argv], options: commandFlags, allowPositionals: true });
+  let unclean = false;
+  const code = await eachApp(oneName(positionals, 'stop'), values.json === true, io,
+    async (app) => {
+      const result = resultOf<ShutdownResult>(await askApp(app, { command: 'stop' }));
+      if (!result.clean) unclean = true;
+      return result;
+    },
+    (app, result) => `${app.name}: ${result.clean ? 'stopped cleanly' : `stopped; ${result.exits.filter((exit) => exit.killed).length} worker(s) SIGKILLed at the deadline`}\n`);
+  return code === EXIT.OK && unclean ? EXIT.APP_FAILED : code;
+}
+
+/** How long `corral restart` waits for the stopped primary to exit before starting the new one. */
+const RESTART_EXIT_TIMEOUT = 15_000;
+
+export async function runRestart(argv: readonly string[], io: CliOutput): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...argv], options: commandFlags, allowPositionals: true });
+  return eachApp(oneName(positionals, 'restart'), values.json === true, io, (app) => restartApp(app), (_app, ready) => describeReady(ready));
+}
+
+/** Stops the app, waits for its primary to exit, and starts it again as it was started (restart.ts). */
+async function restartApp(app: FoundApp): Promise<DetachedReady> {
+  const launch = resultOf<LaunchInfo>(await askApp(app, { command: 'launch' }), EXIT.CONTROL_FAILED);
+  if (!launch.detached) {
+    throw new CliError(`corral restart: '${app.name}' runs in the foreground (a terminal, a systemd unit, a container), which owns its ` +
+      `restarts: restart it there (for example 'systemctl restart <unit>'), or run 'corral reload ${app.name}' for new code with no downtime.`, EXIT.USAGE);
+  }
+  resultOf<ShutdownResult>(await askApp(app, { command: 'stop' }));
+  if (!(await processEnded(launch.pid, RESTART_EXIT_TIMEOUT))) {
+    throw new CliError(`corral restart: '${app.name}' was stopped, but its primary (pid ${launch.pid}) still runs after ` +
+      `${RESTART_EXIT_TIMEOUT / 1000} s, so it was not started again. See 'corral logs ${app.name}'.`, EXIT.APP_FAILED);
+  }
+  const outcome = await launchDetached(launch.argv, logFilePath(app.name, logDirectory(launch.env)), {
+    execPath: launch.execPath, execArgv: launch.execArgv, bin: launch.bin, cwd: launch.cwd, env: launch.env,
+  });
+  if (!outcome.ok) throw new CliError(outcome.message, outcome.code);
+  return outcome.ready;
 }
 
 function formatStatus(report: StatusReport): string {

@@ -100,14 +100,37 @@ export function withoutDetach(argv: readonly string[]): string[] {
  * the primary's own stdout and stderr as well (what Node itself would print if the primary
  * failed outside corral's code). Returns the exit code for this `corral start -d`.
  */
-export async function startDetached(argv: readonly string[], logFile: string, io: CliOutput): Promise<number> {
+/** What a detached start runs: which Node and corral, where, with what environment. */
+export interface Launcher {
+  readonly execPath: string;
+  readonly execArgv: readonly string[];
+  /** corral's bin script. */
+  readonly bin: string;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** This process's own: process.argv[1] is this corral's bin script, however it was started (npx, a global install, a checkout). */
+export const thisLauncher = (): Launcher => ({
+  execPath: process.execPath, execArgv: process.execArgv, bin: process.argv[1]!, cwd: process.cwd(), env: process.env,
+});
+
+/** How a detached start went: ready, or the exit code and the error to say. */
+export type DetachOutcome = { readonly ok: true; readonly ready: DetachedReady } | { readonly ok: false; readonly code: number; readonly message: string };
+
+/**
+ * Starts `corral start <argv>` in the background and waits for its report. `logFile` receives
+ * the primary's own stdout and stderr as well (what Node itself would print if the primary
+ * failed outside corral's code).
+ */
+export async function launchDetached(argv: readonly string[], logFile: string, launcher: Launcher = thisLauncher()): Promise<DetachOutcome> {
   mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
   const output = openSync(logFile, 'a', 0o600);
-  // process.argv[1] is this corral's own bin script, however it was started (npx, a global install, a checkout).
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'start', ...withoutDetach(argv)], {
+  const child = spawn(launcher.execPath, [...launcher.execArgv, launcher.bin, 'start', ...withoutDetach(argv)], {
     detached: true,
+    cwd: launcher.cwd,
     stdio: ['ignore', output, output, 'pipe'],
-    env: { ...process.env, [REPORT_FD_ENV]: '3' },
+    env: { ...launcher.env, [REPORT_FD_ENV]: '3' },
   });
   closeSync(output);
   const pipe = child.stdio[3] as Readable;
@@ -127,16 +150,29 @@ export async function startDetached(argv: readonly string[], logFile: string, io
   if (report?.ok === true) {
     child.unref();
     pipe.destroy();
-    io.out(`${report.name}: running in the background: primary pid ${report.pid}, ${report.workers} worker${report.workers === 1 ? '' : 's'} ready in ${report.ms} ms\n` +
-      `  logs:   corral logs ${report.name} -f   (${report.logFile})\n` +
-      `  status: corral status ${report.name}\n  stop:   corral stop ${report.name}\n`);
-    return EXIT.OK;
+    return { ok: true, ready: { name: report.name, pid: report.pid, workers: report.workers, ms: report.ms, socket: report.socket, logFile: report.logFile } };
   }
-  if (report !== undefined) {
-    io.err(`${report.message}\n`);
-    return report.code;
-  }
+  if (report !== undefined) return { ok: false, code: report.code, message: report.message };
   const code = await exited;
-  io.err(`corral: the app's primary exited (code ${code ?? 'unknown'}) before it said how its start went; see ${logFile}.\n`);
-  return code === null || code === 0 ? EXIT.APP_FAILED : code;
+  return {
+    ok: false, code: code === null || code === 0 ? EXIT.APP_FAILED : code,
+    message: `corral: the app's primary exited (code ${code ?? 'unknown'}) before it said how its start went; see ${logFile}.`,
+  };
+}
+
+/** `corral start -d`: the start in the background, said on the terminal. Returns the exit code. */
+export async function startDetached(argv: readonly string[], logFile: string, io: CliOutput): Promise<number> {
+  const outcome = await launchDetached(argv, logFile);
+  if (!outcome.ok) {
+    io.err(`${outcome.message}\n`);
+    return outcome.code;
+  }
+  io.out(describeReady(outcome.ready));
+  return EXIT.OK;
+}
+
+export function describeReady(ready: DetachedReady): string {
+  return `${ready.name}: running in the background: primary pid ${ready.pid}, ${ready.workers} worker${ready.workers === 1 ? '' : 's'} ready in ${ready.ms} ms\n` +
+    `  logs:   corral logs ${ready.name} -f   (${ready.logFile})\n` +
+    `  status: corral status ${ready.name}\n  stop:   corral stop ${ready.name}\n`;
 }

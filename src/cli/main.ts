@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs';
 import { ControlError } from '../control/errors.js';
 import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
-import { runReload, runScale, runStatus, runStop } from './control-commands.js';
+import { runReload, runRestart, runScale, runStatus, runStop } from './control-commands.js';
 import { runStart } from './start.js';
-import { LIST_USAGE, LOGS_USAGE, RELOAD_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
+import { LIST_USAGE, LOGS_USAGE, RELOAD_USAGE, RESTART_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
 import { runList } from './list-command.js';
 import { runLogs } from './logs-command.js';
 import { DetachedChild, reportingErrors } from './detach.js';
@@ -30,13 +30,20 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   list: { usage: LIST_USAGE, run: runList },
   ls: { usage: LIST_USAGE, run: runList },
   logs: { usage: LOGS_USAGE, run: runLogs },
+  restart: { usage: RESTART_USAGE, run: runRestart },
 };
 
 /** Runs the command; returns the exit code. Errors and usage after an error go to `err`. */
 export async function run(argv: readonly string[], io: CliOutput): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    io.out(USAGE);
+    // `corral help <command>`: that command's help.
+    const about = command === 'help' ? rest[0] : undefined;
+    if (about !== undefined && !Object.hasOwn(COMMANDS, about)) {
+      io.err(`corral: no command '${about}'. The commands:\n\n${USAGE}`);
+      return EXIT.USAGE;
+    }
+    io.out(about === undefined ? USAGE : COMMANDS[about]!.usage);
     return EXIT.OK;
   }
   if (command === 'version' || command === '--version' || command === '-v') {

@@ -19,7 +19,8 @@ import { loadPrimaryModule, processPrimary } from './primary-module.js';
 import { parseStart, type StartRequest } from './start-options.js';
 import type { CliOutput } from './output-sink.js';
 import { fileSink, passWorkerOutput, terminalSink, type WorkerLineSink } from './worker-output.js';
-import { startDetached, type DetachedChild } from './detach.js';
+import { startDetached, withoutDetach, type DetachedChild } from './detach.js';
+import type { LaunchInfo } from '../control/protocol.js';
 import { logFilePath, RotatingLogFile } from './log-file.js';
 import { describeHealthAction } from './health-line.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
@@ -51,6 +52,10 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     throw optionError(error, request);
   }
   const logPath = logFilePath(cluster.options.name);
+  const launch: LaunchInfo = {
+    argv: withoutDetach(argv), cwd: process.cwd(), env: definedEnv(process.env), execPath: process.execPath,
+    execArgv: process.execArgv, bin: process.argv[1] ?? '', detached: detached !== undefined, pid: process.pid,
+  };
   // `-d`: the options are good; the primary itself runs in the background (detach.ts).
   if (request.detach && detached === undefined) return startDetached(argv, logPath, streams);
   // A detached primary's stdout and stderr are its log file already: its lines go to the file alone.
@@ -84,6 +89,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       log.log('info', 'stop', 'corral stop: shutting down gracefully');
       return cluster.close();
     },
+    launch: () => Promise.resolve(launch),
   });
   let outputEnded: (ms: number) => Promise<void> = () => Promise.resolve();
   const sinks: WorkerLineSink[] = [];
@@ -210,4 +216,9 @@ function optionError(error: unknown, request: StartRequest): unknown {
   if (option === undefined || !(error instanceof Error)) return error;
   const source = request.sources.get(option);
   return new CliError(`corral: ${source === undefined ? '' : `${source}: `}${error.message}`, EXIT.USAGE);
+}
+
+/** The environment as strings (what a new start gets). */
+function definedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }

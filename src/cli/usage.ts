@@ -11,13 +11,14 @@ Commands:
   list, ls [--json]                        every running app of this user: workers, memory, CPU
   status [name] [--json]                   slots, workers, memory and CPU of a running app
   logs [name] [-f] [-n N] [--json]         the app's log file (apps started with -d or --log-file)
-  reload [name]                            zero-downtime rolling reload (new code from disk)
-  scale [name] <N|+N|-N>                   change the worker count (removed workers drain first)
-  stop [name]                              graceful shutdown
-  help, --help, -h                         print this help
+  reload [name|all] [--json]               zero-downtime rolling reload (new code from disk)
+  scale [name] <N|+N|-N> [--json]          change the worker count (removed workers drain first)
+  stop [name|all] [--json]                 graceful shutdown
+  restart [name|all] [--json]              stop, then start again as it was started (apps started with -d)
+  help [command], --help, -h               print this help, or a command's
   version, --version, -v                   print the version
 
-Run 'corral <command> --help' for a command's options.
+Run 'corral help <command>' (or 'corral <command> --help') for a command's options.
 
 From code:
   import cluster from 'corral'            // node:cluster's API, corral's primary
@@ -85,17 +86,18 @@ The name may be left out when exactly one app runs (or, none running, one has a 
 Exit codes: 0 done, 2 bad usage, 3 no such log file.
 `;
 
-export const RELOAD_USAGE = `Usage: corral reload [name]
+export const RELOAD_USAGE = `Usage: corral reload [name|all] [--json]
 
 Zero-downtime rolling reload: each slot gets a new worker from the code on disk, which must be
 ready before the old worker drains. Waits until the reload is done. If a new worker fails, the
 reload stops, the old workers keep serving, and this exits 1 with the worker's exit code and the
-last lines of its stderr.
+last lines of its stderr. \`all\` reloads every running app, one after the other. --json prints
+the result ({ generation, replaced, duration }; for all, a list of { name, ok, result | error }).
 
 ${NAME_NOTE}, 1 the reload failed.
 `;
 
-export const SCALE_USAGE = `Usage: corral scale [name] <N|+N|-N>
+export const SCALE_USAGE = `Usage: corral scale [name] <N|+N|-N> [--json]
 
 Sets the worker count (N) or changes it (+N, -N). New workers start in the lowest free slots;
 removed workers (the highest slots) drain before they stop.
@@ -103,10 +105,22 @@ removed workers (the highest slots) drain before they stop.
 ${NAME_NOTE}, 2 a bad count.
 `;
 
-export const STOP_USAGE = `Usage: corral stop [name]
+export const STOP_USAGE = `Usage: corral stop [name|all] [--json]
 
 Graceful shutdown, as SIGTERM: workers stop taking connections, finish their in-flight requests
-and run their onShutdown hooks; any still running at the shutdown timeout are SIGKILLed.
+and run their onShutdown hooks; any still running at the shutdown timeout are SIGKILLed. \`all\`
+stops every running app, one after the other. --json prints the result ({ clean, exits }).
 
 ${NAME_NOTE}, 1 a worker had to be killed.
+`;
+
+export const RESTART_USAGE = `Usage: corral restart [name|all] [--json]
+
+A full restart of an app started with -d: a graceful stop, then a start in the background with
+what it was started with (the same Node and corral, arguments, directory and environment), waiting
+until it is ready. For new code without dropping a request, use 'corral reload' instead. An app
+in the foreground (a terminal, a systemd unit, a container) is restarted by what runs it
+('systemctl restart <unit>'). \`all\` restarts every running app started with -d.
+
+${NAME_NOTE}, 1 it stopped but could not start again (its error is printed), 2 it runs in the foreground.
 `;

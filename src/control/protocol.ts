@@ -13,8 +13,29 @@ export const CONTROL_PROTOCOL_VERSION = 1;
 /** Longest request line the primary reads; anything longer is refused. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
-export type ControlCommand = 'status' | 'reload' | 'scale' | 'stop';
-export const CONTROL_COMMANDS: readonly ControlCommand[] = ['status', 'reload', 'scale', 'stop'];
+export type ControlCommand = 'status' | 'reload' | 'scale' | 'stop' | 'launch';
+/** `launch`: how the app was started (LaunchInfo), for `corral restart`. */
+export const CONTROL_COMMANDS: readonly ControlCommand[] = ['status', 'reload', 'scale', 'stop', 'launch'];
+
+/**
+ * How a running app was started, so that `corral restart` can start it again the same way: the
+ * same Node, the same corral, the same arguments, directory and environment. Only this user can
+ * ask (the socket is 0600 in a private directory), which is why the environment may travel.
+ */
+export interface LaunchInfo {
+  /** The arguments of `corral start` (without -d). */
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  execPath: string;
+  execArgv: string[];
+  /** corral's bin script. */
+  bin: string;
+  /** Started with -d (else it runs in a terminal, a unit or a container, which own its restarts). */
+  detached: boolean;
+  /** The primary's pid. */
+  pid: number;
+}
 
 export interface ControlRequest {
   v: number;

@@ -479,13 +479,20 @@ function normalizeEnv(env: unknown): Readonly<Record<string, string | undefined>
   return { ...(env as Record<string, string | undefined>) };
 }
 
+/** `corral stop all`, `reload all`, `restart all`: every app; so no app may have this name. */
+const ALL_APPS = 'all';
+
 /** A name is what `corral status/reload/stop <name>` and the control socket's file use. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function normalizeName(name: unknown, exec: string): string {
   if (name === undefined) {
     const base = path.basename(exec).replace(/\.[cm]?[jt]s$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
-    return NAME.test(base) ? base : 'app';
+    return NAME.test(base) && base !== ALL_APPS ? base : 'app';
+  }
+  if (name === ALL_APPS) {
+    throw new InvalidOptionError('name', `a name other than '${ALL_APPS}', which \`corral stop all\` and the like read as every app`, name,
+      'For example name: "api".');
   }
   if (typeof name === 'string' && NAME.test(name)) return name;
   throw new InvalidOptionError('name', 'up to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit', name,
