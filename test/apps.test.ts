@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
+import { startLoad } from './helpers/load.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
 
@@ -298,5 +299,63 @@ describe('restart, and every app at once', () => {
     assert.match(unknown.stderr, /^corral: no command 'resurrect'/);
     app.child.kill('SIGTERM');
     await exitOf(app);
+  });
+});
+
+describe('what PM2 users set', () => {
+  test('--instance-var names the variable that carries the slot (none: no variable); --cwd sets the workers\' directory', { timeout: 30_000 }, async () => {
+    // Whatever the environment of the test has, the workers' variables are corral's alone.
+    const env = { CORRAL_RUN_DIR: path.join(dir, 'pm2-run'), NODE_OPTIONS: '', NODE_APP_INSTANCE: undefined, INSTANCE_ID: undefined };
+    mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
+    const app = path.join(dir, 'env-reporter.cjs');
+    writeFileSync(app, `require('node:http').createServer((req, res) => res.end(JSON.stringify({
+  cwd: process.cwd(), pm2: process.env.NODE_APP_INSTANCE ?? null, own: process.env.INSTANCE_ID ?? null, slot: process.env.CORRAL_SLOT,
+}))).listen(Number(process.env.PORT), '127.0.0.1');\n`);
+    const workdir = path.join(dir, 'workdir');
+    mkdirSync(workdir, { recursive: true });
+    for (const [flag, expected] of [['INSTANCE_ID', { pm2: null, own: '0' }], ['none', { pm2: null, own: null }]] as const) {
+      const port = await freePort();
+      const corral = startProgram(BIN, ['start', app, '-i', '1', '--name', `var-${flag}`, '--instance-var', flag, '--cwd', 'workdir'],
+        { cwd: dir, env: { ...env, PORT: String(port) } });
+      await corral.waitForErr(/ready: 1 worker/);
+      const seen = await (await fetch(`http://127.0.0.1:${port}/`)).json() as Record<string, unknown>;
+      assert.deepEqual(seen, { cwd: workdir, slot: '0', ...expected }, corral.stderr());
+      corral.child.kill('SIGTERM');
+      await exitOf(corral);
+    }
+    const bad = await runCommand(BIN, ['start', app, '--instance-var', 'CORRAL_SLOT'], { cwd: dir, env });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--instance-var: Expected `instanceVar` to be an environment variable name such as NODE_APP_INSTANCE, or 'none'.*It may not be CORRAL_SLOT/);
+  });
+});
+
+describe('corral start --watch', () => {
+  test('a change to the app\'s files reloads it with no failed request under load and says what changed; node_modules is left out; Node\'s own --watch is refused', { timeout: 40_000 }, async () => {
+    const env = { CORRAL_RUN_DIR: path.join(dir, 'watch-run'), NODE_OPTIONS: '' };
+    mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
+    const watched = path.join(dir, 'watched');
+    mkdirSync(path.join(watched, 'node_modules'), { recursive: true });
+    const app = path.join(watched, 'app.cjs');
+    const version = (text: string): string => `require('node:http').createServer((req, res) => res.end('${text}')).listen(Number(process.env.PORT), '127.0.0.1');\n`;
+    writeFileSync(app, version('v1'));
+    const port = await freePort();
+    const corral = startProgram(BIN, ['start', app, '-i', '2', '--name', 'watched', '--watch=watched'], { cwd: dir, env: { ...env, PORT: String(port) } });
+    await corral.waitForErr(/watching .*watched for changes/);
+    const load = startLoad(port, { connections: 8, keepAlive: false });
+    await load.moreResponses(200);
+    writeFileSync(path.join(watched, 'node_modules', 'dependency.js'), '// changed\n');
+    writeFileSync(app, version('v2'));
+    const [changed] = await corral.waitForErr(/changed: .*; reloading$/);
+    assert.match(changed!, /changed: watched\/app\.cjs; reloading$/);
+    await corral.waitForErr(/reloaded: every worker runs generation 2/);
+    await load.moreResponses(200);
+    const result = await load.stop();
+    assert.deepEqual({ non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts }, { non2xx: 0, errors: 0, timeouts: 0 });
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'v2');
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+    const refused = await runCommand(BIN, ['start', app, '--node-args', '--watch'], { cwd: dir, env });
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /--node-args: Node's --watch restarts a worker's process .* Use 'corral start --watch' instead/);
   });
 });

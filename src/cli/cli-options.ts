@@ -36,6 +36,14 @@ export const CLI_KEY_TABLE = {
     schema: { type: 'integer', minimum: 1 },
     flag: { name: 'log-max-files', value: '<N>', help: 'rotated log files kept (default 5)', parse: numberOrText },
   },
+  watch: {
+    description: "For development: a zero-downtime reload when the app's files change. true watches the app's working directory; or a list of paths (relative to it). node_modules, .git and the log directory are left out.",
+    schema: { oneOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string', minLength: 1 } }] },
+    flag: {
+      name: 'watch', value: '',
+      help: "reload (zero downtime) when the app's files change; --watch=<path>\n(repeatable) watches those instead of its directory",
+    },
+  },
   primary: {
     description: "A module (path relative to the config file) loaded into corral's primary before the first worker forks, " +
       'where node:cluster is corral\'s primary: the place for the primary halves of cluster-aware libraries. Not reloaded by `corral reload`.',

@@ -37,6 +37,8 @@ export interface StartRequest {
   readonly logMaxFiles: number;
   /** `-d`: run in the background (detach.ts). */
   readonly detach: boolean;
+  /** `--watch`: the paths whose changes reload the app (absolute), or undefined. */
+  readonly watch: readonly string[] | undefined;
 }
 
 /** Every flag that sets a key (an option, or a key of the CLI's own), with the key it sets. */
@@ -52,10 +54,12 @@ const START_FLAGS: Record<string, { type: 'string' | 'boolean'; short?: string; 
   ...(flag.short === undefined ? {} : { short: flag.short }),
   ...(flag.multiple === true ? { multiple: true } : {}),
 }]));
+// `--watch=<path>` (repeatable) beside the plain `--watch`: read as this hidden flag (parseStart).
+START_FLAGS['watch-path'] = { type: 'string', multiple: true };
 
 export async function parseStart(argv: readonly string[], cwd: string): Promise<StartRequest> {
   const { values, positionals } = parseArgs({
-    args: joinDashValues(argv), options: START_FLAGS, allowPositionals: true, strict: true,
+    args: watchPaths(joinDashValues(argv)), options: START_FLAGS, allowPositionals: true, strict: true,
   });
   const configFile = findConfig(values['config'] as string | undefined, cwd);
   const merged: Record<string, unknown> = {};
@@ -99,6 +103,12 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   if (logFormat !== 'text' && logFormat !== 'json') {
     throw new CliError(`corral: ${sources.get('logFormat')}: expected 'text' or 'json', got ${describeValue(logFormat)}.`, EXIT.USAGE);
   }
+  const watchFlag = values['watch-path'] as string[] | undefined;
+  if (watchFlag !== undefined) {
+    merged['watch'] = watchFlag.map((entry) => path.resolve(cwd, entry));
+    sources.set('watch', '--watch');
+  }
+  const watch = watchOption(merged['watch'], sources.get('watch'), merged['cwd']);
   const detach = values['detach'] === true;
   const logFile = merged['logFile'] ?? false;
   if (typeof logFile !== 'boolean') {
@@ -133,6 +143,12 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   // With a prefix or a log file, worker output goes through the primary, which tags each line.
   if (logPrefix !== undefined || logFile || detach) options['silent'] = true;
   checkTypeScriptApp(String(options['exec']), options['execArgv'] as string[]);
+  const nodeWatch = (options['execArgv'] as unknown[]).find((arg): arg is string => typeof arg === 'string' && /^--watch(-path|-preserve-output)?(=|$)/.test(arg));
+  if (nodeWatch !== undefined) {
+    throw new CliError(`corral: ${String(sources.get('execArgv') ?? '--node-args')}: Node's ${nodeWatch} restarts a worker's process by starting ` +
+      "another one beside it, which finds the worker's port taken (EADDRINUSE). Use 'corral start --watch' instead: it reloads the cluster, " +
+      'with no downtime, when files change.', EXIT.USAGE);
+  }
   return {
     options: options as unknown as ClusterOptions,
     logPrefix,
@@ -144,7 +160,28 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     logMaxSize,
     logMaxFiles: logMaxFiles as number,
     detach,
+    watch,
   };
+}
+
+/** `--watch=<path>` → the hidden `--watch-path=<path>`; a plain `--watch` stays (app arguments after `--` are left alone). */
+function watchPaths(argv: readonly string[]): string[] {
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  return [...argv.slice(0, end).map((arg) => (arg.startsWith('--watch=') ? `--watch-path=${arg.slice('--watch='.length)}` : arg)), ...argv.slice(end)];
+}
+
+/** `watch` (flag or config): true → the app's directory; a list → those paths; false or absent → none. */
+function watchOption(value: unknown, source: string | undefined, cwd: unknown): string[] | undefined {
+  if (value === undefined || value === false) return undefined;
+  const base = typeof cwd === 'string' ? cwd : process.cwd();
+  if (value === true) return [path.resolve(base)];
+  if (Array.isArray(value) && value.length > 0 && value.every((entry) => typeof entry === 'string' && entry !== '')) {
+    const paths = value.map((entry: string) => path.resolve(base, entry));
+    const missing = paths.find((entry) => !existsSync(entry));
+    if (missing !== undefined) throw new CliError(`corral: ${source ?? 'watch'}: no such file or directory to watch: ${missing}.`, EXIT.USAGE);
+    return paths;
+  }
+  throw new CliError(`corral: ${source ?? 'watch'}: expected true, or a list of paths to watch, got ${describeValue(value)}.`, EXIT.USAGE);
 }
 
 /**

@@ -8,7 +8,7 @@ import { ControlServer } from '../control/server.js';
 import { statusReport } from '../control/status-report.js';
 import {
   CorralError, describeStartFailure, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
-  InvalidWorkerCountError, PrimaryModuleError, StartFailedError,
+  InvalidWorkerCountError, PrimaryModuleError, ReloadFailedError, StartFailedError,
 } from '../errors.js';
 import { createCluster, type ManagedCluster } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
@@ -21,7 +21,8 @@ import type { CliOutput } from './output-sink.js';
 import { fileSink, passWorkerOutput, terminalSink, type WorkerLineSink } from './worker-output.js';
 import { startDetached, withoutDetach, type DetachedChild } from './detach.js';
 import type { LaunchInfo } from '../control/protocol.js';
-import { logFilePath, RotatingLogFile } from './log-file.js';
+import { logDirectory, logFilePath, RotatingLogFile } from './log-file.js';
+import { watchFiles } from './watch.js';
 import { describeHealthAction } from './health-line.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
 import { shortList } from '../util/short-list.js';
@@ -129,11 +130,13 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     workers: options.workers, exec: options.exec, balancer: options.balancer, pid: process.pid,
     ...(memoryLimit === undefined ? {} : { memoryLimit }),
   });
+  let stopWatching = (): void => {};
   try {
     await cluster.start();
     const ms = Date.now() - startedAt;
     log.log('info', 'ready', `ready: ${options.workers} worker${options.workers === 1 ? '' : 's'} in ${ms} ms; ` +
       `control socket ${control.path}${file === undefined ? '' : `; log file ${file.path}`}`, { workers: options.workers, ms, socket: control.path });
+    if (request.watch !== undefined) stopWatching = watchAndReload(cluster, request.watch, log);
     file?.flush();
     detached?.ready({ name: options.name, pid: process.pid, workers: options.workers, ms, socket: control.path, logFile: logPath });
   } catch (error) {
@@ -150,6 +153,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     }
   }
   const result = await closed;
+  stopWatching();
   removeSignalHandlers();
   await control.close();
   // The workers' last lines (their drain flushed them into the pipes) are passed on before exiting.
@@ -157,6 +161,21 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   const code = finish(result, log);
   file?.close();
   return code;
+}
+
+/** `--watch`: a reload when files change, said with what changed (watch.ts). */
+function watchAndReload(cluster: ManagedCluster, paths: readonly string[], log: Logger): () => void {
+  const watcher = watchFiles(paths, cluster.options.cwd, [logDirectory()], (files) => {
+    log.log('info', 'watch', `changed: ${shortList(files)}; reloading`, { files: files.slice(0, 20) });
+    cluster.reload().catch((error: unknown) => {
+      // A failed reload (a syntax error being typed) leaves the old workers serving, and was said
+      // ('reloadFailed'); a stop under way makes it moot.
+      if (error instanceof ReloadFailedError || (error instanceof CorralError && error.code === 'CORRAL_ERR_CLUSTER_CLOSED')) return;
+      log.log('error', 'reload-failed', (error as Error).message);
+    });
+  });
+  log.log('info', 'watching', `watching ${paths.join(', ')} for changes (node_modules and .git left out): a change reloads the app`, { paths });
+  return () => watcher.close();
 }
 
 function finish(result: ShutdownResult, log: Logger): number {

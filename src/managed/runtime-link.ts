@@ -19,11 +19,15 @@ export function runtimeExecArgv(): string[] {
   return ['--require', PRELOAD];
 }
 
-/** The environment a worker in `slot` gets on top of the app's. */
-export function runtimeEnv(slot: number, settings: Omit<protocol.RuntimeSettings, 'v'>): Record<string, string> {
+/**
+ * The environment a worker in `slot` gets on top of the app's: CORRAL_SLOT, and the slot again
+ * in `instanceVar` (PM2's NODE_APP_INSTANCE by default; null: not set, for apps where that
+ * name means something else, as node-config reads it).
+ */
+export function runtimeEnv(slot: number, settings: Omit<protocol.RuntimeSettings, 'v'>, instanceVar: string | null = protocol.PM2_SLOT_ENV): Record<string, string> {
   return {
     [protocol.SLOT_ENV]: String(slot),
-    [protocol.PM2_SLOT_ENV]: String(slot),
+    ...(instanceVar === null ? {} : { [instanceVar]: String(slot) }),
     [protocol.SETTINGS_ENV]: JSON.stringify({ v: protocol.VERSION, ...settings }),
   };
 }

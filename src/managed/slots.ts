@@ -260,7 +260,7 @@ export class SlotTable {
       ...this.#host.workerEnv,
       ...runtimeEnv(slot.index, {
         shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
-      }),
+      }, options.instanceVar === 'none' ? null : options.instanceVar),
     };
     const worker = this.#host.primary.fork(env);
     const managed = new ManagedWorker(worker, new RuntimeLink(worker.process), {

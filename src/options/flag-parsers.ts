@@ -28,7 +28,13 @@ export const environment: FlagParser = (text, { current }) => {
   const env: Record<string, string> = {};
   for (const entry of typeof text === 'string' ? [text] : text) {
     const equals = entry.indexOf('=');
-    if (equals <= 0) throw new FlagValueError(`--env takes KEY=VALUE, got ${describeValue(entry)}. For example --env NODE_ENV=production.`);
+    if (equals <= 0) {
+      // PM2's `--env production` picks an env_production block; corral's --env sets one variable.
+      const pm2 = /^[a-z][a-z0-9_-]*$/.test(entry)
+        ? ` (PM2's '--env ${entry}' picks an env_${entry} block of its ecosystem file; corral's --env sets one variable: --env NODE_ENV=${entry})`
+        : '';
+      throw new FlagValueError(`--env takes KEY=VALUE, got ${describeValue(entry)}${pm2}. For example --env NODE_ENV=production.`);
+    }
     env[entry.slice(0, equals)] = entry.slice(equals + 1);
   }
   return { ...(current as object | undefined), ...env };

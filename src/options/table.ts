@@ -16,7 +16,7 @@ import { InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError } fro
 import { BALANCERS, isBalancerName, type BalancerName } from '../primary/balancers/balancers.js';
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
 import protocol from '../worker/runtime-protocol.cjs';
-import { argumentList, environment, numberOrText, type FlagParser } from './flag-parsers.js';
+import { argumentList, environment, numberOrText, pathFromCwd, type FlagParser } from './flag-parsers.js';
 import { duration, formatSize, size } from './units.js';
 import {
   boolean, isPlainObject, MAX_TIMEOUT, nestedOptions, nonNegativeNumber, oneOf, positiveInteger, stringArray, timeout,
@@ -187,9 +187,26 @@ export const OPTION_TABLE = {
     description: 'The workers\' working directory, relative to this file. Default: where corral was started.',
     schema: { type: 'string' },
     path: true,
+    flag: { name: 'cwd', value: '<dir>', help: "the workers' working directory (default: where corral was started)", parse: pathFromCwd },
     resolve: (value) => {
       if (value !== undefined && typeof value !== 'string') throw new InvalidOptionError('cwd', 'a string', value);
       return existingDirectory(value === undefined ? process.cwd() : path.resolve(value), 'cwd');
+    },
+  }),
+  /**
+   * The environment variable that also carries each worker's slot (besides CORRAL_SLOT), as PM2's
+   * `instance_var`; 'none' sets none (node-config reads NODE_APP_INSTANCE for its own purpose).
+   * @default 'NODE_APP_INSTANCE'
+   */
+  instanceVar: option<string>({
+    description: "The environment variable that also carries each worker's slot (besides CORRAL_SLOT), as PM2's instance_var; 'none' sets none (for node-config, which reads NODE_APP_INSTANCE). Default: 'NODE_APP_INSTANCE'.",
+    schema: { type: 'string', pattern: '^([A-Za-z_][A-Za-z0-9_]*)$' },
+    flag: { name: 'instance-var', value: '<NAME|none>', help: 'the variable that also carries the slot (default NODE_APP_INSTANCE; none: no variable)' },
+    resolve: (value) => {
+      if (value === undefined) return protocol.PM2_SLOT_ENV;
+      if (typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(value) && value !== protocol.SLOT_ENV && value !== protocol.SETTINGS_ENV) return value;
+      throw new InvalidOptionError('instanceVar', "an environment variable name such as NODE_APP_INSTANCE, or 'none'", value,
+        `It may not be ${protocol.SLOT_ENV} or ${protocol.SETTINGS_ENV}, which corral sets itself.`);
     },
   }),
   /** IPC serialization. @default 'json' */
