@@ -7,9 +7,10 @@ import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
 import { runReload, runRestart, runScale, runStatus, runStop } from './control-commands.js';
 import { runStart } from './start.js';
-import { LIST_USAGE, LOGS_USAGE, RELOAD_USAGE, RESTART_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
+import { LIST_USAGE, LOGS_USAGE, RELOAD_USAGE, RESTART_USAGE, STARTUP_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
 import { runList } from './list-command.js';
 import { runLogs } from './logs-command.js';
+import { runStartup } from './startup-command.js';
 import { DetachedChild, reportingErrors } from './detach.js';
 
 export { USAGE };
@@ -31,6 +32,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   ls: { usage: LIST_USAGE, run: runList },
   logs: { usage: LOGS_USAGE, run: runLogs },
   restart: { usage: RESTART_USAGE, run: runRestart },
+  startup: { usage: STARTUP_USAGE, run: runStartup },
 };
 
 /** Runs the command; returns the exit code. Errors and usage after an error go to `err`. */

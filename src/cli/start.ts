@@ -227,7 +227,7 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
 }
 
 /** An option error from createCluster(), told in terms of the flag or config key that set it. */
-function optionError(error: unknown, request: StartRequest): unknown {
+export function optionError(error: unknown, request: StartRequest): unknown {
   if (error instanceof ExecNotFoundError) return new CliError(`corral: ${error.message}`, EXIT.APP_FAILED);
   const option = error instanceof InvalidOptionError ? error.option.split('.')[0]!
     : error instanceof InvalidWorkerCountError ? 'workers'

@@ -15,6 +15,7 @@ Commands:
   scale [name] <N|+N|-N> [--json]          change the worker count (removed workers drain first)
   stop [name|all] [--json]                 graceful shutdown
   restart [name|all] [--json]              stop, then start again as it was started (apps started with -d)
+  startup systemd <script> [options]       a systemd unit that runs the app at boot (--install writes it)
   help [command], --help, -h               print this help, or a command's
   version, --version, -v                   print the version
 
@@ -123,4 +124,19 @@ in the foreground (a terminal, a systemd unit, a container) is restarted by what
 ('systemctl restart <unit>'). \`all\` restarts every running app started with -d.
 
 ${NAME_NOTE}, 1 it stopped but could not start again (its error is printed), 2 it runs in the foreground.
+`;
+
+export const STARTUP_USAGE = `Usage: corral startup systemd [--user] [--install] <script> [start options] [-- app args]
+
+Prints a systemd unit that runs 'corral start <script> [start options]' in the foreground at
+boot: this Node and this corral by absolute path (never npx, which does not pass signals on),
+this directory, this user, 'systemctl reload' as a zero-downtime reload, and a stop that lets
+corral's graceful shutdown finish (KillMode=mixed, TimeoutStopSec above --shutdown-timeout).
+The start options are checked now, as 'corral start' checks them.
+
+  --user      a user unit (systemctl --user), for ~/.config/systemd/user
+  --install   write it (/etc/systemd/system, which needs root; with --user, your own directory)
+              and print the systemctl lines to run
+
+Exit codes: 0 done, 1 it could not be written, 2 bad usage or options.
 `;
