@@ -150,7 +150,10 @@ require('node:http').createServer((req, res) => {
       const follow = startProgram(BIN, ['logs', 'chatty', '-f', '-n', '50'], { cwd: dir, env });
       await follow.waitFor(/served \/one/);
       await fetch(`http://127.0.0.1:${port}/two`);
-      const [followed] = await follow.waitFor(/served \/two/);
+      const [followed] = await follow.waitFor(/served \/two/).catch((error: unknown) => {
+        // Say what the file held, to tell a line not written from a line not followed.
+        throw new Error(`${(error as Error).message}\nthe log file:\n${readFileSync(path.join(env['CORRAL_LOG_DIR']!, 'chatty.log'), 'utf8')}`);
+      });
       assert.match(followed!, /^\S+Z \[slot [01] pid \d+ stdout\] served \/two $/);
       follow.child.kill('SIGINT');
       assert.equal((await exitOf(follow)).code, 0);
@@ -357,5 +360,65 @@ describe('corral start --watch', () => {
     const refused = await runCommand(BIN, ['start', app, '--node-args', '--watch'], { cwd: dir, env });
     assert.equal(refused.status, 2);
     assert.match(refused.stderr, /--node-args: Node's --watch restarts a worker's process .* Use 'corral start --watch' instead/);
+  });
+});
+
+describe('environment files and profiles', () => {
+  test('--env-file and a config profile make the workers\' environment; a reload reads them again and says which changes need a restart', { timeout: 40_000 }, async () => {
+    const env = { CORRAL_RUN_DIR: path.join(dir, 'envfile-run'), NODE_OPTIONS: '' };
+    mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
+    const project = path.join(dir, 'profiled');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'app.cjs'), `require('node:http').createServer((req, res) => res.end(JSON.stringify({
+  FROM_FILE: process.env.FROM_FILE, SHARED: process.env.SHARED, MODE: process.env.MODE, FLAG: process.env.FLAG,
+}))).listen(Number(process.env.PORT), '127.0.0.1');\n`);
+    const writeConfig = (workers: number, mode: string): void => writeFileSync(path.join(project, 'corral.config.mjs'),
+      `export default { exec: './app.cjs', name: 'profiled', workers: ${workers}, envFile: ['./base.env'], env: { SHARED: 'from env', MODE: 'development' }, env_production: { MODE: '${mode}' } };\n`);
+    writeConfig(1, 'production');
+    writeFileSync(path.join(project, 'base.env'), '# comments and quotes, as Node reads them\nFROM_FILE="first"\nSHARED=from the file\n');
+    const port = await freePort();
+    const corral = startProgram(BIN, ['start', '--profile', 'production', '--env', 'FLAG=on'], { cwd: project, env: { ...env, PORT: String(port) } });
+    await corral.waitForErr(/ready: 1 worker/);
+    const served = async (): Promise<Record<string, string>> => (await (await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })).json()) as Record<string, string>;
+    // Lowest to highest: the env file, env, the profile, --env.
+    assert.deepEqual(await served(), { FROM_FILE: 'first', SHARED: 'from env', MODE: 'production', FLAG: 'on' });
+    writeFileSync(path.join(project, 'base.env'), 'FROM_FILE=second\n');
+    writeConfig(2, 'live');
+    const reload = await runCommand(BIN, ['reload', 'profiled'], { cwd: dir, env });
+    assert.equal(reload.status, 0, reload.stderr);
+    assert.match(reload.stdout, /^profiled: reloaded; every worker runs generation 2 \(\d+ ms\)\n {2}changed in the config since the start, applied only by a restart \('corral restart profiled'\): workers\n$/);
+    assert.deepEqual(await served(), { FROM_FILE: 'second', SHARED: 'from env', MODE: 'live', FLAG: 'on' });
+    await corral.waitForErr(/WARN changed since the start, and applied only by a restart .*: workers; this reload applies the new environment/);
+    // A config that no longer reads fails the reload; the app runs on as it was.
+    writeFileSync(path.join(project, 'corral.config.mjs'), 'export default { exec: ./broken };\n');
+    const broken = await runCommand(BIN, ['reload', 'profiled'], { cwd: dir, env });
+    assert.equal(broken.status, 1);
+    assert.match(broken.stderr, /the config could not be read again, so nothing was reloaded and the app runs on unchanged: cannot load corral\.config\.mjs/);
+    assert.equal((await served())['MODE'], 'live');
+    corral.child.kill('SIGTERM');
+    await exitOf(corral);
+    const missing = await runCommand(BIN, ['start', '--profile', 'staging'], { cwd: project, env });
+    assert.equal(missing.status, 2);
+  });
+
+  test('a profile the config does not have, and an env file that does not exist, are refused with what there is', async () => {
+    const project = path.join(dir, 'profiles-bad');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'app.cjs'), '\n');
+    writeFileSync(path.join(project, 'corral.config.json'), JSON.stringify({ exec: './app.cjs', env_production: { A: '1' }, env_staging: { A: '2' } }));
+    const env = { CORRAL_RUN_DIR: path.join(dir, 'profiles-bad-run'), NODE_OPTIONS: '' };
+    const profile = await runCommand(BIN, ['start', '--profile', 'qa'], { cwd: project, env });
+    assert.equal(profile.status, 2);
+    assert.match(profile.stderr, /--profile: no env_qa block in the config file \(it has env_production, env_staging\)/);
+    // Node itself looks for every --env-file in its arguments, after the script's name too, and
+    // stops at a missing one before any code runs: its own message and exit code (9).
+    const flag = await runCommand(BIN, ['start', '--env-file', 'nope.env'], { cwd: project, env });
+    assert.equal(flag.status, 9);
+    assert.match(flag.stderr, /nope\.env: not found/);
+    // From the config file, corral's own message.
+    writeFileSync(path.join(project, 'corral.config.json'), JSON.stringify({ exec: './app.cjs', envFile: 'nope.env' }));
+    const file = await runCommand(BIN, ['start'], { cwd: project, env });
+    assert.equal(file.status, 2);
+    assert.match(file.stderr, /corral\.config\.json: envFile: cannot read .*nope\.env \(ENOENT\)/);
   });
 });

@@ -15,7 +15,7 @@ const schema = JSON.parse(readFileSync(new URL('../../corral.config.schema.json'
   properties: Record<string, unknown>;
 };
 const validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
-const CLI_ONLY = ['logPrefix', 'logFormat', 'logFile', 'logMaxSize', 'logMaxFiles', 'watch', 'primary', '$schema'];
+const CLI_ONLY = ['logPrefix', 'logFormat', 'logFile', 'logMaxSize', 'logMaxFiles', 'envFile', 'profile', 'watch', 'primary', '$schema'];
 
 function corralAccepts(config: Record<string, unknown>): boolean {
   const options = Object.fromEntries(Object.entries(config).filter(([key]) => !CLI_ONLY.includes(key)));

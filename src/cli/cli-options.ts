@@ -3,7 +3,7 @@
  * the options are (src/options/table.ts): the flags, their help and the config file's schema
  * come from here and from that table.
  */
-import { numberOrText, pathFromCwd } from '../options/flag-parsers.js';
+import { numberOrText, pathFromCwd, pathsFromCwd } from '../options/flag-parsers.js';
 import { SIZE_SCHEMA } from '../options/table.js';
 import type { OptionFlag, OptionSpec } from '../options/table.js';
 
@@ -35,6 +35,20 @@ export const CLI_KEY_TABLE = {
     description: 'How many rotated log files to keep besides the current one. Default: 5.',
     schema: { type: 'integer', minimum: 1 },
     flag: { name: 'log-max-files', value: '<N>', help: 'rotated log files kept (default 5)', parse: numberOrText },
+  },
+  envFile: {
+    description: "Environment files for the workers (Node's dotenv format: KEY=VALUE lines, # comments, quotes), relative to this file; later files win, and `env` wins over them. Re-read by every reload.",
+    schema: { oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 } }] },
+    path: true,
+    flag: {
+      name: 'env-file', value: '<file>', multiple: true, parse: pathsFromCwd,
+      help: "an environment file for the workers (Node's dotenv format; repeatable;\nre-read by every reload)",
+    },
+  },
+  profile: {
+    description: 'The env_<profile> block of this file to use over `env` (as PM2\'s env_production): `corral start --profile production`.',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
+    flag: { name: 'profile', value: '<name>', help: "use the config file's env_<name> block over its env (PM2's --env <name>)" },
   },
   watch: {
     description: "For development: a zero-downtime reload when the app's files change. true watches the app's working directory; or a list of paths (relative to it). node_modules, .git and the log directory are left out.",

@@ -6,6 +6,7 @@
  * corral.config.schema.json at the package root.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import util from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -22,6 +23,9 @@ export const CONFIG_NAMES = [
 
 /** Keys only the command line uses. */
 export const CLI_ONLY_KEYS: ReadonlySet<string> = new Set(Object.keys(CLI_KEY_TABLE));
+
+/** An environment profile's key: env_<name>. */
+export const PROFILE_KEY = /^env_[A-Za-z0-9_-]+$/;
 
 /** Keys whose values are paths: in a config file they are relative to the file. */
 const PATH_KEYS: readonly string[] = [...Object.entries(OPTION_TABLE), ...Object.entries(CLI_KEY_TABLE)]
@@ -48,6 +52,9 @@ export function findConfig(explicit: string | undefined, cwd: string): string | 
   return CONFIG_NAMES.map((name) => path.join(cwd, name)).find((file) => existsSync(file));
 }
 
+/** How many times config modules were loaded: a re-read (each reload) imports a new instance. */
+let loads = 0;
+
 export async function loadConfig(file: string): Promise<LoadedConfig> {
   const name = path.basename(file);
   let raw: unknown;
@@ -69,7 +76,11 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
       CONFIG_LOAD_TIMEOUT);
     });
     try {
-      const module = await Promise.race([import(pathToFileURL(file).href) as Promise<{ default?: unknown }>, timedOut]);
+      // A query makes each load a new module instance (the loader caches by URL), and a CommonJS
+      // file leaves require's cache first, so that a reload reads the file as it is now.
+      delete createRequire(import.meta.url).cache[file];
+      const url = `${pathToFileURL(file).href}?load=${++loads}`;
+      const module = await Promise.race([import(url) as Promise<{ default?: unknown }>, timedOut]);
       raw = module.default;
     } catch (error) {
       if (error instanceof CliError) throw error;
@@ -85,7 +96,8 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const values: Record<string, unknown> = {};
   for (const key of Object.keys(raw)) {
     if (key === '$schema') continue;
-    if (!KNOWN_OPTIONS.has(key) && !CLI_ONLY_KEYS.has(key)) {
+    // `env_production`, `env_staging`…: environment profiles, chosen with --profile (as PM2's ecosystem file has them).
+    if (!KNOWN_OPTIONS.has(key) && !CLI_ONLY_KEYS.has(key) && !PROFILE_KEY.test(key)) {
       throw new CliError(`corral: ${name}: unknown key \`${key}\`. The known keys are ` +
         `${[...KNOWN_OPTIONS, ...CLI_ONLY_KEYS].join(', ')}. Remove it or correct its spelling.`, EXIT.USAGE);
     }
@@ -96,6 +108,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   for (const key of PATH_KEYS) {
     const value = values[key];
     if (typeof value === 'string' && !value.startsWith('file:')) values[key] = path.resolve(dir, value);
+    else if (Array.isArray(value)) values[key] = value.map((entry: unknown) => (typeof entry === 'string' ? path.resolve(dir, entry) : entry));
   }
   return { file, values };
 }

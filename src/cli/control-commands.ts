@@ -100,8 +100,10 @@ const commandFlags = { json: { type: 'boolean' } } as const;
 export async function runReload(argv: readonly string[], io: CliOutput): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...argv], options: commandFlags, allowPositionals: true });
   return eachApp(oneName(positionals, 'reload'), values.json === true, io,
-    async (app) => resultOf<ReloadResult>(await askApp(app, { command: 'reload' })),
-    (app, result) => `${app.name}: reloaded; every worker runs generation ${result.generation} (${result.duration} ms)\n`);
+    async (app) => resultOf<ReloadResult & { restartNeeded?: string[] }>(await askApp(app, { command: 'reload' })),
+    (app, result) => `${app.name}: reloaded; every worker runs generation ${result.generation} (${result.duration} ms)\n` +
+      (result.restartNeeded === undefined || result.restartNeeded.length === 0 ? ''
+        : `  changed in the config since the start, applied only by a restart ('corral restart ${app.name}'): ${result.restartNeeded.join(', ')}\n`));
 }
 
 export async function runScale(argv: readonly string[], io: CliOutput): Promise<number> {

@@ -32,9 +32,16 @@ export async function runLogs(argv: readonly string[], io: CliOutput): Promise<n
       'CORRAL_LOG_DIR, XDG_STATE_HOME and HOME choose where.', EXIT.NOT_RUNNING);
   }
   const render = values.json === true ? (line: string): string => `${JSON.stringify(parseLogLine(line))}\n` : (line: string): string => `${line}\n`;
-  for (const line of lastLines(files, count)) io.out(render(line));
-  if (values.follow !== true) return EXIT.OK;
-  return follow(file, (line) => io.out(render(line)));
+  // The current file is read up to its size now, and followed from exactly there: no line written
+  // meanwhile is missed or printed twice.
+  const current = existsSync(file) ? openSync(file, 'r') : undefined;
+  const size = current === undefined ? 0 : fstatSync(current).size;
+  for (const line of lastLines(files, count, file, size)) io.out(render(line));
+  if (values.follow !== true) {
+    if (current !== undefined) closeSync(current);
+    return EXIT.OK;
+  }
+  return follow(file, current ?? openSync(file, 'r'), size, (line) => io.out(render(line)));
 }
 
 /** The named app; without a name, the only running app, or the only app with a log file. */
@@ -51,11 +58,11 @@ async function appName(name: string | undefined): Promise<string> {
     : `corral logs: name the app: ${names.join(', ')}. For example 'corral logs ${names[0]!}'.`, names.length === 0 ? EXIT.NOT_RUNNING : EXIT.USAGE);
 }
 
-/** The last `count` lines of the files (oldest file first), reading the newest files first. */
-function lastLines(files: readonly string[], count: number): string[] {
+/** The last `count` lines of the files (oldest file first), reading the newest files first; `current` only up to `size`. */
+function lastLines(files: readonly string[], count: number, current: string, size: number): string[] {
   const lines: string[] = [];
   for (let index = files.length - 1; index >= 0 && lines.length < count; index -= 1) {
-    const text = readFileSync(files[index]!, 'utf8');
+    const text = files[index] === current ? readFileSync(current).subarray(0, size).toString('utf8') : readFileSync(files[index]!, 'utf8');
     const own = text.split('\n');
     if (own.at(-1) === '') own.pop();
     lines.unshift(...own.slice(Math.max(0, own.length - (count - lines.length))));
@@ -64,10 +71,10 @@ function lastLines(files: readonly string[], count: number): string[] {
 }
 
 /** Prints each new complete line of `file` until a signal ends the command; follows rotations. */
-function follow(file: string, onLine: (line: string) => void): Promise<number> {
+function follow(file: string, opened: number, from: number, onLine: (line: string) => void): Promise<number> {
   return new Promise((resolve) => {
-    let fd = openSync(file, 'r');
-    let position = fstatSync(fd).size;
+    let fd = opened;
+    let position = from;
     let inode = fstatSync(fd).ino;
     let partial = '';
     const buffer = Buffer.alloc(64 * 1024);

@@ -2,15 +2,15 @@
  * `corral start` arguments → createCluster() options. Flags override the config file; both are
  * checked by createCluster()'s own validation, and errors name the flag or the config key.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import util, { parseArgs } from 'node:util';
 import type { ClusterOptions } from '../managed/options.js';
-import { FlagValueError } from '../options/flag-parsers.js';
+import { environment, FlagValueError } from '../options/flag-parsers.js';
 import { OPTION_TABLE, type OptionFlag } from '../options/table.js';
 import { describeValue } from '../util/describe-value.js';
 import { CLI_KEY_TABLE, COMMAND_FLAGS } from './cli-options.js';
-import { CLI_ONLY_KEYS, findConfig, loadConfig } from './config-file.js';
+import { CLI_ONLY_KEYS, findConfig, loadConfig, PROFILE_KEY } from './config-file.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
@@ -71,6 +71,7 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
       sources.set(key, `${path.basename(configFile)}: ${key}`);
     }
   }
+  const configEnv = merged['env'];
   const [script, ...appArgs] = positionals;
   if (script !== undefined) {
     merged['exec'] = path.resolve(cwd, script);
@@ -103,6 +104,9 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   if (logFormat !== 'text' && logFormat !== 'json') {
     throw new CliError(`corral: ${sources.get('logFormat')}: expected 'text' or 'json', got ${describeValue(logFormat)}.`, EXIT.USAGE);
   }
+  const flagEnv = values['env'] === undefined ? undefined : environment(values['env'] as string[], { current: undefined, cwd });
+  const env = workerEnvironment(merged, configEnv, flagEnv, sources);
+  if (env !== undefined) merged['env'] = env;
   const watchFlag = values['watch-path'] as string[] | undefined;
   if (watchFlag !== undefined) {
     merged['watch'] = watchFlag.map((entry) => path.resolve(cwd, entry));
@@ -137,7 +141,7 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     }
   }
   const options: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(merged)) if (!CLI_ONLY_KEYS.has(key)) options[key] = value;
+  for (const [key, value] of Object.entries(merged)) if (!CLI_ONLY_KEYS.has(key) && !PROFILE_KEY.test(key)) options[key] = value;
   // Workers of `corral start` get exactly --node-args (or the config's execArgv), not the CLI's own Node flags.
   options['execArgv'] ??= [];
   // With a prefix or a log file, worker output goes through the primary, which tags each line.
@@ -162,6 +166,45 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     detach,
     watch,
   };
+}
+
+/**
+ * The workers' environment, from the lowest to the highest: the env files (in order), the config's
+ * `env`, its `env_<profile>` block, then --env flags. Undefined when none of them is given.
+ */
+function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, flagEnv: unknown, sources: ReadonlyMap<string, string>): Record<string, unknown> | undefined {
+  const files = merged['envFile'] === undefined ? [] : Array.isArray(merged['envFile']) ? merged['envFile'] as unknown[] : [merged['envFile']];
+  const fromFiles: Record<string, string> = {};
+  for (const file of files) {
+    if (typeof file !== 'string' || file === '') {
+      throw new CliError(`corral: ${sources.get('envFile') ?? 'envFile'}: expected the path of an environment file, got ${describeValue(file)}.`, EXIT.USAGE);
+    }
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new CliError(`corral: ${sources.get('envFile') ?? 'envFile'}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, EXIT.USAGE);
+    }
+    Object.assign(fromFiles, util.parseEnv(text));
+  }
+  const profile = merged['profile'];
+  let fromProfile: unknown;
+  if (profile !== undefined) {
+    const blocks = Object.keys(merged).filter((key) => PROFILE_KEY.test(key));
+    if (typeof profile !== 'string' || merged[`env_${profile}`] === undefined) {
+      throw new CliError(`corral: ${sources.get('profile') ?? 'profile'}: no env_${typeof profile === "string" ? profile : describeValue(profile)} block in the config file ` +
+        `(${blocks.length === 0 ? 'it has none; add one, e.g. env_production: { NODE_ENV: "production" }' : `it has ${blocks.join(', ')}`}).`, EXIT.USAGE);
+    }
+    fromProfile = merged[`env_${profile}`];
+    if (typeof fromProfile !== 'object' || fromProfile === null || Array.isArray(fromProfile)) {
+      throw new CliError(`corral: env_${profile}: expected an object of environment variables, got ${describeValue(fromProfile)}.`, EXIT.USAGE);
+    }
+  }
+  if (files.length === 0 && fromProfile === undefined && flagEnv === undefined) return configEnv as Record<string, unknown> | undefined;
+  // A non-object `env` is left for the option's own check to name.
+  const object = (value: unknown): object => (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {});
+  if (configEnv !== undefined && object(configEnv) !== configEnv) return configEnv as Record<string, unknown>;
+  return { ...fromFiles, ...object(configEnv), ...object(fromProfile), ...object(flagEnv) };
 }
 
 /** `--watch=<path>` → the hidden `--watch-path=<path>`; a plain `--watch` stays (app arguments after `--` are left alone). */

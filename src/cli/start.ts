@@ -44,11 +44,20 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   // From here on node:cluster in this process is the primary that forks the app's workers: for
   // the config file, and for the --primary module.
   const primary = processPrimary();
-  const request = await parseStart(argv, process.cwd());
+  const cwd = process.cwd();
+  const request = await parseStart(argv, cwd);
+  /** Settings changed in the config since the start, which only a restart applies (the latest reload's finding). */
+  let restartNeeded: string[] = [];
   let cluster: ManagedCluster;
   try {
     // A detached primary's workers write through it, into the log file with their tags.
-    cluster = createCluster(detached === undefined ? request.options : { ...request.options, silent: true }, { primary });
+    cluster = createCluster(detached === undefined ? request.options : { ...request.options, silent: true }, {
+      primary,
+      // Each reload reads the config file and the env files again: a changed env takes effect.
+      prepareReload: async () => {
+        restartNeeded = await rereadConfig(argv, cwd, request, cluster, log);
+      },
+    });
   } catch (error) {
     throw optionError(error, request);
   }
@@ -84,7 +93,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   // The control socket first: a second start of a running name is refused before anything forks.
   const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
     status: () => statusReport(cluster, startedAt),
-    reload: () => cluster.reload(),
+    reload: async () => ({ ...await cluster.reload(), restartNeeded }),
     scale: (request) => cluster.scale(request.workers ?? ''),
     stop: () => {
       log.log('info', 'stop', 'corral stop: shutting down gracefully');
@@ -161,6 +170,31 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   const code = finish(result, log);
   file?.close();
   return code;
+}
+
+/**
+ * Before a reload: the config file and env files as they are now. The new environment is what the
+ * new workers get; any other setting that changed needs a restart, and is said (and returned).
+ * A config that no longer reads fails the reload, and the app runs on unchanged.
+ */
+async function rereadConfig(argv: readonly string[], cwd: string, started: StartRequest, cluster: ManagedCluster, log: Logger): Promise<string[]> {
+  let fresh: StartRequest;
+  try {
+    fresh = await parseStart(argv, cwd);
+  } catch (error) {
+    throw Object.assign(new Error(`the config could not be read again, so nothing was reloaded and the app runs on unchanged: ${(error as Error).message.replace(/^corral: /, '')}`),
+      { code: 'CORRAL_ERR_CONFIG' });
+  }
+  cluster.setEnv(fresh.options.env ?? {});
+  const before = started.options as Record<string, unknown>;
+  const after = fresh.options as Record<string, unknown>;
+  const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((key) => key !== 'env' && JSON.stringify(before[key]) !== JSON.stringify(after[key])).sort();
+  if (changed.length > 0) {
+    log.log('warn', 'restart-needed', `changed since the start, and applied only by a restart (corral restart ${cluster.options.name}): ` +
+      `${changed.join(', ')}; this reload applies the new environment`, { changed });
+  }
+  return changed;
 }
 
 /** `--watch`: a reload when files change, said with what changed (watch.ts). */

@@ -33,6 +33,7 @@ import type { DrainReason, ExitInfo, ManagedWorker } from './managed-worker.js';
 import {
   normalizeOptions, timeout, type ClusterOptions, type ResolvedClusterOptions,
 } from './options.js';
+import { OPTION_TABLE } from '../options/table.js';
 import { OrphanGuard } from './orphan-guard.js';
 import { rollingReload } from './rolling-reload.js';
 import releaseTerminal from '../worker/release-terminal.cjs';
@@ -84,6 +85,9 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #startError: StartFailedError | undefined;
   /** Reloads and scalings run one at a time, in order. */
   #operations: Promise<unknown> = Promise.resolve();
+  /** The environment new workers get (options.env until setEnv()). */
+  #env: Readonly<Record<string, string | undefined>>;
+  readonly #prepareReload: (() => Promise<void>) | undefined;
 
   constructor(options: ClusterOptions, context: ManagedClusterContext = {}) {
     super();
@@ -91,6 +95,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     resolveExec({ exec: this.options.exec, cwd: this.options.cwd });
     this.inheritedSockets = socketsFromSystemd();
     this.#clock = context.clock ?? systemClock;
+    this.#env = this.options.env;
+    this.#prepareReload = context.prepareReload;
     if (context.primary !== undefined) {
       // A ClusterPrimary takes the systemd sockets by default too.
       this.#primary = context.primary;
@@ -117,7 +123,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       orphanGuard: this.#orphanGuard,
       // Workers see LISTEN_FDS and LISTEN_FDNAMES (they listen with `listen({ fd: 3 })`), but not
       // LISTEN_PID: it names the primary, and code that checks it would take the sockets for its own.
-      workerEnv: this.inheritedSockets.length > 0 ? { ...this.options.env, LISTEN_PID: undefined } : this.options.env,
+      workerEnv: () => (this.inheritedSockets.length > 0 ? { ...this.#env, LISTEN_PID: undefined } : this.#env),
       events: this,
       // A slot refilled during a reload starts from the code on disk, which is the reload's.
       generation: () => this.#reloading ?? this.#generation,
@@ -245,6 +251,14 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     return this.#closing;
   }
 
+  /**
+   * The environment workers forked from now on get, instead of `options.env` (checked as that
+   * option is); running workers keep theirs until a reload replaces them.
+   */
+  setEnv(env: Readonly<Record<string, string | undefined>>): void {
+    this.#env = OPTION_TABLE.env.resolve(env, {});
+  }
+
   /** The slot `worker` serves (or starts in, or drains from); undefined for a worker not of this cluster. */
   slotOf(worker: Worker): number | undefined {
     return this.#slots.slotOf(worker);
@@ -320,6 +334,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   }
 
   async #reload(): Promise<ReloadResult> {
+    await this.#prepareReload?.();
     const generation = ++this.#lastGeneration;
     const startedAt = this.#clock.now();
     this.#reloading = generation;

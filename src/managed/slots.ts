@@ -69,7 +69,7 @@ export interface SlotHost {
   /** Ends every worker, and what each started, if the primary dies. */
   readonly orphanGuard: OrphanGuard;
   /** The environment every worker gets (before its slot's own variables). */
-  readonly workerEnv: Readonly<Record<string, string | undefined>>;
+  workerEnv(): Readonly<Record<string, string | undefined>>;
   /** The cluster's events: the table emits restart, crashloop, startFailed, report and error. */
   readonly events: EventEmitter<ManagedClusterEvents>;
   /** The generation a refilled slot's worker gets. */
@@ -257,7 +257,7 @@ export class SlotTable {
     const { options, clock, events } = this.#host;
     this.#forks.record();
     const env = {
-      ...this.#host.workerEnv,
+      ...this.#host.workerEnv(),
       ...runtimeEnv(slot.index, {
         shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
       }, options.instanceVar === 'none' ? null : options.instanceVar),

@@ -203,5 +203,10 @@ export interface ManagedClusterContext {
   primary?: ClusterPrimary;
   /** @default the system clock */
   clock?: Clock;
+  /**
+   * Runs before each reload's first new worker is forked (`corral start` re-reads its config and
+   * env files here, and calls `setEnv()`); a rejection fails the reload before anything changes.
+   */
+  prepareReload?: () => Promise<void>;
 }
 

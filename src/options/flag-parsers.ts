@@ -54,3 +54,6 @@ export const argumentList: FlagParser = (text) => splitArgs(String(text));
 
 /** A path, relative to where corral was started. */
 export const pathFromCwd: FlagParser = (text, { cwd }) => path.resolve(cwd, String(text));
+
+/** Repeated paths, each relative to where corral was started. */
+export const pathsFromCwd: FlagParser = (text, { cwd }) => (typeof text === 'string' ? [text] : [...text]).map((entry) => path.resolve(cwd, entry));
