@@ -49,7 +49,7 @@ const startErrors: [string, string[], number, RegExp][] = [
   ['a bad readiness', [APP, '--ready', 'soon'], 2, /^corral: --ready: Expected `readyWhen` to be one of 'listening', 'online', 'manual', got 'soon'/],
   ['a bad timeout', [APP, '--shutdown-timeout', '10s'], 2, /^corral: --shutdown-timeout: Expected `shutdownTimeout` to be a finite number ≥ 0, got '10s'/],
   ['a malformed --env', [APP, '--env', 'NODE_ENV'], 2, /^corral: --env takes KEY=VALUE, got 'NODE_ENV' \(string\)\. For example --env NODE_ENV=production\./],
-  ['PM2\'s --env <profile>', [APP, '--env', 'production'], 2, /^corral: --env takes KEY=VALUE, got 'production' \(string\) \(PM2's '--env production' picks an env_production block of its ecosystem file; corral's --env sets one variable: --env NODE_ENV=production\)/],
+  ['PM2\'s --env <profile>', [APP, '--env', 'production'], 2, /^corral: --env takes KEY=VALUE, got 'production' \(string\) \(PM2's '--env production' picks the env_production block of its ecosystem file: here that is --profile production; --env sets one variable, e.g. --env NODE_ENV=production\)/],
   ['a bad log prefix', [APP, '--log-prefix', 'name'], 2, /^corral: --log-prefix: expected 'slot' or 'pid', got 'name'/],
   ['a missing script', [path.join(dir, 'missing.js')], 1, /^corral: Cannot fork the worker script .*missing\.js.*ENOENT/],
   ['a missing config file', [APP, '--config', 'nope.json'], 2, /^corral: --config nope\.json: no such file/],

@@ -31,7 +31,7 @@ export const environment: FlagParser = (text, { current }) => {
     if (equals <= 0) {
       // PM2's `--env production` picks an env_production block; corral's --env sets one variable.
       const pm2 = /^[a-z][a-z0-9_-]*$/.test(entry)
-        ? ` (PM2's '--env ${entry}' picks an env_${entry} block of its ecosystem file; corral's --env sets one variable: --env NODE_ENV=${entry})`
+        ? ` (PM2's '--env ${entry}' picks the env_${entry} block of its ecosystem file: here that is --profile ${entry}; --env sets one variable, e.g. --env NODE_ENV=${entry})`
         : '';
       throw new FlagValueError(`--env takes KEY=VALUE, got ${describeValue(entry)}${pm2}. For example --env NODE_ENV=production.`);
     }
