@@ -8,7 +8,7 @@
  * failure. Printed, or with --install written where systemd reads units, with the systemctl lines
  * to run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createCluster } from '../managed/managed-cluster.js';
@@ -90,7 +90,8 @@ export interface UnitRequest {
 }
 
 export function systemdUnit({ name, argv, user, shutdownTimeout }: UnitRequest): string {
-  const bin = path.resolve(process.argv[1]!);
+  // The file itself, not the node_modules/.bin link npx and npm run go through.
+  const bin = realpathSync(process.argv[1]!);
   const exec = [process.execPath, bin, 'start', ...argv].map(quote).join(' ');
   const account = os.userInfo();
   return `# Written by 'corral startup systemd'. systemd runs corral in the foreground: it is the
