@@ -164,9 +164,16 @@ describe('hangTimeout', () => {
     assert.equal(sleeps.length, 1, JSON.stringify(action.diagnosis.children));
     const [{ pids }] = await leftovers;
     assert.ok(pids.includes(sleeps[0]!.pid), 'the sleep it waited for was SIGKILLed with it');
-    // Dead: gone, or a zombie until whoever inherited it reaps it.
-    const stat = existsSync(`/proc/${sleeps[0]!.pid}/stat`) ? readFileSync(`/proc/${sleeps[0]!.pid}/stat`, 'latin1') : undefined;
-    assert.ok(stat === undefined || / Z /.test(stat), `the sleep still runs: ${stat}`);
+    // SIGKILL is delivered when the process next runs: it dies a moment later (gone, or a zombie
+    // until whoever inherited it reaps it). No event tells this process, so it looks every 10 ms.
+    const sleep = `/proc/${sleeps[0]!.pid}/stat`;
+    const deadline = Date.now() + 5_000;
+    let stat = existsSync(sleep) ? readFileSync(sleep, 'latin1') : undefined;
+    while (stat !== undefined && !/ Z /.test(stat) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      stat = existsSync(sleep) ? readFileSync(sleep, 'latin1') : undefined;
+    }
+    assert.ok(stat === undefined || / Z /.test(stat), `the sleep still runs 5 s after its SIGKILL: ${stat}`);
   });
 
   test('hangTimeout is checked against reportInterval, the heartbeat it watches', () => {
