@@ -12,10 +12,11 @@
 // worker stays hung (and keeps its share of connections) until someone kills it.
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { cpuMs, rssBytes } from './proc-stats.js';
 import { createCluster, type ClusterOptions, type Worker } from 'corral';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -41,16 +42,6 @@ const VARIANTS: readonly { label: string; options: Partial<ClusterOptions> }[] =
 
 interface Sample { idleCpu: number; idleRss: number; rps: number }
 const samples = new Map<string, Sample[]>(VARIANTS.map((variant) => [variant.label, []]));
-
-/** CPU time of a process (all its threads) in ms, from /proc/<pid>/schedstat (ns, not 10 ms ticks). */
-function cpuMs(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-}
-
-function rssBytes(pid: number): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb) * 1024;
-}
 
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

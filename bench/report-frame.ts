@@ -3,10 +3,11 @@
 // (reportInterval: 0): CPU time and RSS while idle, and requests per second under wrk. Variants
 // are interleaved over rounds; medians and the range of the rounds are printed.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { cpuMs, rssBytes } from './proc-stats.js';
 import { createCluster } from 'corral';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -21,16 +22,6 @@ writeFileSync(APP, `require('node:http').createServer((req, res) => res.end('hel
 interface Sample { idleCpuMs: number; idleRss: number; rps: number }
 const VARIANTS = [{ label: 'reports every 1000 ms', reportInterval: 1000 }, { label: 'reports off', reportInterval: 0 }] as const;
 const samples = new Map<string, Sample[]>(VARIANTS.map((variant) => [variant.label, []]));
-
-/** CPU time of a process (all its threads) in ms, from /proc/<pid>/schedstat (ns, not 10 ms ticks). */
-function cpuMs(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-}
-
-function rssBytes(pid: number): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb) * 1024;
-}
 
 async function measure(variant: (typeof VARIANTS)[number]): Promise<void> {
   const cluster = createCluster({ exec: APP, workers: 1, reportInterval: variant.reportInterval, execArgv: [] });

@@ -44,7 +44,9 @@ export function send(file: string, request: Omit<ControlRequest, 'v' | 'id'>, ti
 /** Whether a primary answers on `file` (and its pid). */
 export async function probe(file: string): Promise<{ alive: boolean; pid?: number }> {
   try {
-    const reply = await send(file, { command: 'status' }, 2_000);
+    // `launch` is cheap (status samples every process's CPU for 200 ms); any reply, even an
+    // error from a primary too old to know it, means it is alive.
+    const reply = await send(file, { command: 'launch' }, 2_000);
     const pid = reply.ok ? (reply.result as { pid?: unknown }).pid : undefined;
     return { alive: true, ...(typeof pid === 'number' ? { pid } : {}) };
   } catch (error) {
