@@ -11,10 +11,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { answer } from './http-answer.js';
 import { guardOf, workersOf } from './crash-storm.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,17 +59,6 @@ interface Running {
   primaryPid(): number;
   workerPids(): number[];
   reload(): Promise<void>;
-}
-
-function answer(target: number, pathname = '/'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = http.get({ host: '127.0.0.1', port: target, path: pathname, agent: false }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; }).on('end', () => resolve(body));
-    });
-    request.on('error', reject);
-    request.setTimeout(2_000, () => request.destroy(new Error('timeout')));
-  });
 }
 
 /** Polls every 20 ms until `done(pids seen in the last round)`; returns the ms it took. */

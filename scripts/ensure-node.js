@@ -16,6 +16,7 @@ const prefix = fileURLToPath(new URL(`../.cache/node-${version}/`, import.meta.u
 const binary = `${prefix}node_modules/.bin/node`;
 if (!existsSync(binary)) {
   mkdirSync(prefix, { recursive: true });
+  process.stderr.write(`ensure-node: downloading Node.js ${version} (the npm registry's node@${version}, about 30 MB) into ${prefix}, once\n`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   execFileSync(npm, ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--no-save', '--loglevel=error', `node@${version}`], {
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -10,6 +10,7 @@ const prefix = fileURLToPath(new URL(`../.cache/pm2-${version}/`, import.meta.ur
 const cli = `${prefix}node_modules/pm2/bin/pm2`;
 if (!existsSync(cli)) {
   mkdirSync(prefix, { recursive: true });
+  process.stderr.write(`ensure-pm2: downloading pm2@${version} from the npm registry into ${prefix}, once (the benchmark's peer)\n`);
   execFileSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--no-save', '--loglevel=error', `pm2@${version}`], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });

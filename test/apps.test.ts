@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
+import { startOptions } from './helpers/internals.js';
 import { startLoad } from './helpers/load.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
@@ -15,6 +16,17 @@ const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-apps-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => killPrograms());
+
+/** The environments detached apps were started in: whatever a test left running there is stopped after it, failed or not. */
+const detachedEnvs = new Set<Record<string, string | undefined>>();
+function detachedIn<T extends Record<string, string | undefined>>(env: T): T {
+  detachedEnvs.add(env);
+  return env;
+}
+afterEach(async () => {
+  for (const env of detachedEnvs) await runCommand(BIN, ['stop', 'all'], { cwd: dir, env });
+  detachedEnvs.clear();
+});
 
 const APP = path.join(dir, 'api.cjs');
 writeFileSync(APP, `require('node:http').createServer((req, res) => res.end(process.env.CORRAL_SLOT)).listen(Number(process.env.PORT), '127.0.0.1');\n`);
@@ -121,7 +133,7 @@ describe('corral start -d and corral logs', () => {
     const run = path.join(dir, `${label}-run`);
     const logs = path.join(dir, `${label}-logs`);
     mkdirSync(run, { recursive: true, mode: 0o700 });
-    return { CORRAL_RUN_DIR: run, CORRAL_LOG_DIR: logs, NODE_OPTIONS: '' };
+    return detachedIn({ CORRAL_RUN_DIR: run, CORRAL_LOG_DIR: logs, NODE_OPTIONS: '' });
   }
 
   /** Logs each request on stdout and its own start on stderr. */
@@ -250,7 +262,7 @@ require('node:http').createServer((req, res) => {
 
 describe('restart, and every app at once', () => {
   test('restart starts a detached app again as it was started; reload all and stop all act on every app; --json gives the results', { timeout: 60_000 }, async () => {
-    const env = { CORRAL_RUN_DIR: path.join(dir, 'all-run'), CORRAL_LOG_DIR: path.join(dir, 'all-logs'), NODE_OPTIONS: '' };
+    const env = detachedIn({ CORRAL_RUN_DIR: path.join(dir, 'all-run'), CORRAL_LOG_DIR: path.join(dir, 'all-logs'), NODE_OPTIONS: '' });
     mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
     const ports = [await freePort(), await freePort()];
     // Started from another directory, with a variable of its own: the restart keeps both.
@@ -329,6 +341,105 @@ describe('what PM2 users set', () => {
     const bad = await runCommand(BIN, ['start', app, '--instance-var', 'CORRAL_SLOT'], { cwd: dir, env });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--instance-var: Expected `instanceVar` to be an environment variable name such as NODE_APP_INSTANCE, or 'none'.*It may not be CORRAL_SLOT/);
+  });
+});
+
+describe('a PM2 ecosystem file', () => {
+  test('with two apps runs as it is: each app its own detached primary, PM2 keys translated, a profile for all; one app in the foreground with --only', { timeout: 60_000 }, async () => {
+    const env = detachedIn({ CORRAL_RUN_DIR: path.join(dir, 'eco-run'), CORRAL_LOG_DIR: path.join(dir, 'eco-logs'), NODE_OPTIONS: '', NODE_APP_INSTANCE: undefined });
+    mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
+    const project = path.join(dir, 'eco');
+    mkdirSync(path.join(project, 'jobs'), { recursive: true });
+    writeFileSync(path.join(project, 'api.cjs'), `require('node:http').createServer((req, res) => res.end(JSON.stringify({
+  greeting: process.env.GREETING, instance: process.env.NODE_APP_INSTANCE, args: process.argv.slice(2), execArgv: process.execArgv,
+}))).listen(Number(process.env.PORT), '127.0.0.1');\n`);
+    writeFileSync(path.join(project, 'jobs', 'jobs.cjs'), `require('node:http').createServer((req, res) => res.end(JSON.stringify({
+  cwd: process.cwd(), greeting: process.env.GREETING ?? null,
+}))).listen(Number(process.env.PORT), '127.0.0.1');\n`);
+    const [apiPort, jobsPort] = [await freePort(), await freePort()];
+    // As PM2's documentation writes one: CommonJS, snake_case keys, numbers in env, a deploy section.
+    writeFileSync(path.join(project, 'ecosystem.config.js'), `module.exports = {
+  apps: [{
+    name: 'eco-api', script: './api.cjs', instances: 2, exec_mode: 'cluster', port: ${apiPort}, args: '--mode fast',
+    node_args: '--max-old-space-size=256', env: { GREETING: 'hello' }, env_production: { GREETING: 'production' },
+    max_memory_restart: '300M', kill_timeout: 3000, listen_timeout: 8000, min_uptime: 2000, merge_logs: true, time: true,
+  }, {
+    name: 'eco-jobs', cwd: 'jobs', script: 'jobs.cjs', instances: 1, env: { PORT: ${jobsPort} },
+  }],
+  deploy: { production: { user: 'deploy', host: 'example.com' } },
+};
+`);
+    const foreground = await runCommand(BIN, ['start', 'ecosystem.config.js'], { cwd: project, env });
+    assert.equal(foreground.status, 2);
+    assert.match(foreground.stderr, /^corral start: ecosystem\.config\.js holds 2 apps \(eco-api, eco-jobs\)\. Each runs as its own primary, so together they run in the background: corral start ecosystem\.config\.js -d\. To run one in the foreground: corral start ecosystem\.config\.js --only eco-api\./);
+
+    const start = await runCommand(BIN, ['start', 'ecosystem.config.js', '-d', '--profile', 'production'], { cwd: project, env });
+    assert.equal(start.status, 0, start.stderr);
+    assert.match(start.stdout, /^eco-api: running in the background: primary pid \d+, 2 workers ready in \d+ ms\n(.*\n){3}eco-jobs: running in the background: primary pid \d+, 1 worker ready/);
+    const api = await (await fetch(`http://127.0.0.1:${apiPort}/`)).json() as Record<string, unknown>;
+    assert.deepEqual(api, { greeting: 'production', instance: api['instance'], args: ['--mode', 'fast'], execArgv: api['execArgv'] });
+    assert.ok(api['instance'] === '0' || api['instance'] === '1');
+    assert.ok((api['execArgv'] as string[]).includes('--max-old-space-size=256'), String(api['execArgv']));
+    // The profile applies to the apps that have its block; the other runs on its env, in its cwd.
+    assert.deepEqual(await (await fetch(`http://127.0.0.1:${jobsPort}/`)).json(), { cwd: path.join(project, 'jobs'), greeting: null });
+    assert.deepEqual((await list(env)).map((app) => [app.name, app.workers.configured]), [['eco-api', 2], ['eco-jobs', 1]]);
+    const logs = await runCommand(BIN, ['logs', 'eco-api', '-n', '50'], { cwd: project, env });
+    assert.match(logs.stdout, /PM2 keys left out, as they change nothing here: deploy \(pm2 deploy's settings; corral does not deploy\); exec_mode \(corral always runs an app as a cluster\); merge_logs \(.*\); time \(/);
+    // Each PM2 key became the corral option of the same meaning.
+    const { options } = await startOptions.parseStart(['ecosystem.config.js', '--only', 'eco-api', '--profile', 'production'], project);
+    assert.deepEqual({ ...options }, {
+      name: 'eco-api', exec: path.join(project, 'api.cjs'), workers: 2, args: ['--mode', 'fast'], execArgv: ['--max-old-space-size=256'],
+      env: { GREETING: 'production', PORT: String(apiPort) }, maxMemory: '300M', shutdownTimeout: 3000, startTimeout: 8000,
+      restart: { minUptime: 2000 },
+    });
+    // restart starts it the way it was started: that one app of the file, with the profile.
+    const restart = await runCommand(BIN, ['restart', 'eco-api'], { cwd: dir, env });
+    assert.equal(restart.status, 0, restart.stderr);
+    assert.equal((await (await fetch(`http://127.0.0.1:${apiPort}/`)).json() as Record<string, unknown>)['greeting'], 'production');
+    const stop = await runCommand(BIN, ['stop', 'all'], { cwd: dir, env });
+    assert.equal(stop.status, 0, stop.stderr);
+    const running = await list(env);
+    await Promise.all(running.map((app) => whenGone(app.pid)));
+
+    // --only: one app, in the foreground.
+    const one = startProgram(BIN, ['start', 'ecosystem.config.js', '--only', 'eco-jobs'], { cwd: project, env });
+    await one.waitForErr(/ready: 1 worker/);
+    assert.deepEqual(await (await fetch(`http://127.0.0.1:${jobsPort}/`)).json(), { cwd: path.join(project, 'jobs'), greeting: null });
+    one.child.kill('SIGTERM');
+    assert.equal((await exitOf(one)).code, 0);
+  });
+
+  test('PM2 keys corral cannot honour are refused with its equivalent; unknown keys, clashing names and a wrong --only are named', async () => {
+    const env = detachedIn({ CORRAL_RUN_DIR: path.join(dir, 'eco-bad-run'), NODE_OPTIONS: '' });
+    mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
+    const project = path.join(dir, 'eco-bad');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'api.cjs'), '');
+    const cases: [string, RegExp][] = [
+      ["{ apps: [{ script: 'api.cjs', cron_restart: '0 0 * * *' }] }", /ecosystem\.config\.js: apps\[0\]: PM2's `cron_restart`: corral has no cron of its own: maxAge: '24h' replaces each worker .* 'corral reload <name>'/],
+      ["{ apps: [{ script: 'api.cjs', out_file: './out.log' }] }", /PM2's `out_file`: corral writes one log file per app, <log dir>\/<name>\.log .* 'corral logs <name>'/],
+      ["{ apps: [{ script: 'api.cjs', exec_mode: 'fork' }] }", /PM2's `exec_mode`: fork mode: corral runs every app as a cluster of workers\. For one process, set instances: 1/],
+      ["{ apps: [{ script: 'api.cjs', wait_ready: true }] }", /PM2's `wait_ready`: corral's equivalent is ready: 'manual', with the app calling ready\(\) from 'corral\/worker'/],
+      ["{ apps: [{ script: 'api.cjs', scirpt: 'api.cjs' }] }", /apps\[0\]: unknown key `scirpt`\. The known keys are .*and PM2's ecosystem keys/],
+      ["{ apps: [{ script: 'api.cjs', exec: 'api.cjs' }] }", /apps\[0\]: PM2's `script` and `exec` both set exec: keep one\./],
+      ["{ apps: [{ script: 'api.cjs' }, { script: './api.cjs' }] }", /apps\[0\] and .*apps\[1\] are both named api/],
+      ["{ apps: [] }", /apps: expected a list of apps/],
+      ["{ apps: [{ script: 'api.cjs' }], workers: 2 }", /`workers` beside `apps`: settings go into each app/],
+    ];
+    for (const [config, message] of cases) {
+      writeFileSync(path.join(project, 'ecosystem.config.js'), `module.exports = ${config};\n`);
+      const result = await runCommand(BIN, ['start', 'ecosystem.config.js', '-d'], { cwd: project, env });
+      assert.equal(result.status, 2, `${config}: ${result.stderr}`);
+      assert.match(result.stderr, message, config);
+    }
+    writeFileSync(path.join(project, 'ecosystem.config.js'), "module.exports = { apps: [{ name: 'a', script: 'api.cjs' }, { name: 'b', script: 'api.cjs' }] };\n");
+    const only = await runCommand(BIN, ['start', 'ecosystem.config.js', '--only', 'c'], { cwd: project, env });
+    assert.equal(only.status, 2);
+    assert.match(only.stderr, /--only c: ecosystem\.config\.js has no app of that name \(its apps: a, b\)/);
+    const systemd = await runCommand(BIN, ['startup', 'systemd', 'ecosystem.config.js'], { cwd: project, env });
+    assert.equal(systemd.status, 2);
+    assert.match(systemd.stderr, /a unit runs one app's primary\. Make one unit per app: corral startup systemd ecosystem\.config\.js --only a; corral startup systemd ecosystem\.config\.js --only b\./);
+    assert.deepEqual(await list(env), [], 'nothing started');
   });
 });
 

@@ -12,7 +12,7 @@ const require = createRequire(import.meta.url);
 // ajv's 2020-12 build is CommonJS with a default export.
 const Ajv2020 = (require('ajv/dist/2020.js') as { default: new (options: object) => { compile(schema: object): ((data: unknown) => boolean) & { errors?: unknown } } }).default;
 const schema = JSON.parse(readFileSync(new URL('../../corral.config.schema.json', import.meta.url), 'utf8')) as {
-  properties: Record<string, unknown>;
+  $defs: { appKeys: { properties: Record<string, unknown> } };
 };
 const validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
 const CLI_ONLY = ['logPrefix', 'logFormat', 'logFile', 'logMaxSize', 'logMaxFiles', 'envFile', 'profile', 'watch', 'primary', '$schema'];
@@ -34,7 +34,7 @@ test('corral.config.schema.json is what the option tables declare (npm run schem
 test('the schema lists exactly the options createCluster() knows, plus the CLI-only keys', () => {
   // Every option has a resolved value, so the resolved options' keys are the known options.
   const known = Object.keys(createCluster({ exec: WORKER_FIXTURE }).options);
-  assert.deepEqual(Object.keys(schema.properties).filter((key) => !CLI_ONLY.includes(key)).sort(), known.sort());
+  assert.deepEqual(Object.keys(schema.$defs.appKeys.properties).filter((key) => !CLI_ONLY.includes(key)).sort(), known.sort());
 });
 
 const valid: Record<string, unknown>[] = [
@@ -62,4 +62,15 @@ test('configs the schema accepts, corral accepts; configs it refuses, corral ref
     assert.equal(validate(config), false, `schema refuses ${JSON.stringify(config)}`);
     assert.equal(corralAccepts(config), false, `corral refuses ${JSON.stringify(config)}`);
   }
+});
+
+test('the schema takes env_<profile> blocks and several apps, each with the keys of one', () => {
+  for (const config of [
+    { env_production: { NODE_ENV: 'production' } },
+    { apps: [{ name: 'api', exec: './api.js', workers: 2, env_staging: { A: 'b' } }, { name: 'jobs', exec: './jobs.js', logFile: true }] },
+    { $schema: './corral.config.schema.json', apps: [{ exec: './api.js' }] },
+  ]) assert.equal(validate(config), true, `schema accepts ${JSON.stringify(config)}: ${JSON.stringify(validate.errors)}`);
+  for (const config of [
+    { apps: [] }, { apps: [{ wokers: 2 }] }, { apps: [{ apps: [] }] }, { env_production: { PORT: 1 } }, { 'env_': {} }, { apps: {} },
+  ]) assert.equal(validate(config), false, `schema refuses ${JSON.stringify(config)}`);
 });

@@ -8,11 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
-import { assertPortFree, countBy, fetchMany } from './helpers/net-client.js';
+import { countBy, fetchMany, freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, startProgram, type Program } from './helpers/program.js';
 
 const CPUS = os.cpus().length;
 const SEED_DIR = fileURLToPath(new URL('../../examples/seed/', import.meta.url));
+const PORT_MAP = fileURLToPath(new URL('../../test/fixtures/seed/port-map.cjs', import.meta.url));
 const NODE_COPIES = mkdtempSync(path.join(os.tmpdir(), 'corral-seed-'));
 afterEach(killPrograms);
 after(() => rmSync(NODE_COPIES, { recursive: true, force: true }));
@@ -20,15 +21,20 @@ after(() => rmSync(NODE_COPIES, { recursive: true, force: true }));
 type Runtime = 'corral' | 'node:cluster';
 const RUNTIMES: readonly Runtime[] = ['corral', 'node:cluster'];
 
-/** Runs a seed program as shipped (corral), or a copy with the tutorial's original require line. */
-function runSeed(name: string, runtime: Runtime): Program {
+/**
+ * Runs a seed program as shipped (corral), or a copy with the tutorial's original require line.
+ * `port`: the free port its hard-coded 8000 is mapped to (fixtures/seed/port-map.cjs), in the
+ * primary and in every worker, so that the test binds no fixed port.
+ */
+function runSeed(name: string, runtime: Runtime, port?: number): Program {
   const shipped = path.join(SEED_DIR, name);
-  if (runtime === 'corral') return startProgram(shipped);
+  const env = port === undefined ? {} : { NODE_OPTIONS: `--require ${PORT_MAP}`, CORRAL_TEST_PORT_MAP: `8000:${port}` };
+  if (runtime === 'corral') return startProgram(shipped, [], { env });
   const source = readFileSync(shipped, 'utf8');
   assert.match(source, /require\('corral'\)/);
   const original = path.join(NODE_COPIES, name);
   writeFileSync(original, source.replace("require('corral')", "require('cluster')"));
-  return startProgram(original);
+  return startProgram(original, [], { env });
 }
 
 /** Runs `scenario` on both runtimes and asserts they observed the same thing. */
@@ -92,17 +98,17 @@ describe('seed programs in CommonJS on corral, against node:cluster', () => {
     assert.deepEqual(seen.received, Array.from({ length: CPUS }, (_, i) => `Worker ${i + 1} received: big announcement to all workers`));
   });
 
-  test('hello-world (seed 2): one worker per CPU on port 8000, every answer "hello world", a dead worker is logged', async () => {
+  test('hello-world (seed 2): one worker per CPU on one port (its 8000), every answer "hello world", a dead worker is logged', async () => {
     const seen = await sameOnBoth(async (runtime) => {
-      await assertPortFree(8000);
-      const program = runSeed('hello-world.cjs', runtime);
+      const port = await freePort();
+      const program = runSeed('hello-world.cjs', runtime, port);
       const [master] = await program.waitFor(/^Master process id is \d+$/);
       const started = await program.waitFor(/^Worker started, process id \d+$/, CPUS);
       const workerPids = [...new Set(started.map((line) => Number(line.split(' ').pop())))];
-      const bodies = await fetchMany(8000, 40);
+      const bodies = await fetchMany(port, 40);
       process.kill(workerPids[0]!, 'SIGKILL');
       await program.waitFor(new RegExp(`^worker process died id  ${workerPids[0]}$`));
-      const stillServing = await fetchMany(8000, 4);
+      const stillServing = await fetchMany(port, 4);
       return {
         masterIsPrimary: master === `Master process id is ${program.child.pid}`,
         workers: workerPids.length,

@@ -78,5 +78,6 @@ export const COMMAND_FLAGS: readonly OptionFlag[] = [
     help: 'run in the background: start, wait until ready, print the pid\nand the log file, exit (the log file is written)',
   },
   { name: 'config', value: '<file>', help: 'a config file (default: ./corral.config.{mjs,js,cjs,json} if present)' },
+  { name: 'only', value: '<name[,name]>', help: 'of a config file with several apps, start only these' },
   { name: 'help', short: 'h', value: '', help: 'print this help' },
 ];

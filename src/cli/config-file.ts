@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import util from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { KNOWN_OPTIONS, OPTION_TABLE } from '../options/table.js';
+import { KNOWN_OPTIONS, normalizeName, OPTION_TABLE } from '../options/table.js';
+import { PM2_FILE_KEYS, PM2_KEYS, PM2_SHAPES } from './pm2-keys.js';
 import { CLI_KEY_TABLE } from './cli-options.js';
 import { describeValue } from '../util/describe-value.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -37,16 +38,28 @@ const PATH_KEYS: readonly string[] = [...Object.entries(OPTION_TABLE), ...Object
  */
 export const CONFIG_LOAD_TIMEOUT = 10_000;
 
+/** One app of a config file: its values, in corral's keys, with paths made absolute. */
+export interface ConfigApp {
+  /** Where it is, for messages: `ecosystem.config.js: apps[1]`, or the file's name. */
+  readonly where: string;
+  readonly values: Readonly<Record<string, unknown>>;
+  /** PM2 keys left out because they change nothing here, each with the reason (said at the start). */
+  readonly notes: readonly string[];
+}
+
 export interface LoadedConfig {
   readonly file: string;
-  readonly values: Readonly<Record<string, unknown>>;
+  /** One app, or the entries of `apps` (PM2's ecosystem form). */
+  readonly apps: readonly ConfigApp[];
+  /** Keys beside `apps` that change nothing here (PM2's `deploy`), with the reason. */
+  readonly notes: readonly string[];
 }
 
 /** The config file named by --config, else the first of CONFIG_NAMES in `cwd`, else none. */
-export function findConfig(explicit: string | undefined, cwd: string): string | undefined {
+export function findConfig(explicit: string | undefined, cwd: string, label = `--config ${explicit}`): string | undefined {
   if (explicit !== undefined) {
     const file = path.resolve(cwd, explicit);
-    if (!existsSync(file)) throw new CliError(`corral: --config ${explicit}: no such file (looked for ${file}).`, EXIT.USAGE);
+    if (!existsSync(file)) throw new CliError(`corral: ${label}: no such file (looked for ${file}).`, EXIT.USAGE);
     return file;
   }
   return CONFIG_NAMES.map((name) => path.join(cwd, name)).find((file) => existsSync(file));
@@ -91,26 +104,114 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new CliError(`corral: ${name} must export an object of options (export default { exec: './server.js', workers: 'max' }), ` +
-      `got ${describeValue(raw)}.`, EXIT.USAGE);
+      `or of apps (module.exports = { apps: [{ name: 'api', script: './api.js' }, …] }), got ${describeValue(raw)}.`, EXIT.USAGE);
   }
+  if (!Object.hasOwn(raw, 'apps')) return { file, apps: [readApp(raw, name, name, path.dirname(file), false)], notes: [] };
+  // PM2's ecosystem form: { apps: [...] }, each entry an app of its own.
+  const notes: string[] = [];
+  for (const key of Object.keys(raw)) {
+    if (key === 'apps' || key === '$schema') continue;
+    const note = PM2_FILE_KEYS[key];
+    if (note === undefined) {
+      throw new CliError(`corral: ${name}: \`${key}\` beside \`apps\`: settings go into each app (apps: [{ name: 'api', ${key}: … }]).`, EXIT.USAGE);
+    }
+    notes.push(`${key} (${note})`);
+  }
+  const list = snapshot(raw, 'apps', 'apps', name);
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new CliError(`corral: ${name}: apps: expected a list of apps (apps: [{ name: 'api', script: './api.js' }]), got ${describeValue(list)}.`, EXIT.USAGE);
+  }
+  const apps = list.map((entry: unknown, index) => {
+    const where = `${name}: apps[${index}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new CliError(`corral: ${where}: expected an app's settings ({ name: 'api', script: './api.js' }), got ${describeValue(entry)}.`, EXIT.USAGE);
+    }
+    return readApp(entry, where, name, path.dirname(file), true);
+  });
+  const seen = new Map<string, string>();
+  for (const app of apps) {
+    const appName = appNameOf(app.values);
+    const other = seen.get(appName);
+    if (other !== undefined) {
+      throw new CliError(`corral: ${other} and ${app.where} are both named ${appName}: each app runs as its own primary, under its own name. ` +
+        'Give each a name of its own (name: \'api\').', EXIT.USAGE);
+    }
+    seen.set(appName, app.where);
+  }
+  return { file, apps, notes };
+}
+
+/** The name an app of a config file runs under: its `name`, else its script's base name (as createCluster() gives it). */
+export function appNameOf(values: Readonly<Record<string, unknown>>): string {
+  const name = values['name'];
+  if (typeof name === 'string') return name;
+  return normalizeName(undefined, typeof values['exec'] === 'string' ? values['exec'] : 'app');
+}
+
+/**
+ * One app's keys: corral's, the CLI's, env_<profile> blocks, and PM2's (pm2-keys.ts), checked and
+ * translated into corral's. Paths are made absolute: relative to the file, and a PM2 `script`
+ * relative to the app's `cwd` when it has one (as PM2 resolves it).
+ */
+function readApp(raw: object, where: string, fileName: string, dir: string, listed: boolean): ConfigApp {
   const values: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const translated: { key: string; pm2: string; value: unknown }[] = [];
   for (const key of Object.keys(raw)) {
     if (key === '$schema') continue;
+    const value = snapshot(raw, key, key, fileName);
     // `env_production`, `env_staging`…: environment profiles, chosen with --profile (as PM2's ecosystem file has them).
-    if (!KNOWN_OPTIONS.has(key) && !CLI_ONLY_KEYS.has(key) && !PROFILE_KEY.test(key)) {
-      throw new CliError(`corral: ${name}: unknown key \`${key}\`. The known keys are ` +
-        `${[...KNOWN_OPTIONS, ...CLI_ONLY_KEYS].join(', ')}. Remove it or correct its spelling.`, EXIT.USAGE);
+    if (KNOWN_OPTIONS.has(key) || CLI_ONLY_KEYS.has(key) || PROFILE_KEY.test(key)) {
+      values[key] = PM2_SHAPES[key]?.(value) ?? value;
+      continue;
     }
-    values[key] = snapshot(raw, key, key, name);
+    const translate = PM2_KEYS[key];
+    if (translate === undefined) {
+      throw new CliError(`corral: ${where}: unknown key \`${key}\`. The known keys are ` +
+        `${[...KNOWN_OPTIONS, ...CLI_ONLY_KEYS].join(', ')}, env_<profile>, and PM2's ecosystem keys (the README's "Coming from PM2"). ` +
+        'Remove it or correct its spelling.', EXIT.USAGE);
+    }
+    const outcome = translate(value);
+    if (outcome.refuse !== undefined) throw new CliError(`corral: ${where}: PM2's \`${key}\`: ${outcome.refuse}.`, EXIT.USAGE);
+    if (outcome.note !== undefined) notes.push(`${key} (${outcome.note})`);
+    for (const [target, setting] of Object.entries(outcome.set ?? {})) translated.push({ key: target, pm2: key, value: setting });
   }
-  // Paths in the file are relative to the file, not to wherever corral was started.
-  const dir = path.dirname(file);
+  const setBy = new Map<string, string>();
+  for (const { key, pm2, value } of translated) {
+    const [top, field] = key.split('.') as [string, string | undefined];
+    const earlier = setBy.get(key) ?? (field === undefined && values[top] !== undefined ? top : undefined);
+    if (earlier !== undefined) {
+      throw new CliError(`corral: ${where}: PM2's \`${pm2}\` and \`${earlier}\` both set ${key}: keep one.`, EXIT.USAGE);
+    }
+    setBy.set(key, pm2);
+    if (field === undefined) values[top] = value;
+    else {
+      const nested = values[top] ?? {};
+      if (typeof nested !== 'object' || nested === null || Array.isArray(nested)) {
+        throw new CliError(`corral: ${where}: PM2's \`${pm2}\` sets ${key}, but ${top} is ${describeValue(nested)}: keep one.`, EXIT.USAGE);
+      }
+      if (Object.hasOwn(nested, field)) throw new CliError(`corral: ${where}: PM2's \`${pm2}\` and ${key} both set ${key}: keep one.`, EXIT.USAGE);
+      values[top] = { ...nested, [field]: value };
+    }
+  }
+  // PM2 passes env values on as strings (PORT: 3000 is '3000'); so does an app of an ecosystem file.
+  if (listed) {
+    for (const key of Object.keys(values).filter((candidate) => candidate === 'env' || PROFILE_KEY.test(candidate))) values[key] = envStrings(values[key]);
+  }
+  const cwd = typeof values['cwd'] === 'string' ? path.resolve(dir, values['cwd']) : undefined;
   for (const key of PATH_KEYS) {
     const value = values[key];
-    if (typeof value === 'string' && !value.startsWith('file:')) values[key] = path.resolve(dir, value);
-    else if (Array.isArray(value)) values[key] = value.map((entry: unknown) => (typeof entry === 'string' ? path.resolve(dir, entry) : entry));
+    const base = key === 'exec' && setBy.has('exec') && cwd !== undefined ? cwd : dir;
+    if (typeof value === 'string' && !value.startsWith('file:')) values[key] = path.resolve(base, value);
+    else if (Array.isArray(value)) values[key] = value.map((entry: unknown) => (typeof entry === 'string' ? path.resolve(base, entry) : entry));
   }
-  return { file, values };
+  return { where, values, notes };
+}
+
+/** Numbers and booleans of an env block as the strings a process's environment holds. */
+function envStrings(env: unknown): unknown {
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) return env;
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, typeof value === 'number' || typeof value === 'boolean' ? String(value) : value]));
 }
 
 /**

@@ -10,7 +10,7 @@ import { environment, FlagValueError } from '../options/flag-parsers.js';
 import { OPTION_TABLE, type OptionFlag } from '../options/table.js';
 import { describeValue } from '../util/describe-value.js';
 import { CLI_KEY_TABLE, COMMAND_FLAGS } from './cli-options.js';
-import { CLI_ONLY_KEYS, findConfig, loadConfig, PROFILE_KEY } from './config-file.js';
+import { appNameOf, CLI_ONLY_KEYS, findConfig, loadConfig, PROFILE_KEY, type ConfigApp, type LoadedConfig } from './config-file.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
@@ -39,6 +39,8 @@ export interface StartRequest {
   readonly detach: boolean;
   /** `--watch`: the paths whose changes reload the app (absolute), or undefined. */
   readonly watch: readonly string[] | undefined;
+  /** PM2 keys of the config file left out, each with why that changes nothing (said at the start). */
+  readonly pm2Notes: readonly string[];
 }
 
 /** Every flag that sets a key (an option, or a key of the CLI's own), with the key it sets. */
@@ -61,15 +63,38 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   const { values, positionals } = parseArgs({
     args: watchPaths(joinDashValues(argv)), options: START_FLAGS, allowPositionals: true, strict: true,
   });
-  const configFile = findConfig(values['config'] as string | undefined, cwd);
+  // `corral start ecosystem.config.js`: a config file given as the script.
+  let configArg = values['config'] as string | undefined;
+  let configLabel: string | undefined;
+  if (positionals[0] !== undefined && isConfigFileName(positionals[0])) {
+    if (configArg !== undefined) {
+      throw new CliError(`corral start: ${positionals[0]} and --config ${configArg}: two config files. Give one.`, EXIT.USAGE);
+    }
+    if (positionals.length > 1) {
+      throw new CliError(`corral start: ${positionals[0]} is a config file: the app's arguments go into it (args), not after it.`, EXIT.USAGE);
+    }
+    configArg = positionals.shift();
+    configLabel = `${configArg}, the config file to start,`;
+  }
+  const configFile = findConfig(configArg, cwd, configLabel);
+  const only = onlyNames(values['only'] as string | undefined);
   const merged: Record<string, unknown> = {};
   const sources = new Map<string, string>();
+  let notes: string[] = [];
+  const fileProfiles = new Set<string>();
+  if (configFile === undefined && only !== undefined) {
+    throw new CliError('corral start: --only picks apps of a config file, and there is none here. Give one (corral start ecosystem.config.js --only api).', EXIT.USAGE);
+  }
   if (configFile !== undefined) {
     const config = await loadConfig(configFile);
-    for (const [key, value] of Object.entries(config.values)) {
+    const app = chooseApp(config, only, values['detach'] === true);
+    for (const [key, value] of Object.entries(app.values)) {
       merged[key] = value;
-      sources.set(key, `${path.basename(configFile)}: ${key}`);
+      sources.set(key, `${app.where}: ${key}`);
     }
+    notes = [...config.notes, ...app.notes];
+    // With several apps, --profile applies to those that have that block (as PM2's --env does).
+    for (const other of config.apps) for (const key of Object.keys(other.values)) if (PROFILE_KEY.test(key)) fileProfiles.add(key);
   }
   const configEnv = merged['env'];
   const [script, ...appArgs] = positionals;
@@ -105,7 +130,7 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     throw new CliError(`corral: ${sources.get('logFormat')}: expected 'text' or 'json', got ${describeValue(logFormat)}.`, EXIT.USAGE);
   }
   const flagEnv = values['env'] === undefined ? undefined : environment(values['env'] as string[], { current: undefined, cwd });
-  const env = workerEnvironment(merged, configEnv, flagEnv, sources);
+  const env = workerEnvironment(merged, configEnv, flagEnv, sources, fileProfiles);
   if (env !== undefined) merged['env'] = env;
   const watchFlag = values['watch-path'] as string[] | undefined;
   if (watchFlag !== undefined) {
@@ -165,14 +190,56 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     logMaxFiles: logMaxFiles as number,
     detach,
     watch,
+    pm2Notes: notes,
   };
+}
+
+/** A config file's name given where the script goes: corral.config.*, ecosystem.config.*, any *.config.{js,cjs,mjs,ts,mts,cts}, or a .json file. */
+export function isConfigFileName(arg: string): boolean {
+  return /\.config\.[cm]?[jt]s$/.test(arg) || arg.endsWith('.json');
+}
+
+/** `--only api,worker` → ['api', 'worker']. */
+function onlyNames(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (names.length === 0) throw new CliError('corral start: --only takes app names, e.g. --only api or --only api,worker.', EXIT.USAGE);
+  return names;
+}
+
+/** The app of the config file to start: the one it has, or the one --only names; several → SeveralAppsError. */
+function chooseApp(config: LoadedConfig, only: readonly string[] | undefined, detach: boolean): ConfigApp {
+  const names = config.apps.map((app) => appNameOf(app.values));
+  const file = path.basename(config.file);
+  if (only !== undefined) {
+    const unknown = only.filter((name) => !names.includes(name));
+    if (unknown.length > 0) {
+      throw new CliError(`corral start: --only ${unknown.join(',')}: ${file} has no app of that name (its apps: ${names.join(', ')}).`, EXIT.USAGE);
+    }
+  }
+  const chosen = config.apps.filter((_app, index) => only === undefined || only.includes(names[index]!));
+  if (chosen.length === 1) return chosen[0]!;
+  throw new SeveralAppsError(config.file, chosen.map((app) => appNameOf(app.values)), detach);
+}
+
+/**
+ * The config file holds several apps (and --only did not pick one): each runs as its own primary,
+ * so together they can only run in the background (`-d`: start-several.ts).
+ */
+export class SeveralAppsError extends CliError {
+  constructor(readonly file: string, readonly names: readonly string[], readonly detach: boolean) {
+    const base = path.basename(file);
+    super(`corral start: ${base} holds ${names.length} apps (${names.join(', ')}). Each runs as its own primary, so together they run ` +
+      `in the background: corral start ${base} -d. To run one in the foreground: corral start ${base} --only ${names[0]}.`, EXIT.USAGE);
+  }
 }
 
 /**
  * The workers' environment, from the lowest to the highest: the env files (in order), the config's
  * `env`, its `env_<profile>` block, then --env flags. Undefined when none of them is given.
  */
-function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, flagEnv: unknown, sources: ReadonlyMap<string, string>): Record<string, unknown> | undefined {
+function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, flagEnv: unknown, sources: ReadonlyMap<string, string>,
+  fileProfiles: ReadonlySet<string>): Record<string, unknown> | undefined {
   const files = merged['envFile'] === undefined ? [] : Array.isArray(merged['envFile']) ? merged['envFile'] as unknown[] : [merged['envFile']];
   const fromFiles: Record<string, string> = {};
   for (const file of files) {
@@ -191,11 +258,11 @@ function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, 
   let fromProfile: unknown;
   if (profile !== undefined) {
     const blocks = Object.keys(merged).filter((key) => PROFILE_KEY.test(key));
-    if (typeof profile !== 'string' || merged[`env_${profile}`] === undefined) {
+    if (typeof profile !== 'string' || (merged[`env_${profile}`] === undefined && !fileProfiles.has(`env_${profile}`))) {
       throw new CliError(`corral: ${sources.get('profile') ?? 'profile'}: no env_${typeof profile === "string" ? profile : describeValue(profile)} block in the config file ` +
         `(${blocks.length === 0 ? 'it has none; add one, e.g. env_production: { NODE_ENV: "production" }' : `it has ${blocks.join(', ')}`}).`, EXIT.USAGE);
     }
-    fromProfile = merged[`env_${profile}`];
+    fromProfile = merged[`env_${profile}`] ?? {};
     if (typeof fromProfile !== 'object' || fromProfile === null || Array.isArray(fromProfile)) {
       throw new CliError(`corral: env_${profile}: expected an object of environment variables, got ${describeValue(fromProfile)}.`, EXIT.USAGE);
     }

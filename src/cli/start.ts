@@ -5,7 +5,8 @@
  */
 import { ensureRunDirectory, socketPath } from '../control/run-dir.js';
 import { ControlServer } from '../control/server.js';
-import { statusReport } from '../control/status-report.js';
+import { statusPids, statusReport } from '../control/status-report.js';
+import { CpuMeter } from '../control/process-stats.js';
 import {
   CorralError, describeStartFailure, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
   InvalidWorkerCountError, PrimaryModuleError, ReloadFailedError, StartFailedError,
@@ -16,7 +17,8 @@ import { handleSignals, type SignalAction } from '../managed/signals.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadPrimaryModule, processPrimary } from './primary-module.js';
-import { parseStart, type StartRequest } from './start-options.js';
+import { parseStart, SeveralAppsError, type StartRequest } from './start-options.js';
+import { startSeveral } from './start-several.js';
 import type { CliOutput } from './output-sink.js';
 import { fileSink, passWorkerOutput, terminalSink, type WorkerLineSink } from './worker-output.js';
 import { startDetached, withoutDetach, type DetachedChild } from './detach.js';
@@ -45,7 +47,14 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   // the config file, and for the --primary module.
   const primary = processPrimary();
   const cwd = process.cwd();
-  const request = await parseStart(argv, cwd);
+  let request: StartRequest;
+  try {
+    request = await parseStart(argv, cwd);
+  } catch (error) {
+    // A config file of several apps: with -d, each starts as its own detached primary.
+    if (error instanceof SeveralAppsError && error.detach && detached === undefined) return startSeveral(argv, error, streams);
+    throw error;
+  }
   /** Settings changed in the config since the start, which only a restart applies (the latest reload's finding). */
   let restartNeeded: string[] = [];
   let cluster: ManagedCluster;
@@ -66,8 +75,13 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     argv: withoutDetach(argv), cwd: process.cwd(), env: definedEnv(process.env), execPath: process.execPath,
     execArgv: process.execArgv, bin: process.argv[1] ?? '', detached: detached !== undefined, pid: process.pid,
   };
+  const pm2Notes = request.pm2Notes.length === 0 ? undefined
+    : `PM2 keys left out, as they change nothing here: ${request.pm2Notes.join('; ')}`;
   // `-d`: the options are good; the primary itself runs in the background (detach.ts).
-  if (request.detach && detached === undefined) return startDetached(argv, logPath, streams);
+  if (request.detach && detached === undefined) {
+    if (pm2Notes !== undefined) streams.err(`corral: ${pm2Notes}\n`);
+    return startDetached(argv, logPath, streams);
+  }
   // A detached primary's stdout and stderr are its log file already: its lines go to the file alone.
   const terminal = detached === undefined;
   let file: RotatingLogFile | undefined;
@@ -90,9 +104,10 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     if (level === 'error') detached?.noteError(request.logFormat === 'json' ? line : line.replace(/^\S+ corral\[[^\]]*\] ERROR /, ''));
   });
   const startedAt = Date.now();
+  const cpuMeter = new CpuMeter(() => statusPids(cluster));
   // The control socket first: a second start of a running name is refused before anything forks.
   const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
-    status: () => statusReport(cluster, startedAt),
+    status: () => statusReport(cluster, startedAt, cpuMeter),
     reload: async () => ({ ...await cluster.reload(), restartNeeded }),
     scale: (request) => cluster.scale(request.workers ?? ''),
     stop: () => {
@@ -112,6 +127,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     });
   }
   logLifecycle(cluster, log);
+  if (pm2Notes !== undefined) log.log('info', 'pm2-keys', pm2Notes, { keys: request.pm2Notes.map((note) => note.split(' ')[0]) });
   const closed = new Promise<ShutdownResult>((resolve) => cluster.once('closed', resolve));
   const removeSignalHandlers = handleSignals(cluster, {
     onSignal: (signal, action) => log.log('info', 'signal', `${signal}: ${SIGNAL_ACTIONS[action]}`, { signal, action }),
@@ -125,6 +141,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       if (!(error instanceof PrimaryModuleError)) throw error;
       removeSignalHandlers();
       await control.close();
+      cpuMeter.close();
       log.log('error', 'primary-failed', error.message, { primary: error.file });
       file?.close();
       return EXIT.APP_FAILED;
@@ -156,6 +173,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       await closed;
       removeSignalHandlers();
       await control.close();
+      cpuMeter.close();
       log.log('error', 'start-failed', error.message, { slot: error.failure.slot, exitCode: error.failure.exitCode });
       file?.close();
       return EXIT.APP_FAILED;
@@ -165,6 +183,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   stopWatching();
   removeSignalHandlers();
   await control.close();
+  cpuMeter.close();
   // The workers' last lines (their drain flushed them into the pipes) are passed on before exiting.
   await outputEnded(OUTPUT_END_TIMEOUT);
   const code = finish(result, log);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createCluster } from '../managed/managed-cluster.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
-import { parseStart } from './start-options.js';
+import { parseStart, SeveralAppsError } from './start-options.js';
 import { optionError } from './start.js';
 
 /** Seconds systemd waits past corral's own shutdown deadline before it SIGKILLs what is left. */
@@ -35,7 +35,15 @@ export async function runStartup(argv: readonly string[], io: CliOutput): Promis
   }
   const user = flags.includes('--user');
   // The options are checked now, as `corral start` would check them, with their flags named.
-  const request = await parseStart(startArgs, process.cwd());
+  let request: Awaited<ReturnType<typeof parseStart>>;
+  try {
+    request = await parseStart(startArgs, process.cwd());
+  } catch (error) {
+    if (!(error instanceof SeveralAppsError)) throw error;
+    const file = path.basename(error.file);
+    throw new CliError(`corral startup: ${file} holds ${error.names.length} apps (${error.names.join(', ')}): a unit runs one app's primary. ` +
+      `Make one unit per app: ${error.names.map((name) => `corral startup systemd ${file} --only ${name}`).join('; ')}.`, EXIT.USAGE);
+  }
   let options: ReturnType<typeof createCluster>['options'];
   try {
     options = createCluster(request.options).options;

@@ -8,6 +8,7 @@ Run a Node.js app on every core: one primary, a worker per CPU, zero-downtime re
 
 Commands:
   start <script> [options] [-- app args]   run the app in the foreground (-d: in the background)
+  start <config file> [-d] [--only name]   the app(s) of a config file or PM2 ecosystem file
   list, ls [--json]                        every running app of this user: workers, memory, CPU
   status [name] [--json]                   slots, workers, memory and CPU of a running app
   logs [name] [-f] [-n N] [--json]         the app's log file (apps started with -d or --log-file)
@@ -39,9 +40,12 @@ export function flagHelp(flags: readonly OptionFlag[]): string {
 }
 
 export const START_USAGE = `Usage: corral start <script> [options] [-- app args]
+       corral start <config file> [options]
 
 Runs <script> in one worker per CPU, in the foreground, until SIGTERM or SIGINT (Ctrl-C) stops
 it gracefully. SIGHUP reloads with zero downtime; SIGTTIN / SIGTTOU add / remove a worker.
+A config file (corral.config.mjs, or a PM2 ecosystem.config.js) may hold several apps
+(apps: [...]): -d starts each as its own primary in the background; --only picks some.
 
 Options:
 ${flagHelp(START_FLAG_LIST)}

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 export interface ProcessStats {
   /** Resident set size, in bytes. */
   rss: number | undefined;
-  /** CPU use over the sampling interval, in percent of one core. */
+  /** CPU use over the last 0.2 to 1.2 s (CpuMeter), or a 200 ms sample, in percent of one core. */
   cpu: number | undefined;
 }
 
@@ -54,4 +54,70 @@ export async function sampleProcesses(pids: readonly number[]): Promise<Map<numb
     });
   });
   return stats;
+}
+
+interface Reading {
+  readonly ticks: number;
+  readonly at: number;
+}
+
+/** How often a CpuMeter reads its processes' CPU time. */
+const METER_INTERVAL = 1_000;
+
+/**
+ * CPU use without waiting: the CPU time of each process is read every second (one small /proc
+ * read per process, from an unref'ed timer), so a status request compares "now" with a reading
+ * 0.2 to 1.2 s old and answers at once. `corral list` asks every app for its status; without
+ * this, each answer waited for a 200 ms sample. A process too new to have a reading that old is
+ * sampled as before.
+ */
+export class CpuMeter {
+  readonly #readings = new Map<number, Reading[]>();
+  readonly #pids: () => readonly number[];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(pids: () => readonly number[]) {
+    this.#pids = pids;
+    void this.#read();
+    this.#timer = setInterval(() => void this.#read(), METER_INTERVAL).unref();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #read(): Promise<void> {
+    const pids = this.#pids();
+    const ticks = await Promise.all(pids.map(cpuTicks));
+    const at = performance.now();
+    const live = new Set(pids);
+    for (const pid of this.#readings.keys()) if (!live.has(pid)) this.#readings.delete(pid);
+    pids.forEach((pid, index) => {
+      const value = ticks[index];
+      if (value === undefined) return;
+      // Two readings are kept: the newer may be too recent to measure against.
+      this.#readings.set(pid, [...(this.#readings.get(pid) ?? []), { ticks: value, at }].slice(-2));
+    });
+  }
+
+  /** RSS now, and CPU since a reading at least SAMPLE_MS old (a fresh sample for processes without one). */
+  async sample(pids: readonly number[]): Promise<Map<number, ProcessStats>> {
+    const [ticks, rss] = await Promise.all([Promise.all(pids.map(cpuTicks)), Promise.all(pids.map(rssBytes))]);
+    const now = performance.now();
+    const stats = new Map<number, ProcessStats>();
+    const unmeasured: number[] = [];
+    pids.forEach((pid, index) => {
+      const reading = this.#readings.get(pid)?.findLast((candidate) => now - candidate.at >= SAMPLE_MS);
+      const current = ticks[index];
+      if (reading === undefined || current === undefined) {
+        unmeasured.push(pid);
+        return;
+      }
+      const seconds = (now - reading.at) / 1000;
+      stats.set(pid, { rss: rss[index], cpu: Math.round(((current - reading.ticks) / TICKS_PER_SECOND / seconds) * 1000) / 10 });
+    });
+    if (unmeasured.length > 0) for (const [pid, stat] of await sampleProcesses(unmeasured)) stats.set(pid, stat);
+    return stats;
+  }
 }

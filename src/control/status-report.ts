@@ -5,7 +5,7 @@
 import type {
   ClusterState, ExitReason, HealthReason, ManagedCluster, SlotState, WorkerLifecycleState, WorkerStatus,
 } from '../managed/managed-cluster.js';
-import { sampleProcesses, type ProcessStats } from './process-stats.js';
+import { type CpuMeter, type ProcessStats } from './process-stats.js';
 
 export interface WorkerReport {
   id: number;
@@ -16,7 +16,7 @@ export interface WorkerReport {
   uptime: number;
   /** Resident set size in bytes (null where unknown). */
   rss: number | null;
-  /** CPU use over a 200 ms sample, in percent of one core (null where unknown). */
+  /** CPU use over the last 0.2 to 1.2 s, in percent of one core (null where unknown). */
   cpu: number | null;
   /** From the worker's latest runtime report; null until one came (or for a worker without corral's runtime). */
   runtime: {
@@ -76,11 +76,16 @@ export interface StatusReport {
   others: (WorkerReport & { slot: number })[];
 }
 
-export async function statusReport(cluster: ManagedCluster, startedAt: number): Promise<StatusReport> {
+/** The pids whose CPU a status reports: the primary's and every worker's. */
+export function statusPids(cluster: ManagedCluster): number[] {
   const status = cluster.status();
   const workers = [...status.slots.flatMap((slot) => (slot.worker === undefined ? [] : [slot.worker])), ...status.others];
-  const pids = [process.pid, ...workers.flatMap((worker) => (worker.pid === undefined ? [] : [worker.pid]))];
-  const stats = await sampleProcesses(pids);
+  return [process.pid, ...workers.flatMap((worker) => (worker.pid === undefined ? [] : [worker.pid]))];
+}
+
+export async function statusReport(cluster: ManagedCluster, startedAt: number, meter: CpuMeter): Promise<StatusReport> {
+  const status = cluster.status();
+  const stats = await meter.sample(statusPids(cluster));
   const now = Date.now();
   const report = (worker: WorkerStatus): WorkerReport => {
     const sample: ProcessStats | undefined = worker.pid === undefined ? undefined : stats.get(worker.pid);
