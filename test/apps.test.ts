@@ -375,6 +375,7 @@ describe('a PM2 ecosystem file', () => {
 
     const start = await runCommand(BIN, ['start', 'ecosystem.config.js', '-d', '--profile', 'production'], { cwd: project, env });
     assert.equal(start.status, 0, start.stderr);
+    assert.match(start.stderr, /^corral: PM2 keys left out, as they change nothing here: deploy \(pm2 deploy's settings; corral does not deploy\); exec_mode \(/);
     assert.match(start.stdout, /^eco-api: running in the background: primary pid \d+, 2 workers ready in \d+ ms\n(.*\n){3}eco-jobs: running in the background: primary pid \d+, 1 worker ready/);
     const api = await (await fetch(`http://127.0.0.1:${apiPort}/`)).json() as Record<string, unknown>;
     assert.deepEqual(api, { greeting: 'production', instance: api['instance'], args: ['--mode', 'fast'], execArgv: api['execArgv'] });

@@ -219,7 +219,8 @@ function chooseApp(config: LoadedConfig, only: readonly string[] | undefined, de
   }
   const chosen = config.apps.filter((_app, index) => only === undefined || only.includes(names[index]!));
   if (chosen.length === 1) return chosen[0]!;
-  throw new SeveralAppsError(config.file, chosen.map((app) => appNameOf(app.values)), detach);
+  const notes = [...new Set([...config.notes, ...chosen.flatMap((app) => app.notes)])];
+  throw new SeveralAppsError(config.file, chosen.map((app) => appNameOf(app.values)), detach, notes);
 }
 
 /**
@@ -227,7 +228,9 @@ function chooseApp(config: LoadedConfig, only: readonly string[] | undefined, de
  * so together they can only run in the background (`-d`: start-several.ts).
  */
 export class SeveralAppsError extends CliError {
-  constructor(readonly file: string, readonly names: readonly string[], readonly detach: boolean) {
+  constructor(readonly file: string, readonly names: readonly string[], readonly detach: boolean,
+    /** PM2 keys of those apps left out, each with why (said once by the start). */
+    readonly pm2Notes: readonly string[] = []) {
     const base = path.basename(file);
     super(`corral start: ${base} holds ${names.length} apps (${names.join(', ')}). Each runs as its own primary, so together they run ` +
       `in the background: corral start ${base} -d. To run one in the foreground: corral start ${base} --only ${names[0]}.`, EXIT.USAGE);

@@ -10,6 +10,7 @@ import type { CliOutput } from './output-sink.js';
 import type { SeveralAppsError } from './start-options.js';
 
 export async function startSeveral(argv: readonly string[], apps: SeveralAppsError, io: CliOutput): Promise<number> {
+  if (apps.pm2Notes.length > 0) io.err(`corral: PM2 keys left out, as they change nothing here: ${apps.pm2Notes.join('; ')}\n`);
   const outcomes = await Promise.all(apps.names.map((name) => launchDetached(withOnly(argv, name), logFilePath(name))));
   let code: number = EXIT.OK;
   const failed: string[] = [];
