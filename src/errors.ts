@@ -85,7 +85,8 @@ export class InvalidBalancerError extends CorralError {
     super('CORRAL_ERR_INVALID_BALANCER',
       `Expected \`balancer\` to be one of ${known.map((name) => `'${name}'`).join(', ')}, ` +
       `got ${describeValue(actual)}. 'round-robin' (the default) hands each connection to the ` +
-      `longest-idle worker; 'shared' lets the kernel pick (node:cluster's SCHED_NONE).`);
+      `longest-idle worker; 'least-connections' to the one with the fewest open connections; 'shared' lets the kernel ` +
+      `pick (node:cluster's SCHED_NONE).`);
   }
 }
 

@@ -5,3 +5,5 @@ export const kClusterChannel = Symbol('corral.clusterChannel');
 export const kOnConfigChange = Symbol.for('corral.onConfigChange');
 /** A worker's latest runtime report, set by the managed cluster, read by the balancers' strategies. */
 export const kRuntimeReport = Symbol('corral.runtimeReport');
+/** How many connections the primary handed to a worker and it accepted, by every server (least-connections reads it). */
+export const kHandoffsAccepted = Symbol('corral.handoffsAccepted');

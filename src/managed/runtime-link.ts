@@ -49,6 +49,12 @@ interface RuntimeLinkEvents {
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
 
+function isHandoffs(value: unknown): boolean {
+  const handoffs = value as Partial<Record<string, unknown>> | null;
+  return typeof handoffs === 'object' && handoffs !== null && isCount(handoffs['received']) && isCount(handoffs['closed']) &&
+    handoffs['closed'] <= handoffs['received'];
+}
+
 /** A report of the version this primary reads, with every field a finite number ≥ 0 where it should be. */
 export function isRuntimeReport(value: unknown): value is RuntimeReport {
   if (typeof value !== 'object' || value === null) return false;
@@ -59,7 +65,7 @@ export function isRuntimeReport(value: unknown): value is RuntimeReport {
     typeof loop === 'object' && loop !== null && isCount(loop['delay']) && isCount(report.cpu) &&
     typeof memory === 'object' && memory !== null &&
     ['rss', 'heapUsed', 'heapTotal', 'external'].every((key) => isCount(memory[key])) &&
-    isCount(report.connections) && isCount(report.requests);
+    isCount(report.connections) && isCount(report.requests) && (report.handoffs === undefined || isHandoffs(report.handoffs));
 }
 
 export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {

@@ -260,6 +260,7 @@ export class SlotTable {
       ...this.#host.workerEnv(),
       ...runtimeEnv(slot.index, {
         shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
+        ...(options.balancer === 'least-connections' ? { handoffs: true } : {}),
       }, options.instanceVar === 'none' ? null : options.instanceVar),
     };
     const worker = this.#host.primary.fork(env);

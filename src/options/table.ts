@@ -154,9 +154,9 @@ export const OPTION_TABLE = {
   }),
   /** How connections reach workers. @default 'round-robin' */
   balancer: option<BalancerName>({
-    description: "How connections reach workers: 'round-robin' (the primary hands them out) or 'shared' (the kernel picks). Default: 'round-robin'.",
+    description: "How connections reach workers: 'round-robin' (the primary hands them out in turn), 'least-connections' (the primary hands each to the worker with the fewest open ones) or 'shared' (the kernel picks). Default: 'round-robin'.",
     schema: { enum: Object.keys(BALANCERS) },
-    flag: { name: 'balancer', value: '<name>', help: 'round-robin (default) or shared' },
+    flag: { name: 'balancer', value: '<name>', help: 'round-robin (default), least-connections, or shared' },
     resolve: normalizeBalancer,
   }),
   /** Extra environment variables for workers (over the primary's environment). */
@@ -329,10 +329,14 @@ export const OPTION_TABLE = {
   reportInterval: option<number>({
     description: 'How often each worker sends its runtime report (event loop delay, CPU, memory, connections, requests), in ms: 0 (no reports) or 100 to 2147483647. Default: 1000.',
     schema: { anyOf: [{ const: 0 }, { type: 'number', minimum: MIN_REPORT_INTERVAL, maximum: MAX_TIMEOUT }] },
-    resolve: (value) => {
+    resolve: (value, raw) => {
       const interval = timeout(value, 'reportInterval', protocol.DEFAULT_REPORT_INTERVAL);
       if (interval !== 0 && interval < MIN_REPORT_INTERVAL) {
         throw new InvalidOptionError('reportInterval', `0 (no reports) or at least ${MIN_REPORT_INTERVAL} ms`, value);
+      }
+      if (interval === 0 && raw['balancer'] === 'least-connections') {
+        throw new InvalidOptionError('reportInterval', "above 0 with balancer 'least-connections' (the workers' reports carry their connection counts)", value,
+          'Leave reportInterval out, or choose another balancer.');
       }
       return interval;
     },

@@ -1,6 +1,6 @@
 /** What the primary's listen handles (one per shared server) have in common. */
 import type { RawHandle } from '../internal/node-internals.js';
-import type { kRuntimeReport } from '../internal/symbols.js';
+import type { kHandoffsAccepted, kRuntimeReport } from '../internal/symbols.js';
 import type { RuntimeReport } from '../worker/runtime-protocol.cjs';
 
 /** A worker's request for a listening socket (a validated queryServer frame). */
@@ -28,6 +28,8 @@ export interface HandoffTarget {
   readonly id: number;
   /** Its latest runtime report, where a managed cluster receives them (src/worker/reporter.cts). */
   readonly [kRuntimeReport]?: RuntimeReport | undefined;
+  /** Connections handed to it that it accepted, by every server of this primary. */
+  readonly [kHandoffsAccepted]?: number;
   /**
    * Sends one accepted connection to the worker. `onOutcome` runs once: 'accepted' or 'refused'
    * when the worker answers, 'lost' when its channel closes first. Returns false when the worker

@@ -5,7 +5,7 @@ import type { ChildProcess, MessageOptions, SendHandle, Serializable } from 'nod
 import { EventEmitter } from 'node:events';
 import { WorkerNotConnectedError } from '../errors.js';
 import type { RawHandle } from '../internal/node-internals.js';
-import { kAttachOwner, kClusterChannel, kRuntimeReport } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel, kHandoffsAccepted, kRuntimeReport } from '../internal/symbols.js';
 import type { RuntimeReport } from '../worker/runtime-protocol.cjs';
 import type { WorkerEvents, WorkerState } from '../types.js';
 import type { ClusterChannel } from './cluster-channel.js';
@@ -39,6 +39,8 @@ class ClusterWorker extends EventEmitter<WorkerEvents> implements HandoffTarget 
   exitedAfterDisconnect: boolean | undefined = undefined;
   /** @internal The latest runtime report (managed clusters only), for the balancers. */
   [kRuntimeReport]: RuntimeReport | undefined = undefined;
+  /** @internal Connections handed to this worker that it accepted, by every server of the primary. */
+  [kHandoffsAccepted] = 0;
   #owner: WorkerOwner | undefined;
   #control: ClusterChannel | undefined;
 
@@ -105,7 +107,9 @@ class ClusterWorker extends EventEmitter<WorkerEvents> implements HandoffTarget 
   handoff(key: string, client: RawHandle, onOutcome: (outcome: HandoffOutcome) => void): boolean {
     if (this.#control === undefined) return false;
     return this.#control.send({ act: 'newconn', key }, client, (reply) => {
-      onOutcome(reply === undefined ? 'lost' : reply['accepted'] === true ? 'accepted' : 'refused');
+      const outcome = reply === undefined ? 'lost' : reply['accepted'] === true ? 'accepted' : 'refused';
+      if (outcome === 'accepted') this[kHandoffsAccepted] += 1;
+      onOutcome(outcome);
     });
   }
 

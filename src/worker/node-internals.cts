@@ -7,7 +7,10 @@
  *    the `NODE_` prefix is what keeps the frame internal on the primary's side too.
  *  - the IPC pipe's own write methods (`writeUtf8String` for json serialization, `writeBuffer`
  *    for advanced), which `process.send()` calls with the message already serialized: the one
- *    place where its size is known without serializing it a second time (maxMessageSize).
+ *    place where its size is known without serializing it a second time (maxMessageSize);
+ *  - node:cluster's `newconn` frame on that event (prepended to Node's own listener) and a
+ *    socket's `_handle`: how the runtime tells the connections the primary handed over from
+ *    those a server accepted itself (least-connections counts the former).
  *
  * Covered by the worker-runtime and reliability tests on every supported Node line.
  */
@@ -38,6 +41,26 @@ function isCorralFrame(message: unknown): message is Frame {
 }
 
 const internals = {
+  /**
+   * Calls `listener` with the handle of each connection the primary hands over (node:cluster's
+   * `newconn` frame, which corral's primary sends: node-cluster-internals.md §2.9), before Node's
+   * worker half makes a socket of it: the listener is prepended, and Node's own runs synchronously
+   * after it, so the socket that the 'net.server.socket' diagnostics channel publishes next has
+   * this handle as its `_handle`.
+   */
+  onHandoff(listener: (handle: object) => void): void {
+    process.prependListener('internalMessage' as 'message', (message: unknown, handle: unknown) => {
+      const frame = message as Partial<Record<string, unknown>> | null;
+      if (typeof handle === 'object' && handle !== null && typeof frame === 'object' && frame !== null &&
+        frame['cmd'] === 'NODE_CLUSTER' && frame['act'] === 'newconn') listener(handle);
+    });
+  },
+
+  /** The libuv handle under a socket (undocumented `_handle`): the key that ties it to its handoff. */
+  socketHandle(socket: object): unknown {
+    return (socket as { _handle?: unknown })._handle;
+  },
+
   /** Calls `listener` for each corral frame of this protocol version the primary sends. */
   onCorralFrame(listener: (frame: Frame) => void): void {
     process.on('internalMessage' as 'message', (message: unknown) => {

@@ -22,6 +22,8 @@ const protocol = {
   REPORT_VERSION: 1,
   /** How often a worker reports, in ms, unless the primary says otherwise. */
   DEFAULT_REPORT_INTERVAL: 1000,
+  /** ms after a handed-over connection closes within which a report says so (RuntimeReport.handoffs). */
+  EARLY_REPORT_DELAY: 10,
   /**
    * The largest message a worker may send the primary, serialized, in bytes, unless the primary
    * says otherwise (64 MiB: far above what apps send, far below what would hurt the primary).
@@ -94,6 +96,14 @@ declare namespace protocol {
     connections: number;
     /** HTTP responses finished since the worker started. */
     requests: number;
+    /**
+     * The connections the primary handed to this worker (its dispatching balancers), since it
+     * started: how many it received, and how many of those have closed. Present when the primary
+     * asks for them (RuntimeSettings.handoffs, the least-connections balancer); a report then also
+     * comes early, EARLY_REPORT_DELAY ms after such a connection closes, so that the primary's
+     * count of each worker's open connections is never more than that much behind.
+     */
+    handoffs?: { received: number; closed: number };
   }
 
   /** What the primary tells the runtime at fork, through SETTINGS_ENV. */
@@ -105,6 +115,8 @@ declare namespace protocol {
     reportInterval?: number;
     /** The largest message the app may send, serialized, in bytes; 0: no limit. Absent: DEFAULT_MAX_MESSAGE_SIZE. */
     maxMessageSize?: number;
+    /** Count the connections the primary hands over, and report their closes early (RuntimeReport.handoffs). */
+    handoffs?: boolean;
   }
 }
 

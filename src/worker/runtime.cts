@@ -66,7 +66,7 @@ class WorkerRuntime {
     const limit = settings.maxMessageSize ?? protocol.DEFAULT_MAX_MESSAGE_SIZE;
     if (limit > 0) limitMessages(limit, (bytes) => internals.sendCorralFrame({ act: 'message-refused', bytes, limit }));
     const interval = settings.reportInterval ?? protocol.DEFAULT_REPORT_INTERVAL;
-    if (interval > 0) startReporter(interval, this.#connections);
+    if (interval > 0) startReporter(interval, this.#connections, settings.handoffs === true);
   }
 
   ready(): void {

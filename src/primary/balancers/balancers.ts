@@ -11,6 +11,7 @@ import type { ListenHandle, ListenQuery } from '../listen-handle.js';
 import { Dispatcher } from './dispatcher.js';
 import { SharedHandle } from './shared-handle.js';
 import { roundRobin } from './strategies/round-robin.js';
+import { leastConnections } from './strategies/least-connections.js';
 
 export interface BalancerDefinition {
   /** What `cluster.schedulingPolicy` says while this balancer is in use. */
@@ -24,6 +25,15 @@ export const BALANCERS = {
   'round-robin': {
     policy: SCHED_RR,
     createHandle: (key, address, query, keepOpen) => new Dispatcher(key, address, query, roundRobin, keepOpen),
+  },
+  /**
+   * The free worker with the fewest open connections takes the next one (counted from what the
+   * primary handed over and the closes the workers' reports say; managed workers only, elsewhere
+   * it picks as round-robin does).
+   */
+  'least-connections': {
+    policy: SCHED_RR,
+    createHandle: (key, address, query, keepOpen) => new Dispatcher(key, address, query, leastConnections, keepOpen),
   },
   /** node:cluster's SCHED_NONE: every worker accepts on the socket itself. */
   shared: {

@@ -22,7 +22,7 @@ import { Fifo } from '../../util/fifo.js';
 import type {
   HandoffOutcome, HandoffTarget, ListenHandle, ListenQuery, ListenReply,
 } from '../listen-handle.js';
-import { kRuntimeReport } from '../../internal/symbols.js';
+import { kHandoffsAccepted, kRuntimeReport } from '../../internal/symbols.js';
 import type { BalancingStrategy, StrategyFactory, WorkerLoad } from './strategy.js';
 
 /** What the dispatcher counts of a worker; its report is read from the worker when asked. */
@@ -36,6 +36,11 @@ class Load implements WorkerLoad {
 
   get report(): WorkerLoad['report'] {
     return this.#worker[kRuntimeReport];
+  }
+
+  get open(): number | undefined {
+    const closed = this.#worker[kRuntimeReport]?.handoffs?.closed;
+    return closed === undefined ? undefined : Math.max(0, (this.#worker[kHandoffsAccepted] ?? 0) - closed);
   }
 }
 

@@ -16,6 +16,13 @@ export interface WorkerLoad {
    * present in managed clusters, once the first report came.
    */
   readonly report: RuntimeReport | undefined;
+  /**
+   * Connections handed to the worker (by every server) that are still open: those it accepted,
+   * less those its latest report says closed (reports come within 10 ms of a close when the
+   * worker counts them: the least-connections balancer asks for it). Undefined when the worker
+   * does not count them (no report yet, or another balancer).
+   */
+  readonly open: number | undefined;
 }
 
 export interface Candidate {
