@@ -84,9 +84,9 @@ export class InvalidBalancerError extends CorralError {
   constructor(actual: unknown, known: readonly string[]) {
     super('CORRAL_ERR_INVALID_BALANCER',
       `Expected \`balancer\` to be one of ${known.map((name) => `'${name}'`).join(', ')}, ` +
-      `got ${describeValue(actual)}. 'round-robin' (the default) hands each connection to the ` +
-      `longest-idle worker; 'least-connections' to the one with the fewest open connections; 'shared' lets the kernel ` +
-      `pick (node:cluster's SCHED_NONE).`);
+      `or a balancer of your own ({ name, createStrategy }), got ${describeValue(actual)}. 'round-robin' (the default) hands each connection to the ` +
+      `longest-idle worker; 'least-connections' to the one with the fewest open connections; 'sticky' to the same worker for the same client; ` +
+      `'shared' lets the kernel pick (node:cluster's SCHED_NONE).`);
   }
 }
 

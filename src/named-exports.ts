@@ -18,6 +18,10 @@ export type { RuntimeReport } from './managed/runtime-link.js';
 export type { ShutdownResult, WorkerExit } from './managed/shutdown.js';
 export { handleSignals, type SignalAction, type SignalHandlers } from './managed/signals.js';
 export { SCHED_NONE, SCHED_RR, type BalancerName } from './constants.js';
+export type { BalancerChoice } from './primary/balancers/balancers.js';
+export type {
+  BalancingStrategy, Candidate, ConnectionInfo, CustomBalancer, StrategyFactory, WorkerLoad,
+} from './primary/balancers/strategy.js';
 export {
   CorralError, InvalidOptionError, InvalidWorkerCountError, InvalidBalancerError, ExecNotFoundError,
   SettingsFrozenError, WorkerNotConnectedError, ClusterClosedError, InvalidControlFrameError,

@@ -30,6 +30,8 @@ export const WARNINGS = {
   CORRAL_MAX_MEMORY_TOO_LOW: 'maxMemory below what a fresh worker uses',
   /** NODE_CLUSTER_SCHED_POLICY names no policy. */
   CORRAL_BAD_SCHED_POLICY_ENV: 'an unknown NODE_CLUSTER_SCHED_POLICY',
+  /** A balancer of one's own threw from `pick()`, or returned no candidate (once per process). */
+  CORRAL_BALANCER_FAILED: 'a balancer strategy that failed to pick',
 } as const;
 
 export type CorralWarningCode = keyof typeof WARNINGS;

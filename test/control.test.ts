@@ -75,14 +75,14 @@ describe('corral status, reload, scale, stop', () => {
     const table = await corralAsync('status');
     assert.equal(table.status, 0, table.stderr);
     const lines = table.stdout.trim().split('\n');
-    assert.match(lines[0]!, /^api: running, 2 workers, generation 1, primary pid \d+ \([\d.]+ MiB\), up \d+s$/);
+    assert.match(lines[0]!, /^api: running, 2 workers \(round-robin\), generation 1, primary pid \d+ \([\d.]+ MiB\), up \d+s$/);
     assert.equal(lines[1], 'health actions: none');
     assert.match(lines[2]!, /^SLOT\s+WORKER\s+PID\s+GEN\s+STATE\s+UPTIME\s+RESTARTS\s+MEMORY\s+HEAP\s+LOOP\s+CPU\s+LAST EXIT$/);
     // HEAP and LOOP come from the worker's runtime report: '-' until its first one.
     assert.match(lines[3]!, /^0\s+\d+\s+\d+\s+1\s+ready\s+\d+s\s+0\s+[\d.]+ MiB\s+([\d.]+ MiB|-)\s+(\d+ ms|-)\s+[\d.]+%\s+-$/);
     assert.equal(lines.length, 5);
     const json = JSON.parse((await corralAsync('status', 'api', '--json')).stdout) as Record<string, unknown> & { slots: Record<string, unknown>[] };
-    assert.deepEqual(Object.keys(json).sort(), ['at', 'generation', 'health', 'name', 'others', 'pid', 'primary', 'reloading', 'slots', 'startedAt', 'state', 'uptime', 'v', 'workers']);
+    assert.deepEqual(Object.keys(json).sort(), ['at', 'balancer', 'generation', 'health', 'name', 'others', 'pid', 'primary', 'reloading', 'slots', 'startedAt', 'state', 'uptime', 'v', 'workers']);
     assert.equal(json['v'], 1);
     assert.deepEqual(Object.keys(json.slots[0]!).sort(), ['crashes', 'lastExit', 'restarts', 'slot', 'state', 'worker']);
     assert.deepEqual(Object.keys(json.slots[0]!['worker'] as object).sort(), ['cpu', 'generation', 'id', 'pid', 'rss', 'runtime', 'state', 'uptime']);

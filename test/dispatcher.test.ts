@@ -53,7 +53,7 @@ describe('dispatcher and strategy', () => {
     const fewestConnections = () => ({
       pick: (candidates: readonly Candidate[]): Candidate => {
         seen.push({
-          ids: candidates.map((candidate) => candidate.worker.id),
+          ids: candidates.map((candidate) => candidate.workerId),
           accepted: candidates.map((candidate) => candidate.load.accepted),
           connections: candidates.map((candidate) => candidate.load.report?.connections),
         });

@@ -182,7 +182,7 @@ function formatStatus(report: StatusReport): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((cells) => cells[column]!.length)));
   const table = rows.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
   const actions = Object.entries(report.health).filter(([, count]) => count > 0).map(([reason, count]) => `${reason} ${count}`);
-  return `${report.name}: ${report.state}, ${report.workers} worker${report.workers === 1 ? '' : 's'}, generation ${report.generation}${report.reloading === null ? '' : ` (reloading to ${report.reloading})`}, ` +
+  return `${report.name}: ${report.state}, ${report.workers} worker${report.workers === 1 ? '' : 's'} (${report.balancer ?? 'round-robin'}), generation ${report.generation}${report.reloading === null ? '' : ` (reloading to ${report.reloading})`}, ` +
     `primary pid ${report.pid} (${report.primary.rss === null ? '-' : mebibytes(report.primary.rss)}), up ${formatDuration(report.uptime)}\n` +
     `health actions: ${actions.length === 0 ? 'none' : actions.join(', ')}\n${table}\n`;
 }

@@ -28,6 +28,7 @@ import { watchFiles } from './watch.js';
 import { describeHealthAction } from './health-line.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
 import { shortList } from '../util/short-list.js';
+import { nameOf } from '../primary/balancers/balancers.js';
 
 const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   shutdown: 'shutting down gracefully',
@@ -151,9 +152,9 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   const memoryLimit = cgroupMemoryLimit();
   const memoryNote = memoryBudgetNote(memoryLimit, options.workers, options);
   log.log('info', 'starting', `starting ${options.workers} worker${options.workers === 1 ? '' : 's'} of ${options.exec} ` +
-    `(balancer ${options.balancer}, ready when ${options.readyWhen})` +
+    `(balancer ${nameOf(options.balancer)}${options.stickyHeader === undefined ? '' : ` by ${options.stickyHeader}`}, ready when ${options.readyWhen})` +
     (request.configFile === undefined ? '' : `, config ${request.configFile}`) + (memoryNote === undefined ? '' : `; ${memoryNote}`), {
-    workers: options.workers, exec: options.exec, balancer: options.balancer, pid: process.pid,
+    workers: options.workers, exec: options.exec, balancer: nameOf(options.balancer), pid: process.pid,
     ...(memoryLimit === undefined ? {} : { memoryLimit }),
   });
   let stopWatching = (): void => {};

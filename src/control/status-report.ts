@@ -47,6 +47,8 @@ export interface StatusReport {
   reloading: number | null;
   /** The configured worker count. */
   workers: number;
+  /** The balancer's name. */
+  balancer: string;
   /** When this report was taken (ISO 8601). */
   at: string;
   /** When the primary started (ISO 8601). */
@@ -113,6 +115,7 @@ export async function statusReport(cluster: ManagedCluster, startedAt: number, m
   return {
     v: 1,
     name: status.name,
+    balancer: status.balancer,
     pid: process.pid,
     state: status.state,
     generation: status.generation,

@@ -21,7 +21,11 @@
  *     themselves see corral's primary);
  *  5. list the descriptors the primary's active libuv handles use (`process._getActiveHandles()`),
  *     so that a worker's `listen({ fd })` can never make the primary wrap, and later close, a
- *     descriptor it relies on. Node has no documented way to ask which descriptors are in use.
+ *     descriptor it relies on. Node has no documented way to ask which descriptors are in use;
+ *  6. read a queued connection's peer address (`getpeername` on the raw handle) and its first
+ *     bytes (a `net.Socket` wrapped around the raw handle only to read, then detached from it) for
+ *     the sticky balancer, which must know the client before it picks a worker. Node reads from
+ *     a handle only through `net.Socket`.
  *
  * Every use is wrapped here, typed narrowly, and covered by tests on each supported Node line.
  */
@@ -41,6 +45,8 @@ export const UV_TCP_IPV6ONLY = 1;
 export interface RawHandle {
   close(callback?: () => void): void;
   getsockname?(out: Record<string, unknown>): number;
+  getpeername?(out: Record<string, unknown>): number;
+  readStop?(): number;
 }
 
 /** A raw listening handle whose accepted connections arrive through `onconnection`. */
@@ -226,6 +232,62 @@ export function rawSockname(handle: RawHandle): Record<string, unknown> | undefi
   const out: Record<string, unknown> = {};
   handle.getsockname(out);
   return out;
+}
+
+/** A connection's peer IP address (`undefined` for pipes, or a socket already reset). */
+export function rawPeerAddress(handle: RawHandle): string | undefined {
+  if (typeof handle.getpeername !== 'function') return undefined;
+  const out: Record<string, unknown> = {};
+  if (handle.getpeername(out) !== 0) return undefined;
+  return typeof out['address'] === 'string' ? out['address'] : undefined;
+}
+
+/**
+ * Reads a queued connection's first bytes in the primary and stops, leaving whatever follows in
+ * the kernel for the worker that gets the connection (the bytes read travel with it and are
+ * replayed there: src/worker/replay-head.cts). Stops when `isComplete(bytes)` says so, at
+ * `limit` bytes, at the client's end of stream, or after `timeout` ms, then calls `done(head)`;
+ * `done(null)` when the connection failed (it is closed then). Reading needs a `net.Socket`;
+ * it is detached from the handle before `done`, so the handle stays the dispatcher's to pass on
+ * or close.
+ */
+export function readHead(
+  client: RawHandle,
+  limit: number,
+  timeout: number,
+  isComplete: (head: Buffer) => boolean,
+  done: (head: Buffer | null) => void,
+): void {
+  // allowHalfOpen: a client that half-closes after its request must not be answered with our FIN.
+  const socket = new net.Socket({ handle: client, allowHalfOpen: true } as net.SocketConstructorOpts);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let settled = false;
+  const finish = (head: Buffer | null): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.removeAllListeners();
+    if (head === null) {
+      socket.destroy(); // Closes the handle.
+    } else {
+      client.readStop?.();
+      // Detach: the socket must never close, shut down or read from the handle it was lent.
+      (socket as unknown as { _handle: RawHandle | null })._handle = null;
+      socket.on('error', () => {}); // A detached socket has nothing left to fail; never throw.
+    }
+    done(head);
+  };
+  const timer = setTimeout(() => finish(Buffer.concat(chunks, length)), timeout);
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    length += chunk.length;
+    const head = Buffer.concat(chunks, length);
+    if (length >= limit || isComplete(head)) finish(head);
+  });
+  socket.on('end', () => finish(Buffer.concat(chunks, length)));
+  socket.on('error', () => finish(null));
+  socket.on('close', () => finish(null));
 }
 
 /**

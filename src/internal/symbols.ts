@@ -7,3 +7,5 @@ export const kOnConfigChange = Symbol.for('corral.onConfigChange');
 export const kRuntimeReport = Symbol('corral.runtimeReport');
 /** How many connections the primary handed to a worker and it accepted, by every server (least-connections reads it). */
 export const kHandoffsAccepted = Symbol('corral.handoffsAccepted');
+/** A worker's slot in a managed cluster: a restarted or reloaded worker takes its predecessor's (the sticky balancer hashes on it). */
+export const kSlot = Symbol('corral.slot');

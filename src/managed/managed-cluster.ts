@@ -23,6 +23,7 @@ import os from 'node:os';
 import {
   ClusterBusyError, ClusterClosedError, ReloadFailedError, type StartFailedError,
 } from '../errors.js';
+import { nameOf } from '../primary/balancers/balancers.js';
 import { ClusterPrimary } from '../primary/cluster-primary.js';
 import { resolveExec } from '../primary/settings.js';
 import { socketsFromSystemd, type ActivatedSocket } from '../primary/socket-activation.js';
@@ -100,10 +101,11 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     if (context.primary !== undefined) {
       // A ClusterPrimary takes the systemd sockets by default too.
       this.#primary = context.primary;
-      this.#primary.setBalancer(this.options.balancer);
+      this.#primary.setBalancer(this.options.balancer, { stickyHeader: this.options.stickyHeader });
     } else {
       this.#primary = new ClusterPrimary({
         balancer: this.options.balancer,
+        ...(this.options.stickyHeader === undefined ? {} : { stickyHeader: this.options.stickyHeader }),
         inheritedSockets: this.inheritedSockets.map((socket) => socket.fd),
       });
     }
@@ -268,6 +270,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   status(): ClusterStatus {
     return clusterStatus({
       name: this.options.name,
+      balancer: nameOf(this.options.balancer),
       state: this.#state,
       generation: this.#generation,
       reloading: this.#reloading,

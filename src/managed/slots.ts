@@ -9,7 +9,8 @@
 import type { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { ClusterClosedError, StartFailedError } from '../errors.js';
-import { kRuntimeReport } from '../internal/symbols.js';
+import { kRuntimeReport, kSlot } from '../internal/symbols.js';
+import { countsConnections } from '../primary/balancers/balancers.js';
 import type { ClusterPrimary } from '../primary/cluster-primary.js';
 import type { Worker } from '../primary/worker.js';
 import type { Clock, ClockTimer } from '../util/clock.js';
@@ -260,10 +261,12 @@ export class SlotTable {
       ...this.#host.workerEnv(),
       ...runtimeEnv(slot.index, {
         shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
-        ...(options.balancer === 'least-connections' ? { handoffs: true } : {}),
+        ...(countsConnections(options.balancer) ? { handoffs: true } : {}),
+        ...(options.stickyHeader === undefined ? {} : { replayHeads: true }),
       }, options.instanceVar === 'none' ? null : options.instanceVar),
     };
     const worker = this.#host.primary.fork(env);
+    worker[kSlot] = slot.index;
     const managed = new ManagedWorker(worker, new RuntimeLink(worker.process), {
       slot: slot.index,
       generation,

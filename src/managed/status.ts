@@ -25,6 +25,7 @@ export function slotState(slot: Slot): SlotState {
 
 export interface ClusterFacts {
   readonly name: string;
+  readonly balancer: string;
   readonly state: ClusterState;
   readonly generation: number;
   readonly reloading: number | undefined;
@@ -51,6 +52,7 @@ export function clusterStatus(facts: ClusterFacts): ClusterStatus {
   });
   return {
     name: facts.name,
+    balancer: facts.balancer,
     state: facts.state,
     generation: facts.generation,
     reloading: facts.reloading,

@@ -143,6 +143,8 @@ export interface SlotStatus {
 export interface ClusterStatus {
   name: string;
   state: ClusterState;
+  /** The balancer's name (`round-robin`, `sticky`, a balancer of one's own…). */
+  balancer: string;
   /** The generation the cluster serves: that of the latest reload that finished (1 before any). */
   generation: number;
   /** The generation a reload under way is rolling out, if one is. */

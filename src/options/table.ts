@@ -13,7 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError } from '../errors.js';
-import { BALANCERS, isBalancerName, type BalancerName } from '../primary/balancers/balancers.js';
+import {
+  BALANCERS, isBalancerName, isCustomBalancer, type BalancerChoice,
+} from '../primary/balancers/balancers.js';
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
 import protocol from '../worker/runtime-protocol.cjs';
 import { argumentList, environment, numberOrText, pathFromCwd, type FlagParser } from './flag-parsers.js';
@@ -152,12 +154,36 @@ export const OPTION_TABLE = {
     },
     resolve: normalizeWorkerCount,
   }),
-  /** How connections reach workers. @default 'round-robin' */
-  balancer: option<BalancerName>({
-    description: "How connections reach workers: 'round-robin' (the primary hands them out in turn), 'least-connections' (the primary hands each to the worker with the fewest open ones) or 'shared' (the kernel picks). Default: 'round-robin'.",
+  /**
+   * How connections reach workers: a balancer's name, or a balancer of one's own
+   * (`{ name, createStrategy }`). @default 'round-robin'
+   */
+  balancer: option<BalancerChoice>({
+    description: "How connections reach workers: 'round-robin' (the primary hands them out in turn), 'least-connections' (the primary hands each to the worker with the fewest open ones), 'sticky' (the same client to the same worker) or 'shared' (the kernel picks). Default: 'round-robin'.",
     schema: { enum: Object.keys(BALANCERS) },
-    flag: { name: 'balancer', value: '<name>', help: 'round-robin (default), least-connections, or shared' },
+    flag: { name: 'balancer', value: '<name>', help: 'round-robin (default), least-connections, sticky, or shared' },
     resolve: normalizeBalancer,
+  }),
+  /**
+   * With the sticky balancer behind a proxy: the HTTP header that names the client (such as
+   * `x-forwarded-for`), read by the primary from each connection's first bytes, which the worker
+   * then receives unchanged. Without it, clients are told apart by their IP address.
+   */
+  stickyHeader: option<string, string | undefined>({
+    description: "With balancer 'sticky' behind a proxy: the HTTP header that names the client (such as x-forwarded-for), instead of its IP address.",
+    schema: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+    flag: { name: 'sticky-header', value: '<name>', help: 'with --balancer sticky: the HTTP header naming the client (x-forwarded-for)' },
+    resolve: (value, raw) => {
+      if (value === undefined) return undefined;
+      if (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) {
+        throw new InvalidOptionError('stickyHeader', 'an HTTP header name such as x-forwarded-for', value);
+      }
+      if (raw['balancer'] !== 'sticky') {
+        throw new InvalidOptionError('stickyHeader', "set only with balancer 'sticky'", value,
+          "Add balancer: 'sticky' (--balancer sticky), or leave stickyHeader out.");
+      }
+      return value.toLowerCase();
+    },
   }),
   /** Extra environment variables for workers (over the primary's environment). */
   env: option<Readonly<Record<string, string | undefined>>>({
@@ -334,8 +360,8 @@ export const OPTION_TABLE = {
       if (interval !== 0 && interval < MIN_REPORT_INTERVAL) {
         throw new InvalidOptionError('reportInterval', `0 (no reports) or at least ${MIN_REPORT_INTERVAL} ms`, value);
       }
-      if (interval === 0 && raw['balancer'] === 'least-connections') {
-        throw new InvalidOptionError('reportInterval', "above 0 with balancer 'least-connections' (the workers' reports carry their connection counts)", value,
+      if (interval === 0 && (raw['balancer'] === 'least-connections' || (isCustomBalancer(raw['balancer']) && raw['balancer'].countConnections === true))) {
+        throw new InvalidOptionError('reportInterval', "above 0 with balancer 'least-connections' or one that counts connections (the workers' reports carry their connection counts)", value,
           'Leave reportInterval out, or choose another balancer.');
       }
       return interval;
@@ -482,9 +508,9 @@ export function normalizeWorkerCount(workers: unknown): number {
   throw new InvalidWorkerCountError(workers, cpus);
 }
 
-export function normalizeBalancer(balancer: unknown): BalancerName {
+export function normalizeBalancer(balancer: unknown): BalancerChoice {
   if (balancer === undefined) return 'round-robin';
-  if (isBalancerName(balancer)) return balancer;
+  if (isBalancerName(balancer) || isCustomBalancer(balancer)) return balancer;
   throw new InvalidBalancerError(balancer, Object.keys(BALANCERS));
 }
 

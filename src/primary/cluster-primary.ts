@@ -7,7 +7,9 @@ import type { SendHandle } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
-import { BALANCERS, balancerOfPolicy, type BalancerName } from './balancers/balancers.js';
+import {
+  balancerOfPolicy, definitionOf, nameOf, type BalancerChoice, type BalancerSettings,
+} from './balancers/balancers.js';
 import { InvalidControlFrameError, InvalidOptionError, SettingsFrozenError } from '../errors.js';
 import { describeValue } from '../util/describe-value.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
@@ -43,8 +45,13 @@ export interface ClusterEvents {
 export interface ClusterPrimaryOptions {
   /** The starting policy; defaults to node:cluster's (NODE_CLUSTER_SCHED_POLICY, then the platform's). */
   schedulingPolicy?: SchedulingPolicy;
-  /** The starting balancer, by name (it decides `schedulingPolicy`); takes precedence over `schedulingPolicy`. */
-  balancer?: BalancerName;
+  /**
+   * The starting balancer, by name or a balancer of one's own (it decides `schedulingPolicy`);
+   * takes precedence over `schedulingPolicy`.
+   */
+  balancer?: BalancerChoice;
+  /** sticky balancer: the HTTP header that names the client (behind a proxy), instead of its address. Managed workers only: theirs replay the bytes read. */
+  stickyHeader?: string;
   /**
    * Descriptors of listening sockets this process inherited, which workers share with
    * `listen({ fd })` and which stay open while workers come and go. Defaults to the sockets
@@ -73,7 +80,8 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   workers: Record<number, Worker> = {};
   /** `{}` until the first `setupPrimary()`/`fork()`; then the settings later forks use. */
   settings: ClusterSettings = {};
-  #balancer: BalancerName;
+  #balancer: BalancerChoice;
+  #balancerSettings: BalancerSettings;
   #frozen = false;
   #lastId = 0;
   readonly #registry: ServerRegistry;
@@ -108,7 +116,8 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     super();
     this.#balancer = options.balancer ?? balancerOfPolicy(options.schedulingPolicy ?? initialSchedulingPolicy());
     const inherited = options.inheritedSockets ?? socketsFromSystemd().map((socket) => socket.fd);
-    this.#registry = new ServerRegistry(() => BALANCERS[this.#balancer], new Set(inherited));
+    this.#balancerSettings = { stickyHeader: options.stickyHeader?.toLowerCase() };
+    this.#registry = new ServerRegistry(() => definitionOf(this.#balancer), () => this.#balancerSettings, new Set(inherited));
   }
 
   /**
@@ -116,7 +125,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
    * a different value throws `SettingsFrozenError`.
    */
   get schedulingPolicy(): SchedulingPolicy {
-    return BALANCERS[this.#balancer].policy;
+    return definitionOf(this.#balancer).policy;
   }
 
   set schedulingPolicy(policy: SchedulingPolicy) {
@@ -128,18 +137,20 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   }
 
   /** The balancer in use, by name (`schedulingPolicy` names node:cluster's two). */
-  get balancer(): BalancerName {
-    return this.#balancer;
+  get balancer(): string {
+    return nameOf(this.#balancer);
   }
 
   /** @internal Chooses the balancer; like `schedulingPolicy`, only until the first `setupPrimary()`/`fork()`. */
-  setBalancer(balancer: BalancerName): void {
-    if (balancer === this.#balancer) return;
+  setBalancer(balancer: BalancerChoice, settings: BalancerSettings = {}): void {
+    const stickyHeader = settings.stickyHeader?.toLowerCase();
+    if (balancer === this.#balancer && stickyHeader === this.#balancerSettings.stickyHeader) return;
     if (this.#frozen) {
       throw new SettingsFrozenError('cluster.schedulingPolicy', policyName(this.schedulingPolicy),
         'Set it before the first fork(), or start the primary with NODE_CLUSTER_SCHED_POLICY=rr or =none.');
     }
     this.#balancer = balancer;
+    this.#balancerSettings = { stickyHeader };
     this.#configChanged();
   }
 

@@ -1,6 +1,6 @@
 /** What the primary's listen handles (one per shared server) have in common. */
 import type { RawHandle } from '../internal/node-internals.js';
-import type { kHandoffsAccepted, kRuntimeReport } from '../internal/symbols.js';
+import type { kHandoffsAccepted, kRuntimeReport, kSlot } from '../internal/symbols.js';
 import type { RuntimeReport } from '../worker/runtime-protocol.cjs';
 
 /** A worker's request for a listening socket (a validated queryServer frame). */
@@ -30,12 +30,15 @@ export interface HandoffTarget {
   readonly [kRuntimeReport]?: RuntimeReport | undefined;
   /** Connections handed to it that it accepted, by every server of this primary. */
   readonly [kHandoffsAccepted]?: number;
+  /** Its slot, in a managed cluster. */
+  readonly [kSlot]?: number | undefined;
   /**
-   * Sends one accepted connection to the worker. `onOutcome` runs once: 'accepted' or 'refused'
+   * Sends one accepted connection to the worker, with `head`, the bytes the primary already read
+   * of it (the worker's runtime replays them). `onOutcome` runs once: 'accepted' or 'refused'
    * when the worker answers, 'lost' when its channel closes first. Returns false when the worker
    * cannot be reached at all (the callback then never runs).
    */
-  handoff(key: string, client: RawHandle, onOutcome: (outcome: HandoffOutcome) => void): boolean;
+  handoff(key: string, client: RawHandle, onOutcome: (outcome: HandoffOutcome) => void, head?: Buffer): boolean;
 }
 
 /** Answers a worker's listen query: a negative errno, extra reply fields, and the handle to share. */

@@ -5,7 +5,7 @@
  * port rejoins the same socket (nodejs/node#60141).
  */
 import path from 'node:path';
-import type { BalancerDefinition } from './balancers/balancers.js';
+import type { BalancerDefinition, BalancerSettings } from './balancers/balancers.js';
 import { SharedHandle } from './balancers/shared-handle.js';
 import type { RawHandle } from '../internal/node-internals.js';
 import type { HandoffTarget, ListenHandle, ListenQuery } from './listen-handle.js';
@@ -19,13 +19,15 @@ export type QueryAnswer = (
 export class ServerRegistry {
   readonly #handles = new Map<string, ListenHandle>();
   readonly #balancer: () => BalancerDefinition;
+  readonly #settings: () => BalancerSettings;
   #duplicates = 0;
 
   /** Descriptors whose servers stay open when their last worker leaves (socket activation). */
   readonly #keepOpen: ReadonlySet<number>;
 
-  constructor(balancer: () => BalancerDefinition, keepOpen: ReadonlySet<number> = new Set()) {
+  constructor(balancer: () => BalancerDefinition, settings: () => BalancerSettings, keepOpen: ReadonlySet<number> = new Set()) {
     this.#balancer = balancer;
+    this.#settings = settings;
     this.#keepOpen = keepOpen;
   }
 
@@ -92,7 +94,7 @@ export class ServerRegistry {
     }
     const isUdp = query.addressType === 'udp4' || query.addressType === 'udp6';
     const keepOpen = query.fd !== undefined && this.#keepOpen.has(query.fd);
-    return isUdp ? new SharedHandle(key, address, query, keepOpen) : this.#balancer().createHandle(key, address, query, keepOpen);
+    return isUdp ? new SharedHandle(key, address, query, keepOpen) : this.#balancer().createHandle(key, address, query, keepOpen, this.#settings());
   }
 }
 

@@ -5,7 +5,7 @@ import type { ChildProcess, MessageOptions, SendHandle, Serializable } from 'nod
 import { EventEmitter } from 'node:events';
 import { WorkerNotConnectedError } from '../errors.js';
 import type { RawHandle } from '../internal/node-internals.js';
-import { kAttachOwner, kClusterChannel, kHandoffsAccepted, kRuntimeReport } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel, kHandoffsAccepted, kRuntimeReport, kSlot } from '../internal/symbols.js';
 import type { RuntimeReport } from '../worker/runtime-protocol.cjs';
 import type { WorkerEvents, WorkerState } from '../types.js';
 import type { ClusterChannel } from './cluster-channel.js';
@@ -41,6 +41,8 @@ class ClusterWorker extends EventEmitter<WorkerEvents> implements HandoffTarget 
   [kRuntimeReport]: RuntimeReport | undefined = undefined;
   /** @internal Connections handed to this worker that it accepted, by every server of the primary. */
   [kHandoffsAccepted] = 0;
+  /** @internal Its slot in a managed cluster (the sticky balancer hashes on it). */
+  [kSlot]: number | undefined = undefined;
   #owner: WorkerOwner | undefined;
   #control: ClusterChannel | undefined;
 
@@ -103,10 +105,12 @@ class ClusterWorker extends EventEmitter<WorkerEvents> implements HandoffTarget 
     return this.process !== undefined && (this.process.exitCode != null || this.process.signalCode != null);
   }
 
-  /** @internal Round-robin hand-off of one accepted connection. */
-  handoff(key: string, client: RawHandle, onOutcome: (outcome: HandoffOutcome) => void): boolean {
+  /** @internal Hand-off of one accepted connection (with the bytes the primary read of it, if any). */
+  handoff(key: string, client: RawHandle, onOutcome: (outcome: HandoffOutcome) => void, head?: Buffer): boolean {
     if (this.#control === undefined) return false;
-    return this.#control.send({ act: 'newconn', key }, client, (reply) => {
+    // Node's worker half ignores `head`; corral's worker runtime replays it (src/worker/replay-head.cts).
+    const frame = head === undefined || head.length === 0 ? { act: 'newconn', key } : { act: 'newconn', key, head: head.toString('base64') };
+    return this.#control.send(frame, client, (reply) => {
       const outcome = reply === undefined ? 'lost' : reply['accepted'] === true ? 'accepted' : 'refused';
       if (outcome === 'accepted') this[kHandoffsAccepted] += 1;
       onOutcome(outcome);

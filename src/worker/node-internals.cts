@@ -48,11 +48,11 @@ const internals = {
    * after it, so the socket that the 'net.server.socket' diagnostics channel publishes next has
    * this handle as its `_handle`.
    */
-  onHandoff(listener: (handle: object) => void): void {
+  onHandoff(listener: (handle: object, frame: Readonly<Partial<Record<string, unknown>>>) => void): void {
     process.prependListener('internalMessage' as 'message', (message: unknown, handle: unknown) => {
       const frame = message as Partial<Record<string, unknown>> | null;
       if (typeof handle === 'object' && handle !== null && typeof frame === 'object' && frame !== null &&
-        frame['cmd'] === 'NODE_CLUSTER' && frame['act'] === 'newconn') listener(handle);
+        frame['cmd'] === 'NODE_CLUSTER' && frame['act'] === 'newconn') listener(handle, frame);
     });
   },
 

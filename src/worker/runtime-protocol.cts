@@ -117,6 +117,11 @@ declare namespace protocol {
     maxMessageSize?: number;
     /** Count the connections the primary hands over, and report their closes early (RuntimeReport.handoffs). */
     handoffs?: boolean;
+    /**
+     * The primary reads each connection's first bytes (the sticky balancer's header) and sends
+     * them with the connection, base64 in `head` of its `newconn` frame: replay them.
+     */
+    replayHeads?: boolean;
   }
 }
 

@@ -24,6 +24,7 @@ import tree = require('./process-tree.cjs');
 import protocol = require('./runtime-protocol.cjs');
 import releaseTerminal = require('./release-terminal.cjs');
 import startReporter = require('./reporter.cjs');
+import replayHeads = require('./replay-head.cjs');
 
 /** What an onShutdown hook is told. */
 interface ShutdownInfo {
@@ -67,6 +68,7 @@ class WorkerRuntime {
     if (limit > 0) limitMessages(limit, (bytes) => internals.sendCorralFrame({ act: 'message-refused', bytes, limit }));
     const interval = settings.reportInterval ?? protocol.DEFAULT_REPORT_INTERVAL;
     if (interval > 0) startReporter(interval, this.#connections, settings.handoffs === true);
+    if (settings.replayHeads === true) replayHeads();
   }
 
   ready(): void {

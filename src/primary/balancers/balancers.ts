@@ -12,12 +12,20 @@ import { Dispatcher } from './dispatcher.js';
 import { SharedHandle } from './shared-handle.js';
 import { roundRobin } from './strategies/round-robin.js';
 import { leastConnections } from './strategies/least-connections.js';
+import { sticky } from './strategies/sticky.js';
+import type { CustomBalancer } from './strategy.js';
+
+/** How a balancer is set up beyond its name. */
+export interface BalancerSettings {
+  /** sticky: the HTTP header (lower case) that names the client, read from each connection's first bytes. */
+  readonly stickyHeader?: string | undefined;
+}
 
 export interface BalancerDefinition {
   /** What `cluster.schedulingPolicy` says while this balancer is in use. */
   readonly policy: SchedulingPolicy;
   /** The listen handle for one TCP or pipe server (UDP is always lent: datagrams cannot be handed over). */
-  readonly createHandle: (key: string, address: string | null, query: ListenQuery, keepOpen: boolean) => ListenHandle;
+  readonly createHandle: (key: string, address: string | null, query: ListenQuery, keepOpen: boolean, settings: BalancerSettings) => ListenHandle;
 }
 
 export const BALANCERS = {
@@ -35,6 +43,14 @@ export const BALANCERS = {
     policy: SCHED_RR,
     createHandle: (key, address, query, keepOpen) => new Dispatcher(key, address, query, leastConnections, keepOpen),
   },
+  /**
+   * The same client lands on the same worker (by IP address, or by `stickyHeader` behind a
+   * proxy), by rendezvous hashing on slots: losing or restarting a worker moves only its clients.
+   */
+  sticky: {
+    policy: SCHED_RR,
+    createHandle: (key, address, query, keepOpen, { stickyHeader }) => new Dispatcher(key, address, query, sticky, { keepOpen, stickyHeader }),
+  },
   /** node:cluster's SCHED_NONE: every worker accepts on the socket itself. */
   shared: {
     policy: SCHED_NONE,
@@ -43,6 +59,35 @@ export const BALANCERS = {
 } as const satisfies Record<string, BalancerDefinition>;
 
 export type BalancerName = keyof typeof BALANCERS;
+
+/** A balancer by name, or one of the user's own. */
+export type BalancerChoice = BalancerName | CustomBalancer;
+
+export function definitionOf(choice: BalancerChoice): BalancerDefinition {
+  if (typeof choice === 'string') return BALANCERS[choice];
+  return {
+    policy: SCHED_RR,
+    createHandle: (key, address, query, keepOpen, { stickyHeader }) => new Dispatcher(key, address, query, choice.createStrategy, { keepOpen, stickyHeader }),
+  };
+}
+
+/** The name `cluster.balancer`, status and logs give it. */
+export function nameOf(choice: BalancerChoice): string {
+  return typeof choice === 'string' ? choice : choice.name;
+}
+
+/** Whether the workers must count the connections they close (WorkerLoad.open). */
+export function countsConnections(choice: BalancerChoice): boolean {
+  return choice === 'least-connections' || (typeof choice === 'object' && choice.countConnections === true);
+}
+
+/** A user's balancer object has a name and a strategy factory. */
+export function isCustomBalancer(value: unknown): value is CustomBalancer {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<Record<keyof CustomBalancer, unknown>>;
+  return typeof candidate.name === 'string' && candidate.name !== '' && typeof candidate.createStrategy === 'function' &&
+    (candidate.countConnections === undefined || typeof candidate.countConnections === 'boolean');
+}
 
 /** The balancer node:cluster's scheduling policy names. */
 export function balancerOfPolicy(policy: SchedulingPolicy): BalancerName {

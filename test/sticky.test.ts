@@ -1,0 +1,258 @@
+// The sticky balancer with real workers, sockets and clients: the same client (its address, or
+// its X-Forwarded-For behind a proxy) lands on the same worker; losing, adding or restarting one
+// worker moves only that worker's clients; the request head the primary reads to find the header
+// reaches the app unchanged; WebSockets (ws) and socket.io's long-polling work across 4 workers.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, afterEach, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { io, type Socket } from 'socket.io-client';
+import { WebSocket } from 'ws';
+import { createCluster, type ManagedCluster } from 'corral';
+import { freePort } from './helpers/net-client.js';
+import { exitOf, killPrograms, startProgram, type Program } from './helpers/program.js';
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
+const APP = path.join(FIXTURES, 'sticky', 'echo-app.cjs');
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
+const RUN_DIR = mkdtempSync(path.join(os.tmpdir(), 'corral-sticky-'));
+after(() => rmSync(RUN_DIR, { recursive: true, force: true }));
+
+const clusters: ManagedCluster[] = [];
+afterEach(async () => {
+  await killPrograms();
+  await Promise.all(clusters.splice(0).map((cluster) => cluster.close()));
+});
+
+interface Landing {
+  slot: number;
+  pid: number;
+  forwardedFor: string | null;
+  method: string;
+  url: string;
+  body: string;
+}
+
+async function startSticky(port: number, stickyHeader?: string): Promise<ManagedCluster> {
+  const cluster = createCluster({
+    exec: APP, workers: 4, balancer: 'sticky', env: { PORT: String(port) },
+    ...(stickyHeader === undefined ? {} : { stickyHeader }),
+  });
+  clusters.push(cluster);
+  await cluster.start();
+  return cluster;
+}
+
+/** One request on a fresh connection: from `localAddress` (any 127.x.y.z is this machine), or naming `client` in X-Forwarded-For. */
+function ask(port: number, from: { localAddress?: string; client?: string }, requestPath = '/'): Promise<Landing> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({
+      host: '127.0.0.1', port, path: requestPath, agent: false, localAddress: from.localAddress,
+      headers: from.client === undefined ? {} : { 'X-Forwarded-For': `${from.client}, 10.0.0.1` },
+      timeout: 10_000,
+    }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => { body += chunk; });
+      response.on('end', () => resolve(JSON.parse(body) as Landing));
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within 10 s from port ${port}`)));
+    request.on('error', reject);
+  });
+}
+
+/** Where each client lands now: client → [slot, pid]. */
+async function landings(port: number, clients: readonly string[]): Promise<Map<string, Landing>> {
+  const seen = new Map<string, Landing>();
+  for (const client of clients) seen.set(client, await ask(port, { client }));
+  return seen;
+}
+
+const CLIENTS = Array.from({ length: 200 }, (_, index) => `203.0.113.${index % 250}-${index}`);
+
+describe('sticky balancer', () => {
+  test('each client address keeps its worker across reconnects, and the addresses spread over the workers', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    await startSticky(port);
+    const bySlot = new Map<number, number>();
+    for (let host = 2; host < 42; host += 1) {
+      const localAddress = `127.0.0.${host}`;
+      const first = await ask(port, { localAddress });
+      for (let again = 0; again < 3; again += 1) {
+        const next = await ask(port, { localAddress });
+        assert.deepEqual([next.slot, next.pid], [first.slot, first.pid], `${localAddress} moved on reconnect ${again + 1}`);
+      }
+      bySlot.set(first.slot, (bySlot.get(first.slot) ?? 0) + 1);
+    }
+    assert.equal(bySlot.size, 4, `40 addresses used only slots ${[...bySlot.keys()].join(', ')}`);
+  });
+
+  test('by X-Forwarded-For: 200 clients spread within bounds, each on one worker; removing, adding and restarting a worker moves only its own clients', { timeout: 90_000 }, async () => {
+    const port = await freePort();
+    const cluster = await startSticky(port, 'X-Forwarded-For');
+    const before = await landings(port, CLIENTS);
+    const counts = [0, 1, 2, 3].map((slot) => [...before.values()].filter((landing) => landing.slot === slot).length);
+    // 50 each if perfectly even; rendezvous hashing keeps every worker within ±40% here.
+    for (const count of counts) assert.ok(count >= 30 && count <= 70, `clients per slot ${counts.join('/')} are outside 30–70`);
+    assert.equal((await ask(port, { client: CLIENTS[7]! })).pid, before.get(CLIENTS[7]!)!.pid, 'a client moved between two requests');
+    assert.equal(before.get(CLIENTS[0]!)!.forwardedFor, `${CLIENTS[0]}, 10.0.0.1`, 'the app saw the header as sent');
+
+    // Scale down: slot 3 leaves. Its clients spread over the others; nobody else moves.
+    await cluster.scale(3);
+    const scaledDown = await landings(port, CLIENTS);
+    const movedTo = new Set<number>();
+    for (const [client, was] of before) {
+      const now = scaledDown.get(client)!;
+      if (was.slot === 3) movedTo.add(now.slot);
+      else assert.equal(now.pid, was.pid, `${client} moved from slot ${was.slot} though slot 3 left`);
+    }
+    assert.ok(movedTo.size >= 2 && !movedTo.has(3), `slot 3's clients went to slots ${[...movedTo].join(', ')}`);
+
+    // Scale up again: the new slot 3 takes back exactly its clients.
+    await cluster.scale(4);
+    const scaledUp = await landings(port, CLIENTS);
+    for (const [client, was] of before) {
+      const now = scaledUp.get(client)!;
+      assert.equal(now.slot, was.slot, `${client} is on slot ${now.slot}, was ${was.slot}`);
+      if (was.slot !== 3) assert.equal(now.pid, was.pid, `${client}'s worker changed`);
+    }
+
+    // SIGKILL one worker: once it is replaced, its clients are on its successor; the others never moved.
+    const victim = scaledUp.values().next().value!;
+    const killedSlot = victim.slot;
+    const readyAgain = once(cluster, 'ready', { signal: AbortSignal.timeout(20_000) });
+    process.kill(victim.pid, 'SIGKILL');
+    await readyAgain;
+    const restarted = await landings(port, CLIENTS);
+    const successors = new Set<number>();
+    for (const [client, was] of scaledUp) {
+      const now = restarted.get(client)!;
+      assert.equal(now.slot, was.slot, `${client} changed slot across the restart of slot ${killedSlot}`);
+      if (was.slot === killedSlot) successors.add(now.pid);
+      else assert.equal(now.pid, was.pid, `${client} on slot ${was.slot} moved though only slot ${killedSlot} restarted`);
+    }
+    assert.equal(successors.size, 1);
+    assert.ok(!successors.has(victim.pid), 'the killed worker still answered');
+  });
+
+  test('the request head the primary reads for the header reaches the app unchanged: split writes, a body, keep-alive, no header, silence', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    await startSticky(port, 'x-forwarded-for');
+    // A client that connects and says nothing does not hold up the others.
+    const silent = net.connect(port, '127.0.0.1');
+    await once(silent, 'connect');
+    try {
+      // Two requests on one connection; the first's head and body come in separate writes.
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => { received += chunk; });
+      const bodies = (): Landing[] => [...received.matchAll(/\r\n\r\n(\{[^}]*\})/g)].map((match) => JSON.parse(match[1]!) as Landing);
+      socket.write('POST /first?x=1 HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: 198.51.100.7\r\nContent-Length: 11\r\n\r\n');
+      socket.write('hello world');
+      while (bodies().length < 1) await once(socket, 'data', { signal: AbortSignal.timeout(10_000) });
+      socket.write('GET /second HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: 198.51.100.7\r\nConnection: close\r\n\r\n');
+      await once(socket, 'end', { signal: AbortSignal.timeout(10_000) });
+      const [first, second] = bodies();
+      assert.deepEqual({ ...first, pid: 0, slot: 0 }, { slot: 0, pid: 0, forwardedFor: '198.51.100.7', method: 'POST', url: '/first?x=1', body: 'hello world' });
+      assert.deepEqual([second!.url, second!.pid], ['/second', first!.pid]);
+      // The same client on a new connection: the same worker.
+      assert.equal((await ask(port, { client: '198.51.100.7' })).pid, first!.pid);
+      // No header: placed by address, and served.
+      const plain = await ask(port, {}, '/no-header');
+      assert.deepEqual([plain.url, plain.forwardedFor], ['/no-header', null]);
+    } finally {
+      silent.destroy();
+    }
+  });
+
+  test('ws: WebSocket clients keep their worker across reconnects, by address and by header', { timeout: 60_000 }, async () => {
+    for (const stickyHeader of [undefined, 'x-forwarded-for']) {
+      const port = await freePort();
+      await startSticky(port, stickyHeader);
+      const slots = new Set<number>();
+      for (let host = 2; host < 14; host += 1) {
+        const from = stickyHeader === undefined ? { localAddress: `127.0.0.${host}` } : { headers: { 'x-forwarded-for': `192.0.2.${host}` } };
+        const landed: number[] = [];
+        for (let round = 0; round < 2; round += 1) {
+          const socket = new WebSocket(`ws://127.0.0.1:${port}/`, from);
+          await once(socket, 'open', { signal: AbortSignal.timeout(10_000) });
+          socket.send(`round ${round}`);
+          const [data] = await once(socket, 'message', { signal: AbortSignal.timeout(10_000) }) as [Buffer];
+          const reply = JSON.parse(String(data)) as { slot: number; pid: number; echo: string; forwardedFor: string | null };
+          assert.equal(reply.echo, `round ${round}`);
+          if (stickyHeader !== undefined) assert.equal(reply.forwardedFor, `192.0.2.${host}`);
+          landed.push(reply.pid);
+          slots.add(reply.slot);
+          socket.close();
+          await once(socket, 'close');
+        }
+        assert.equal(landed[0], landed[1], `a WebSocket client moved (${stickyHeader ?? 'by address'})`);
+      }
+      assert.ok(slots.size >= 3, `12 clients used only slots ${[...slots].join(', ')} (${stickyHeader ?? 'by address'})`);
+      await clusters.pop()!.close();
+    }
+  });
+
+  test("socket.io with long-polling only, across 4 workers under corral start: sessions hold, the cluster adapter relays; round-robin breaks them", { timeout: 90_000 }, async () => {
+    const start = (balancer: string, port: number): Program => startProgram(BIN, [
+      'start', 'socket-io-polling-app.cjs', '-i', '4', '--balancer', balancer, '--name', `sio-${balancer}`, '--primary', 'socket-io-primary.cjs',
+    ], { cwd: path.join(FIXTURES, 'primary-module'), env: { PORT: String(port), NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR } });
+    const connectFrom = (port: number, host: number): Socket => io(`http://127.0.0.1:${port}`, {
+      transports: ['polling'], reconnection: false, timeout: 5_000,
+      // Each client from its own loopback address, as clients on different machines.
+      agent: new http.Agent({ keepAlive: false, localAddress: `127.0.0.${host}` }) as unknown as string,
+    });
+    const next = <T>(socket: Socket, event: string, timeout = 10_000): Promise<T> => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no '${event}' within ${timeout} ms`)), timeout);
+      socket.once(event, (value: T) => { clearTimeout(timer); resolve(value); });
+    });
+
+    const port = await freePort();
+    const corral = start('sticky', port);
+    await corral.waitForErr(/ready: 4 workers/);
+    const clients: Socket[] = [];
+    try {
+      const slots = new Set<number>();
+      for (let host = 2; host < 14; host += 1) {
+        const client = connectFrom(port, host);
+        clients.push(client);
+        slots.add(await next<number>(client, 'hello'));
+      }
+      assert.ok(slots.size >= 3, `12 clients used only slots ${[...slots].join(', ')}`);
+      // Many polls later every session still holds, and a broadcast from one reaches all twelve.
+      const heard = clients.map((client) => next<{ text: string }>(client, 'news'));
+      clients[0]!.emit('shout', 'over long-polling');
+      for (const news of await Promise.all(heard)) assert.equal(news.text, 'over long-polling');
+      assert.ok(clients.every((client) => client.connected));
+    } finally {
+      for (const client of clients.splice(0)) client.close();
+    }
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0, corral.stderr());
+
+    // The same app under round-robin: a session's next poll reaches another worker, which does not know it.
+    const rrPort = await freePort();
+    const roundRobin = start('round-robin', rrPort);
+    await roundRobin.waitForErr(/ready: 4 workers/);
+    const failures = await Promise.all([2, 3, 4, 5].map(async (host) => {
+      const client = connectFrom(rrPort, host);
+      clients.push(client);
+      const outcome = await Promise.race([
+        next<unknown>(client, 'hello').then(() => next<unknown>(client, 'disconnect')).then(() => 'disconnected'),
+        next<Error>(client, 'connect_error').then(() => 'connect_error'),
+      ]).catch(() => 'held');
+      client.close();
+      return outcome;
+    }));
+    assert.ok(failures.some((outcome) => outcome !== 'held'), `round-robin kept every long-polling session (${failures.join(', ')})`);
+    roundRobin.child.kill('SIGTERM');
+    assert.equal((await exitOf(roundRobin)).code, 0, roundRobin.stderr());
+  });
+});
