@@ -86,7 +86,7 @@ export class InvalidBalancerError extends CorralError {
       `Expected \`balancer\` to be one of ${known.map((name) => `'${name}'`).join(', ')}, ` +
       `or a balancer of your own ({ name, createStrategy }), got ${describeValue(actual)}. 'round-robin' (the default) hands each connection to the ` +
       `longest-idle worker; 'least-connections' to the one with the fewest open connections; 'sticky' to the same worker for the same client; ` +
-      `'shared' lets the kernel pick (node:cluster's SCHED_NONE).`);
+      `'shared' lets the kernel pick (node:cluster's SCHED_NONE); 'reuseport' gives each worker its own socket and the kernel spreads connections over them.`);
   }
 }
 

@@ -45,7 +45,7 @@ const startErrors: [string, string[], number, RegExp][] = [
   ['no script', [], 2, /^corral start: no script to run\. Give one \(corral start server\.js\), or an `exec` in corral\.config\.mjs\./],
   ['an unknown flag', [APP, '--wokers', '2'], 2, /^corral start: Unknown option '--wokers'.*\nRun 'corral start --help' for its options\./s],
   ['a bad instance count', [APP, '-i', 'lots'], 2, /^corral: --instances: Expected `workers` to be a whole number from 1 to 1024, 'auto' or 'max', or -N, got 'lots'/],
-  ['a bad balancer', [APP, '--balancer', 'random'], 2, /^corral: --balancer: Expected `balancer` to be one of 'round-robin', 'least-connections', 'sticky', 'shared', or a balancer of your own \({ name, createStrategy }\), got 'random'/],
+  ['a bad balancer', [APP, '--balancer', 'random'], 2, /^corral: --balancer: Expected `balancer` to be one of 'round-robin', 'least-connections', 'sticky', 'shared', 'reuseport', or a balancer of your own \({ name, createStrategy }\), got 'random'/],
   ['a bad readiness', [APP, '--ready', 'soon'], 2, /^corral: --ready: Expected `readyWhen` to be one of 'listening', 'online', 'manual', got 'soon'/],
   ['a bad timeout', [APP, '--shutdown-timeout', '10s'], 2, /^corral: --shutdown-timeout: Expected `shutdownTimeout` to be a finite number ≥ 0, got '10s'/],
   ['a malformed --env', [APP, '--env', 'NODE_ENV'], 2, /^corral: --env takes KEY=VALUE, got 'NODE_ENV' \(string\)\. For example --env NODE_ENV=production\./],

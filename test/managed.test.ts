@@ -129,7 +129,7 @@ describe('createCluster', () => {
     assert.throws(() => createCluster({ exec: WORKER_FIXTURE, workers: 2.5 }), InvalidWorkerCountError);
     assert.throws(() => createCluster({ exec: WORKER_FIXTURE, balancer: 'rr' as never }), (error: unknown) =>
       error instanceof InvalidBalancerError && error.code === 'CORRAL_ERR_INVALID_BALANCER' &&
-      /'round-robin', 'least-connections', 'sticky', 'shared'/.test(error.message) && /got 'rr'/.test(error.message));
+      /'round-robin', 'least-connections', 'sticky', 'shared', 'reuseport'/.test(error.message) && /got 'rr'/.test(error.message));
     assert.throws(() => createCluster({ exec: '/nonexistent/server.js' }), (error: unknown) =>
       error instanceof ExecNotFoundError && error.code === 'CORRAL_ERR_EXEC_NOT_FOUND' &&
       /\/nonexistent\/server\.js/.test(error.message) && /ENOENT/.test(error.message));

@@ -14,7 +14,8 @@
  *     handle is taken from dgram's private state) for the shared balancer, as Node's
  *     SharedHandle does;
  *  3. take the raw listening handle out of a `net.Server` (`server._handle`) and receive raw client
- *     handles from its `onconnection` hook, as Node's RoundRobinHandle does;
+ *     handles from its `onconnection` hook, as Node's RoundRobinHandle does (and from a bound
+ *     SO_REUSEPORT handle's, to empty the queue of a socket the reuseport balancer retires);
  *  4. wrap the CommonJS loader's `Module._load`, which every `require()` goes through (APM
  *     tools such as require-in-the-middle hook the same place). Node has no documented way to
  *     make `require('cluster')` return another object (so that libraries which take node:cluster
@@ -40,6 +41,13 @@ export const CLUSTER_FRAME_CMD = 'NODE_CLUSTER';
 
 /** libuv's `UV_TCP_IPV6ONLY` flag (uv.h); Node passes it in `flags` of a queryServer frame. */
 export const UV_TCP_IPV6ONLY = 1;
+
+/**
+ * libuv's `UV_TCP_REUSEPORT` flag (uv.h, libuv 1.49): `_createServerHandle` passes `flags` to
+ * the bind, which sets SO_REUSEPORT with it on Node 22.12+ and 23.1+ (where `net` has
+ * `reusePort`). Older lines ignore it for IPv4, and their second socket's listen() fails.
+ */
+export const UV_TCP_REUSEPORT = 2;
 
 /** A raw libuv handle (TCPWrap, PipeWrap or UDPWrap). Only the members corral uses. */
 export interface RawHandle {
@@ -224,6 +232,20 @@ export function adoptListeningHandle(
   };
   internalServer._handle = null;
   return remembered(handle);
+}
+
+/**
+ * Starts accepting on a bound raw TCP handle in the primary (the reuseport balancer, emptying
+ * the queue of a socket whose worker is gone), each connection to `onConnection`. Returns 0 or
+ * a negative errno. There is no way back short of closing the handle: libuv cannot stop
+ * watching a listening socket.
+ */
+export function acceptOnRawHandle(handle: RawHandle, backlog: number, onConnection: (client: RawHandle) => void): number {
+  const listening = handle as RawListenHandle & { listen(backlog: number): number };
+  listening.onconnection = (status, client) => {
+    if (status === 0 && client !== undefined) onConnection(remembered(client));
+  };
+  return listening.listen(backlog);
 }
 
 /** The bound address of a raw TCP handle (`undefined` for pipes, which have no sockname). */

@@ -171,6 +171,7 @@ export class SlotTable {
     if (slot === undefined) return undefined;
     this.#slots.delete(index);
     this.#host.clock.clearTimeout(slot.restartTimer);
+    this.#host.primary.retireSlot(index);
     return slot;
   }
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError } from '../errors.js';
 import {
-  BALANCERS, isBalancerName, isCustomBalancer, type BalancerChoice,
+  assertBalancerRuns, BALANCERS, isBalancerName, isCustomBalancer, type BalancerChoice,
 } from '../primary/balancers/balancers.js';
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
 import protocol from '../worker/runtime-protocol.cjs';
@@ -159,9 +159,9 @@ export const OPTION_TABLE = {
    * (`{ name, createStrategy }`). @default 'round-robin'
    */
   balancer: option<BalancerChoice>({
-    description: "How connections reach workers: 'round-robin' (the primary hands them out in turn), 'least-connections' (the primary hands each to the worker with the fewest open ones), 'sticky' (the same client to the same worker) or 'shared' (the kernel picks). Default: 'round-robin'.",
+    description: "How connections reach workers: 'round-robin' (the primary hands them out in turn), 'least-connections' (the primary hands each to the worker with the fewest open ones), 'sticky' (the same client to the same worker), 'shared' (the kernel picks) or 'reuseport' (a socket per worker, the kernel spreads; Linux, Node 22.12+). Default: 'round-robin'.",
     schema: { enum: Object.keys(BALANCERS) },
-    flag: { name: 'balancer', value: '<name>', help: 'round-robin (default), least-connections, sticky, or shared' },
+    flag: { name: 'balancer', value: '<name>', help: 'round-robin (default), least-connections, sticky, shared, or reuseport' },
     resolve: normalizeBalancer,
   }),
   /**
@@ -510,7 +510,11 @@ export function normalizeWorkerCount(workers: unknown): number {
 
 export function normalizeBalancer(balancer: unknown): BalancerChoice {
   if (balancer === undefined) return 'round-robin';
-  if (isBalancerName(balancer) || isCustomBalancer(balancer)) return balancer;
+  if (isBalancerName(balancer)) {
+    assertBalancerRuns(balancer);
+    return balancer;
+  }
+  if (isCustomBalancer(balancer)) return balancer;
   throw new InvalidBalancerError(balancer, Object.keys(BALANCERS));
 }
 

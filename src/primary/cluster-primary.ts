@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
 import {
-  balancerOfPolicy, definitionOf, nameOf, type BalancerChoice, type BalancerSettings,
+  assertBalancerRuns, balancerOfPolicy, definitionOf, nameOf, type BalancerChoice, type BalancerSettings,
 } from './balancers/balancers.js';
 import { InvalidControlFrameError, InvalidOptionError, SettingsFrozenError } from '../errors.js';
 import { describeValue } from '../util/describe-value.js';
@@ -115,6 +115,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   constructor(options: ClusterPrimaryOptions = {}) {
     super();
     this.#balancer = options.balancer ?? balancerOfPolicy(options.schedulingPolicy ?? initialSchedulingPolicy());
+    assertBalancerRuns(this.#balancer);
     const inherited = options.inheritedSockets ?? socketsFromSystemd().map((socket) => socket.fd);
     this.#balancerSettings = { stickyHeader: options.stickyHeader?.toLowerCase() };
     this.#registry = new ServerRegistry(() => definitionOf(this.#balancer), () => this.#balancerSettings, new Set(inherited));
@@ -145,6 +146,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   setBalancer(balancer: BalancerChoice, settings: BalancerSettings = {}): void {
     const stickyHeader = settings.stickyHeader?.toLowerCase();
     if (balancer === this.#balancer && stickyHeader === this.#balancerSettings.stickyHeader) return;
+    assertBalancerRuns(balancer);
     if (this.#frozen) {
       throw new SettingsFrozenError('cluster.schedulingPolicy', policyName(this.schedulingPolicy),
         'Set it before the first fork(), or start the primary with NODE_CLUSTER_SCHED_POLICY=rr or =none.');
@@ -196,6 +198,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
       this.#forget(worker, control);
     });
     child.once('exit', (code, signal) => {
+      this.#registry.releaseWorker(worker); // Its copies of lent sockets are closed now.
       if (!worker.isConnected()) this.#forget(worker, control);
       worker.exitedAfterDisconnect = worker.exitedAfterDisconnect === true;
       worker.state = 'dead';
@@ -259,6 +262,11 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   stopRouting(worker: Worker): void {
     worker.exitedAfterDisconnect = true;
     this.#registry.removeWorker(worker);
+  }
+
+  /** @internal The managed cluster will not refill `slot` (scale-down): the reuseport balancer empties and closes its sockets. */
+  retireSlot(slot: number): void {
+    this.#registry.retireSlot(slot);
   }
 
   /**

@@ -55,4 +55,11 @@ export interface ListenHandle {
   add(worker: HandoffTarget, reply: ListenReply): void;
   /** Removes the worker; returns true when it was the last one and the socket is now closed. */
   remove(worker: HandoffTarget): boolean;
+  /**
+   * The worker's process no longer holds the socket it was lent (it closed its server, or
+   * exited). `remove` only stops routing to it; a lent socket is in the worker's hands until this.
+   */
+  release?(worker: HandoffTarget): void;
+  /** The cluster will not refill this slot (scale-down): what the handle keeps for it may go. */
+  retireSlot?(slot: number): void;
 }

@@ -70,11 +70,17 @@ export class ServerRegistry {
     });
   }
 
-  /** The worker closed the server it had under `key`. */
+  /** The worker closed the server it had under `key` (and so its copy of a lent socket). */
   close(worker: HandoffTarget, key: unknown): void {
     if (typeof key !== 'string') return;
     const handle = this.#handles.get(key);
+    handle?.release?.(worker);
     if (handle?.remove(worker) === true) this.#handles.delete(key);
+  }
+
+  /** The worker exited: it holds no lent socket any more. */
+  releaseWorker(worker: HandoffTarget): void {
+    for (const handle of this.#handles.values()) handle.release?.(worker);
   }
 
   /** The worker is leaving: take it out of every server (closing sockets it was the last on). */
@@ -82,6 +88,11 @@ export class ServerRegistry {
     for (const [key, handle] of this.#handles) {
       if (handle.remove(worker)) this.#handles.delete(key);
     }
+  }
+
+  /** The cluster will not refill `slot` (scale-down). */
+  retireSlot(slot: number): void {
+    for (const handle of this.#handles.values()) handle.retireSlot?.(slot);
   }
 
   #create(key: string, query: ListenQuery): ListenHandle {

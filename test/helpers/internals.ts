@@ -10,6 +10,7 @@ import type * as ConfigSchema from '../../dist/cli/config-schema.js';
 import type * as Dispatcher from '../../dist/primary/balancers/dispatcher.js';
 import type * as Symbols from '../../dist/internal/symbols.js';
 import type * as MemoryBudget from '../../dist/cli/memory-budget.js';
+import type * as ReuseportSupport from '../../dist/primary/balancers/reuseport-support.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -22,3 +23,4 @@ export const configSchema = await load<typeof ConfigSchema>('cli/config-schema.j
 export const dispatcher = await load<typeof Dispatcher>('primary/balancers/dispatcher.js');
 export const symbols = await load<typeof Symbols>('internal/symbols.js');
 export const memoryBudget = await load<typeof MemoryBudget>('cli/memory-budget.js');
+export const reuseportSupport = await load<typeof ReuseportSupport>('primary/balancers/reuseport-support.js');

@@ -10,6 +10,9 @@ import type { SchedulingPolicy } from '../../types.js';
 import type { ListenHandle, ListenQuery } from '../listen-handle.js';
 import { Dispatcher } from './dispatcher.js';
 import { SharedHandle } from './shared-handle.js';
+import { ReuseportHandle } from './reuseport-handle.js';
+import { reuseportUnsupported } from './reuseport-support.js';
+import { InvalidOptionError } from '../../errors.js';
 import { roundRobin } from './strategies/round-robin.js';
 import { leastConnections } from './strategies/least-connections.js';
 import { sticky } from './strategies/sticky.js';
@@ -56,6 +59,18 @@ export const BALANCERS = {
     policy: SCHED_NONE,
     createHandle: (key, address, query, keepOpen) => new SharedHandle(key, address, query, keepOpen),
   },
+  /**
+   * One SO_REUSEPORT socket per slot, held by the primary and lent to the slot's worker: the
+   * kernel spreads connections, and a socket outlives its worker (Linux, Node 22.12+/23.1+).
+   * Unix sockets and inherited descriptors are lent whole, as `shared` does.
+   */
+  reuseport: {
+    policy: SCHED_NONE,
+    createHandle: (key, address, query, keepOpen) =>
+      keepOpen || (query.fd !== undefined && query.fd >= 0) || query.port === null || query.port < 0
+        ? new SharedHandle(key, address, query, keepOpen)
+        : new ReuseportHandle(key, address, query),
+  },
 } as const satisfies Record<string, BalancerDefinition>;
 
 export type BalancerName = keyof typeof BALANCERS;
@@ -69,6 +84,14 @@ export function definitionOf(choice: BalancerChoice): BalancerDefinition {
     policy: SCHED_RR,
     createHandle: (key, address, query, keepOpen, { stickyHeader }) => new Dispatcher(key, address, query, choice.createStrategy, { keepOpen, stickyHeader }),
   };
+}
+
+/** Throws when the balancer cannot run on this system (reuseport), saying why and what to use. */
+export function assertBalancerRuns(choice: BalancerChoice, option = 'balancer'): void {
+  const problem = choice === 'reuseport' ? reuseportUnsupported() : undefined;
+  if (problem === undefined) return;
+  throw new InvalidOptionError(option, `a balancer this system runs: 'reuseport' cannot, as ${problem}`, choice,
+    "Use 'round-robin' (the default) or 'shared', which the kernel balances too; or run on Node 22.12+ on Linux.");
 }
 
 /** The name `cluster.balancer`, status and logs give it. */
