@@ -105,6 +105,8 @@ describe('seed programs in CommonJS on corral, against node:cluster', () => {
       const [master] = await program.waitFor(/^Master process id is \d+$/);
       const started = await program.waitFor(/^Worker started, process id \d+$/, CPUS);
       const workerPids = [...new Set(started.map((line) => Number(line.split(' ').pop())))];
+      // The seed says 'Worker started' before it listens: wait until every worker's server does.
+      await program.waitForErr(/^port-map: listening on \d+$/, CPUS);
       const bodies = await fetchMany(port, 40);
       process.kill(workerPids[0]!, 'SIGKILL');
       await program.waitFor(new RegExp(`^worker process died id  ${workerPids[0]}$`));
