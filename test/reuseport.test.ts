@@ -4,6 +4,7 @@
 // while those queued on its socket wait for its replacement. Elsewhere choosing it is refused
 // with why and what to use instead.
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -24,6 +25,12 @@ const APP = path.join(dir, 'slow-answer.cjs');
 writeFileSync(APP, `require('node:http').createServer((request, response) => {
   setTimeout(() => response.end(process.env.CORRAL_SLOT + ' ' + process.pid), 5);
 }).listen(Number(process.env.PORT), '127.0.0.1');\n`);
+
+/** Answers each datagram with `<slot> <pid>`. */
+const UDP_APP = path.join(dir, 'udp-answer.cjs');
+writeFileSync(UDP_APP, `const socket = require('node:dgram').createSocket('udp4');
+socket.on('message', (message, peer) => socket.send(process.env.CORRAL_SLOT + ' ' + process.pid, peer.port, peer.address));
+socket.bind(Number(process.env.PORT), '127.0.0.1');\n`);
 
 const clusters: ManagedCluster[] = [];
 afterEach(async () => {
@@ -109,5 +116,49 @@ describe('reuseport balancer', () => {
     const after = await answers(port, 80);
     const successor = after.find((answer) => answer.slot === '1');
     assert.ok(successor !== undefined && successor.pid !== victim.pid, 'slot 1 answers from its replacement');
+  });
+
+  test('UDP: each worker has its own socket; each client keeps its worker, and a killed worker\'s datagrams wait for its replacement', { timeout: 60_000, ...needsReuseport }, async () => {
+    const port = await freePort();
+    const cluster = createCluster({ exec: UDP_APP, workers: 4, balancer: 'reuseport', env: { PORT: String(port) } });
+    clusters.push(cluster);
+    await cluster.start();
+    const clients = await Promise.all(Array.from({ length: 40 }, async () => {
+      const client = dgram.createSocket('udp4');
+      client.bind(0, '127.0.0.1');
+      await once(client, 'listening');
+      return client;
+    }));
+    const ask = async (client: dgram.Socket, timeout = 10_000): Promise<{ slot: string; pid: number }> => {
+      const answer = once(client, 'message', { signal: AbortSignal.timeout(timeout) });
+      client.send('which', port, '127.0.0.1');
+      const [message] = await answer as [Buffer];
+      const [slot = '', pid = '0'] = String(message).split(' ');
+      return { slot, pid: Number(pid) };
+    };
+    try {
+      const first: { slot: string; pid: number }[] = [];
+      for (const client of clients) first.push(await ask(client));
+      const again: { slot: string; pid: number }[] = [];
+      for (const client of clients) again.push(await ask(client));
+      assert.deepEqual(again, first, 'a client moved to another worker');
+      const slots = new Set(first.map((answer) => answer.slot));
+      assert.ok(slots.size >= 3, `40 clients reached only slots ${[...slots].join(', ')}`);
+      // Kill one worker; once it is gone, its clients send. The primary still holds its socket, so
+      // the datagrams wait there and its replacement answers them, from the same slot.
+      const victimSlot = first[0]!.slot;
+      const victimPid = first[0]!.pid;
+      const itsClients = clients.filter((_, index) => first[index]!.slot === victimSlot);
+      const gone = once(cluster, 'exit', { signal: AbortSignal.timeout(10_000) });
+      process.kill(victimPid, 'SIGKILL');
+      await gone;
+      const answers = await Promise.all(itsClients.map((client) => ask(client, 20_000)));
+      for (const answer of answers) {
+        assert.equal(answer.slot, victimSlot, 'the datagram went to another slot');
+        assert.notEqual(answer.pid, victimPid);
+      }
+    } finally {
+      for (const client of clients) client.close();
+    }
   });
 });

@@ -131,10 +131,12 @@ export function bindServerHandle(
 
 const UV_EINVAL_ERRNO = -os.constants.errno.EINVAL;
 
-// libuv's UDP bind flags (uv.h), as Node's worker half puts them in a queryServer frame.
+// libuv's UDP bind flags (uv.h), as Node's worker half puts them in a queryServer frame
+// (udp_wrap's constants on Node 24: UV_UDP_IPV6ONLY 1, UV_UDP_REUSEADDR 4, UV_UDP_REUSEPORT 64).
 const UV_UDP_IPV6ONLY = 1;
 const UV_UDP_REUSEADDR = 4;
-const UV_UDP_REUSEPORT = 8;
+/** SO_REUSEPORT for a UDP bind: Node 22.12+ and 23.1+ pass it through (dgram's `reusePort`). */
+export const UV_UDP_REUSEPORT = 64;
 
 /**
  * Binds a UDP socket without receiving on it, and calls back with its raw handle or a negative

@@ -105,7 +105,9 @@ export class ServerRegistry {
     }
     const isUdp = query.addressType === 'udp4' || query.addressType === 'udp6';
     const keepOpen = query.fd !== undefined && this.#keepOpen.has(query.fd);
-    return isUdp ? new SharedHandle(key, address, query, keepOpen) : this.#balancer().createHandle(key, address, query, keepOpen, this.#settings());
+    const balancer = this.#balancer();
+    if (!isUdp) return balancer.createHandle(key, address, query, keepOpen, this.#settings());
+    return balancer.createUdpHandle?.(key, address, query, keepOpen) ?? new SharedHandle(key, address, query, keepOpen);
   }
 }
 

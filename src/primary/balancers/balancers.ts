@@ -11,6 +11,7 @@ import type { ListenHandle, ListenQuery } from '../listen-handle.js';
 import { Dispatcher } from './dispatcher.js';
 import { SharedHandle } from './shared-handle.js';
 import { ReuseportHandle } from './reuseport-handle.js';
+import { UdpReuseportHandle } from './udp-reuseport-handle.js';
 import { reuseportUnsupported } from './reuseport-support.js';
 import { InvalidOptionError } from '../../errors.js';
 import { roundRobin } from './strategies/round-robin.js';
@@ -27,8 +28,10 @@ export interface BalancerSettings {
 export interface BalancerDefinition {
   /** What `cluster.schedulingPolicy` says while this balancer is in use. */
   readonly policy: SchedulingPolicy;
-  /** The listen handle for one TCP or pipe server (UDP is always lent: datagrams cannot be handed over). */
+  /** The listen handle for one TCP or pipe server. */
   readonly createHandle: (key: string, address: string | null, query: ListenQuery, keepOpen: boolean, settings: BalancerSettings) => ListenHandle;
+  /** The handle for one UDP socket; without it, one socket lent to every worker (datagrams cannot be handed over). */
+  readonly createUdpHandle?: (key: string, address: string | null, query: ListenQuery, keepOpen: boolean) => ListenHandle;
 }
 
 export const BALANCERS = {
@@ -62,7 +65,8 @@ export const BALANCERS = {
   /**
    * One SO_REUSEPORT socket per slot, held by the primary and lent to the slot's worker: the
    * kernel spreads connections, and a socket outlives its worker (Linux, Node 22.12+/23.1+).
-   * Unix sockets and inherited descriptors are lent whole, as `shared` does.
+   * Unix sockets and inherited descriptors are lent whole, as `shared` does. UDP too gets a
+   * socket per slot (udp-reuseport-handle.ts).
    */
   reuseport: {
     policy: SCHED_NONE,
@@ -70,6 +74,8 @@ export const BALANCERS = {
       keepOpen || (query.fd !== undefined && query.fd >= 0) || query.port === null || query.port < 0
         ? new SharedHandle(key, address, query, keepOpen)
         : new ReuseportHandle(key, address, query),
+    createUdpHandle: (key, address, query, keepOpen) =>
+      keepOpen || (query.fd !== undefined && query.fd >= 0) ? new SharedHandle(key, address, query, keepOpen) : new UdpReuseportHandle(key, address, query),
   },
 } as const satisfies Record<string, BalancerDefinition>;
 

@@ -17,7 +17,7 @@
  * connections passes through the primary.
  *
  * Unix sockets and inherited descriptors cannot be spread this way; they are lent as one socket
- * (`shared`), and so is UDP.
+ * (`shared`). UDP has its own socket per slot too: udp-reuseport-handle.ts.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
