@@ -71,11 +71,15 @@ describe('a balancer of your own', () => {
     assert.deepEqual(seen[0]!.slots.toSorted(), [0, 1]);
     assert.deepEqual(seen[0]!.busy, [false, false]);
     assert.equal(seen[0]!.address, '127.0.0.1');
-    // countConnections: once the workers' reports come, each candidate's open connections are known.
+    // countConnections: once both workers have reported (slot 1 with its 6 closes), each
+    // candidate's open connections are known.
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no report counted the closed connections within 10 s')), 10_000);
-      cluster.on('report', function check(_worker, report) {
-        if ((report.handoffs?.closed ?? 0) < 6) return;
+      const timer = setTimeout(() => reject(new Error('no reports of both workers, one counting 6 closed connections, within 10 s')), 10_000);
+      const counted = new Map<number, number>();
+      cluster.on('report', function check(worker, report) {
+        if (report.handoffs === undefined) return;
+        counted.set(worker.id, report.handoffs.closed);
+        if (counted.size < 2 || Math.max(...counted.values()) < 6) return;
         clearTimeout(timer);
         cluster.off('report', check);
         resolve();
