@@ -17,12 +17,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type * as ReuseportSupport from '../dist/primary/balancers/reuseport-support.js';
 import { cpuMs } from './proc-stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REUSEPORT_NODE = '24.21.0';
-const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-if (!(major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12))) {
+// corral's own check (not exported by the package): types from dist/ as seen from this source, the module as seen from build/bench/.
+const { reuseportUnsupported } = await import(new URL('../../dist/primary/balancers/reuseport-support.js', import.meta.url).href) as
+  typeof ReuseportSupport;
+if (reuseportUnsupported() !== undefined) {
   const node = execFileSync(process.execPath, [path.join(ROOT, 'scripts/ensure-node.js'), REUSEPORT_NODE], { encoding: 'utf8' }).trim();
   console.log(`\nbalancers: this is Node ${process.version}, whose net has no reusePort; this part runs on Node ${REUSEPORT_NODE}`);
   execFileSync(node, [fileURLToPath(import.meta.url)], { stdio: 'inherit', env: { ...process.env, PATH: `${path.dirname(node)}:${process.env['PATH'] ?? ''}` } });

@@ -29,7 +29,8 @@ import { emitWarningOnce } from '../../warnings.js';
 import type {
   HandoffOutcome, HandoffTarget, ListenHandle, ListenQuery, ListenReply,
 } from '../listen-handle.js';
-import { kHandoffsAccepted, kRuntimeReport, kSlot } from '../../internal/symbols.js';
+import { kHandoffsAccepted, kRuntimeReport } from '../../internal/symbols.js';
+import { slotOf } from './slot-of.js';
 import { headerComplete, stickyHeaderValue } from './http-head.js';
 import type {
   BalancingStrategy, Candidate, ConnectionInfo, StrategyFactory, WorkerLoad,
@@ -157,7 +158,7 @@ export class Dispatcher implements ListenHandle {
   }
 
   add(worker: HandoffTarget, reply: ListenReply): void {
-    const entry = new Entry(worker, worker[kSlot] ?? this.#freeSlot());
+    const entry = new Entry(worker, slotOf(worker, [...this.#workers.values()].map((other) => other.slot)));
     this.#workers.set(worker.id, entry);
     this.#whenBound(() => {
       const bind = this.#bind;
@@ -183,15 +184,6 @@ export class Dispatcher implements ListenHandle {
     if (this.#workers.size > 0 || this.#keepOpen) return false;
     this.#close();
     return true;
-  }
-
-  /** The lowest slot number no worker of this server holds (workers outside a managed cluster). */
-  #freeSlot(): number {
-    const taken = new Set<number>();
-    for (const entry of this.#workers.values()) taken.add(entry.slot);
-    let slot = 0;
-    while (taken.has(slot)) slot += 1;
-    return slot;
   }
 
   #whenBound(callback: () => void): void {

@@ -24,23 +24,18 @@ import os from 'node:os';
 import {
   acceptOnRawHandle, bindServerHandle, rawSockname, UV_TCP_REUSEPORT, type RawHandle,
 } from '../../internal/node-internals.js';
-import { kSlot } from '../../internal/symbols.js';
 import type { HandoffTarget, ListenHandle, ListenQuery, ListenReply } from '../listen-handle.js';
+import { LentSockets, type LentSocket } from './lent-sockets.js';
+import { slotOf } from './slot-of.js';
 
 const UV_EADDRINUSE = -os.constants.errno.EADDRINUSE;
-/** How long a socket whose worker left waits for the slot's replacement before the primary empties it. */
-export const HOLD_FOR = 1_000;
 /** A socket the primary empties closes after this long without a connection. */
 export const QUIET_FOR = 500;
 /** As Node's own listen(): a backlog of 0 or none means 511 (a listen(0) would shrink the queue the worker uses too: it is one socket). */
 const DEFAULT_BACKLOG = 511;
 
-interface SlotSocket {
-  readonly slot: number;
+interface SlotSocket extends LentSocket {
   readonly handle: RawHandle;
-  /** Workers it is lent to (two during a rolling reload). */
-  readonly holders: Set<number>;
-  holdTimer: NodeJS.Timeout | undefined;
 }
 
 export class ReuseportHandle implements ListenHandle {
@@ -50,10 +45,8 @@ export class ReuseportHandle implements ListenHandle {
   readonly #query: ListenQuery;
   /** The port every socket binds: the query's, or the one the first bind of `listen(0)` got. */
   #port: number | null;
-  readonly #sockets = new Map<number, SlotSocket>();
+  readonly #sockets = new LentSockets<SlotSocket>((socket) => this.#empty(socket));
   readonly #workers = new Map<number, { readonly worker: HandoffTarget; readonly slot: number }>();
-  /** Slots the cluster retired (scale-down): emptied as soon as their last worker leaves. */
-  readonly #retired = new Set<number>();
   /** Sockets being emptied by the primary, until their close. */
   readonly #emptying = new Set<RawHandle>();
   #nextTarget = 0;
@@ -70,21 +63,18 @@ export class ReuseportHandle implements ListenHandle {
   }
 
   add(worker: HandoffTarget, reply: ListenReply): void {
-    const slot = worker[kSlot] ?? this.#freeSlot();
-    this.#retired.delete(slot);
-    let socket = this.#sockets.get(slot);
-    if (socket === undefined) {
+    const slot = slotOf(worker, [...this.#workers.values()].map((entry) => entry.slot));
+    let failed = 0;
+    const socket = this.#sockets.lend(slot, worker.id, () => {
       const bound = this.#bind();
-      if (typeof bound === 'number') {
-        reply(bound, null, null);
-        return;
-      }
-      socket = { slot, handle: bound, holders: new Set(), holdTimer: undefined };
-      this.#sockets.set(slot, socket);
+      if (typeof bound !== 'number') return { slot, handle: bound, holders: new Set(), holdTimer: undefined };
+      failed = bound;
+      return undefined;
+    });
+    if (socket === undefined) {
+      reply(failed, null, null);
+      return;
     }
-    clearTimeout(socket.holdTimer);
-    socket.holdTimer = undefined;
-    socket.holders.add(worker.id);
     this.#workers.set(worker.id, { worker, slot });
     reply(0, null, socket.handle);
   }
@@ -101,34 +91,19 @@ export class ReuseportHandle implements ListenHandle {
     return true;
   }
 
-  /** The worker's process closed its copy of its socket: hold the socket for the slot's next worker, or empty it. */
+  /** The worker's process closed its copy of its socket: held for the slot's next worker, then emptied. */
   release(worker: HandoffTarget): void {
-    for (const socket of this.#sockets.values()) {
-      if (!socket.holders.delete(worker.id) || socket.holders.size > 0) continue;
-      if (this.#retired.has(socket.slot)) this.#empty(socket);
-      else socket.holdTimer = setTimeout(() => this.#empty(socket), HOLD_FOR).unref();
-    }
+    this.#sockets.release(worker.id);
   }
 
   /** The cluster will not refill `slot`: its socket is emptied once no worker holds it. */
   retireSlot(slot: number): void {
-    const socket = this.#sockets.get(slot);
-    if (socket === undefined) return;
-    if (socket.holders.size === 0) this.#empty(socket);
-    else this.#retired.add(slot);
-  }
-
-  #freeSlot(): number {
-    const taken = new Set<number>();
-    for (const { slot } of this.#workers.values()) taken.add(slot);
-    let slot = 0;
-    while (taken.has(slot)) slot += 1;
-    return slot;
+    this.#sockets.retire(slot);
   }
 
   #bind(): RawHandle | number {
     const { addressType, flags } = this.#query;
-    // TCP only: UDP never reaches a balancer's handle (server-registry.ts).
+    // TCP only: UDP has a handle of its own (udp-reuseport-handle.ts).
     const result = bindServerHandle(this.#address, this.#port, addressType as 4 | 6 | null, undefined, (flags ?? 0) | UV_TCP_REUSEPORT);
     if (typeof result === 'number') return result;
     const port = rawSockname(result)?.['port'];
@@ -149,9 +124,6 @@ export class ReuseportHandle implements ListenHandle {
    * pass instead.
    */
   #empty(socket: SlotSocket): void {
-    clearTimeout(socket.holdTimer);
-    if (this.#sockets.get(socket.slot) === socket) this.#sockets.delete(socket.slot);
-    this.#retired.delete(socket.slot);
     const { handle } = socket;
     this.#emptying.add(handle);
     const close = (): void => {
@@ -190,14 +162,9 @@ export class ReuseportHandle implements ListenHandle {
   }
 
   #closeAll(): void {
-    for (const socket of this.#sockets.values()) {
-      clearTimeout(socket.holdTimer);
-      socket.handle.close();
-    }
-    this.#sockets.clear();
+    for (const socket of this.#sockets.clear()) socket.handle.close();
     for (const handle of this.#emptying) handle.close();
     this.#emptying.clear();
-    this.#retired.clear();
   }
 }
 
