@@ -22,6 +22,7 @@ export type CorralErrorCode =
   | 'CORRAL_ERR_BUSY'
   | 'CORRAL_ERR_NODE_CLUSTER_IN_USE'
   | 'CORRAL_ERR_PRIMARY_MODULE'
+  | 'CORRAL_ERR_ADMIN_LISTEN'
   // The control plane's (src/control/errors.ts), which the CLI reports.
   | 'CORRAL_ERR_RUN_DIR'
   | 'CORRAL_ERR_SOCKET_PATH'
@@ -258,5 +259,20 @@ export class PrimaryModuleError extends CorralError {
   constructor(file: string, reason: string, cause?: unknown) {
     super('CORRAL_ERR_PRIMARY_MODULE', `The primary module ${file} ${reason}`, cause === undefined ? undefined : { cause });
     this.file = file;
+  }
+}
+
+/** The admin port could not be opened (in use, not permitted, no such address). */
+export class AdminListenError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_ADMIN_LISTEN';
+  readonly address: { host: string; port: number };
+
+  constructor(address: { host: string; port: number }, cause: NodeJS.ErrnoException) {
+    const where = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+    const why = cause.code === 'EADDRINUSE' ? 'the port is in use'
+      : cause.code === 'EACCES' ? 'this user may not listen there'
+        : cause.code === 'EADDRNOTAVAIL' || cause.code === 'ENOTFOUND' ? 'this machine has no such address' : (cause.code ?? cause.message);
+    super('CORRAL_ERR_ADMIN_LISTEN', `The admin server cannot listen on ${where}: ${why}. Choose another admin address (--admin <[host:]port>), or 0 for any free port.`, { cause });
+    this.address = address;
   }
 }

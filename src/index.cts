@@ -48,6 +48,7 @@ declare namespace corral {
   export type WorkerNotConnectedError = corralEsm.WorkerNotConnectedError;
   export type ClusterClosedError = corralEsm.ClusterClosedError;
   export type InvalidControlFrameError = corralEsm.InvalidControlFrameError;
+  export type AdminListenError = corralEsm.AdminListenError;
   export type StartFailedError = corralEsm.StartFailedError;
   export type ReloadFailedError = corralEsm.ReloadFailedError;
   export type ClusterBusyError = corralEsm.ClusterBusyError;

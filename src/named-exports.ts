@@ -25,7 +25,7 @@ export type {
 export {
   CorralError, InvalidOptionError, InvalidWorkerCountError, InvalidBalancerError, ExecNotFoundError,
   SettingsFrozenError, WorkerNotConnectedError, ClusterClosedError, InvalidControlFrameError,
-  StartFailedError, ReloadFailedError, ClusterBusyError, NodeClusterInUseError, PrimaryModuleError, type StartFailure,
+  StartFailedError, ReloadFailedError, ClusterBusyError, NodeClusterInUseError, PrimaryModuleError, AdminListenError, type StartFailure,
   type CorralErrorCode,
 } from './errors.js';
 export type {

@@ -32,6 +32,10 @@ export const WARNINGS = {
   CORRAL_BAD_SCHED_POLICY_ENV: 'an unknown NODE_CLUSTER_SCHED_POLICY',
   /** A balancer of one's own threw from `pick()`, or returned no candidate (once per process). */
   CORRAL_BALANCER_FAILED: 'a balancer strategy that failed to pick',
+  /** The app's prom-client metrics include names of the primary's own (process_*): those are left out. */
+  CORRAL_METRICS_SHADOWED: "app metrics named as the primary's own",
+  /** A worker's prom-client collect() threw during a scrape (once per process). */
+  CORRAL_APP_METRICS_FAILED: "an app's metrics that could not be collected",
 } as const;
 
 export type CorralWarningCode = keyof typeof WARNINGS;

@@ -82,7 +82,7 @@ describe('corral status, reload, scale, stop', () => {
     assert.match(lines[3]!, /^0\s+\d+\s+\d+\s+1\s+ready\s+\d+s\s+0\s+[\d.]+ MiB\s+([\d.]+ MiB|-)\s+(\d+ ms|-)\s+[\d.]+%\s+-$/);
     assert.equal(lines.length, 5);
     const json = JSON.parse((await corralAsync('status', 'api', '--json')).stdout) as Record<string, unknown> & { slots: Record<string, unknown>[] };
-    assert.deepEqual(Object.keys(json).sort(), ['at', 'balancer', 'generation', 'health', 'name', 'others', 'pid', 'primary', 'reloading', 'slots', 'startedAt', 'state', 'uptime', 'v', 'workers']);
+    assert.deepEqual(Object.keys(json).sort(), ['admin', 'at', 'balancer', 'generation', 'health', 'name', 'others', 'pid', 'primary', 'reloading', 'slots', 'startedAt', 'state', 'uptime', 'v', 'workers']);
     assert.equal(json['v'], 1);
     assert.deepEqual(Object.keys(json.slots[0]!).sort(), ['crashes', 'lastExit', 'restarts', 'slot', 'state', 'worker']);
     assert.deepEqual(Object.keys(json.slots[0]!['worker'] as object).sort(), ['cpu', 'generation', 'id', 'pid', 'rss', 'runtime', 'state', 'uptime']);

@@ -184,7 +184,7 @@ function formatStatus(report: StatusReport): string {
   const actions = Object.entries(report.health).filter(([, count]) => count > 0).map(([reason, count]) => `${reason} ${count}`);
   return `${report.name}: ${report.state}, ${report.workers} worker${report.workers === 1 ? '' : 's'} (${report.balancer ?? 'round-robin'}), generation ${report.generation}${report.reloading === null ? '' : ` (reloading to ${report.reloading})`}, ` +
     `primary pid ${report.pid} (${report.primary.rss === null ? '-' : mebibytes(report.primary.rss)}), up ${formatDuration(report.uptime)}\n` +
-    `health actions: ${actions.length === 0 ? 'none' : actions.join(', ')}\n${table}\n`;
+    `health actions: ${actions.length === 0 ? 'none' : actions.join(', ')}${report.admin == null ? '' : `; admin ${report.admin} (/metrics, dashboard)`}\n${table}\n`;
 }
 
 /** `memory 2m10s ago`, `crash (code 1) 4s ago`. */

@@ -7,9 +7,10 @@ import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
 import { runReload, runRestart, runScale, runStatus, runStop } from './control-commands.js';
 import { runStart } from './start.js';
-import { LIST_USAGE, LOGS_USAGE, RELOAD_USAGE, RESTART_USAGE, STARTUP_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
+import { LIST_USAGE, LOGS_USAGE, MONIT_USAGE, RELOAD_USAGE, RESTART_USAGE, STARTUP_USAGE, SCALE_USAGE, START_USAGE, STATUS_USAGE, STOP_USAGE, USAGE } from './usage.js';
 import { runList } from './list-command.js';
 import { runLogs } from './logs-command.js';
+import { runMonit } from './monit-command.js';
 import { runStartup } from './startup-command.js';
 import { DetachedChild, reportingErrors } from './detach.js';
 
@@ -31,6 +32,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   list: { usage: LIST_USAGE, run: runList },
   ls: { usage: LIST_USAGE, run: runList },
   logs: { usage: LOGS_USAGE, run: runLogs },
+  monit: { usage: MONIT_USAGE, run: (argv, io) => runMonit(argv, io) },
   restart: { usage: RESTART_USAGE, run: runRestart },
   startup: { usage: STARTUP_USAGE, run: runStartup },
 };

@@ -8,7 +8,7 @@ import { ControlServer } from '../control/server.js';
 import { statusPids, statusReport } from '../control/status-report.js';
 import { CpuMeter } from '../control/process-stats.js';
 import {
-  CorralError, describeStartFailure, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
+  AdminListenError, CorralError, describeStartFailure, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
   InvalidWorkerCountError, PrimaryModuleError, ReloadFailedError, StartFailedError,
 } from '../errors.js';
 import { createCluster, type ManagedCluster } from '../managed/managed-cluster.js';
@@ -162,11 +162,23 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     await cluster.start();
     const ms = Date.now() - startedAt;
     log.log('info', 'ready', `ready: ${options.workers} worker${options.workers === 1 ? '' : 's'} in ${ms} ms; ` +
-      `control socket ${control.path}${file === undefined ? '' : `; log file ${file.path}`}`, { workers: options.workers, ms, socket: control.path });
+      `control socket ${control.path}${cluster.adminUrl === undefined ? '' : `; admin ${cluster.adminUrl} (/metrics, dashboard at /)`}` +
+      `${file === undefined ? '' : `; log file ${file.path}`}`,
+    { workers: options.workers, ms, socket: control.path, ...(cluster.adminUrl === undefined ? {} : { admin: cluster.adminUrl }) });
     if (request.watch !== undefined) stopWatching = watchAndReload(cluster, request.watch, log);
     file?.flush();
     detached?.ready({ name: options.name, pid: process.pid, workers: options.workers, ms, socket: control.path, logFile: logPath });
   } catch (error) {
+    if (error instanceof AdminListenError) {
+      // Nothing was forked: the admin port is opened first.
+      await closed;
+      removeSignalHandlers();
+      await control.close();
+      cpuMeter.close();
+      log.log('error', 'admin-failed', error.message, { admin: `${error.address.host}:${error.address.port}` });
+      file?.close();
+      return EXIT.APP_FAILED;
+    }
     if (!(error instanceof StartFailedError)) {
       // Closed by a signal while starting: fall through to the shutdown result.
       if (!(error instanceof CorralError && error.code === 'CORRAL_ERR_CLUSTER_CLOSED')) throw error;

@@ -11,6 +11,7 @@ Commands:
   start <config file> [-d] [--only name]   the app(s) of a config file or PM2 ecosystem file
   list, ls [--json]                        every running app of this user: workers, memory, CPU
   status [name] [--json]                   slots, workers, memory and CPU of a running app
+  monit [name]                             a live view of running apps (q quits)
   logs [name] [-f] [-n N] [--json]         the app's log file (apps started with -d or --log-file)
   reload [name|all] [--json]               zero-downtime rolling reload (new code from disk)
   scale [name] <N|+N|-N> [--json]          change the worker count (removed workers drain first)
@@ -64,6 +65,18 @@ id, pid, generation, state, uptime, restarts, memory (RSS), V8 heap, event-loop 
 how the slot's last worker ended. --json prints the same as JSON (schema in the README).
 
 ${NAME_NOTE}.
+`;
+
+export const MONIT_USAGE = `Usage: corral monit [name] [--interval <ms>]
+
+A live view of the app (or, without a name, of every app of this user), redrawn every second:
+each slot's pid, state, generation, uptime, CPU (with a bar), memory, V8 heap, event-loop delay,
+open connections, requests per second, requests and restarts, then the latest events (a worker
+replaced and how its predecessor ended, reloads, crash loops). q, Esc or Ctrl-C quits. Not on a
+terminal, it prints plain key=value lines each interval instead (until a signal, or until the
+named app stops). NO_COLOR turns colours off. --interval: ms between updates (at least 200).
+
+Exit codes: 0 done, 2 bad usage, 3 no such app running, 5 the control socket failed.
 `;
 
 export const LIST_USAGE = `Usage: corral list [--json]   (alias: corral ls)

@@ -49,6 +49,8 @@ export interface StatusReport {
   workers: number;
   /** The balancer's name. */
   balancer: string;
+  /** The admin server's URL (`--admin`: /metrics and the dashboard), or null. */
+  admin: string | null;
   /** When this report was taken (ISO 8601). */
   at: string;
   /** When the primary started (ISO 8601). */
@@ -116,6 +118,7 @@ export async function statusReport(cluster: ManagedCluster, startedAt: number, m
     v: 1,
     name: status.name,
     balancer: status.balancer,
+    admin: cluster.adminUrl ?? null,
     pid: process.pid,
     state: status.state,
     generation: status.generation,

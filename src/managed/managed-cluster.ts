@@ -29,7 +29,11 @@ import { resolveExec } from '../primary/settings.js';
 import { socketsFromSystemd, type ActivatedSocket } from '../primary/socket-activation.js';
 import type { Worker } from '../primary/worker.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { emitWarning } from '../warnings.js';
+import { emitWarning, emitWarningOnce } from '../warnings.js';
+import { AdminServer } from '../observability/admin-server.js';
+import { ClusterObserver } from '../observability/cluster-observer.js';
+import { DashboardFeed } from '../observability/dashboard-feed.js';
+import type { ExpositionFormat } from '../observability/exposition.js';
 import type { DrainReason, ExitInfo, ManagedWorker } from './managed-worker.js';
 import {
   normalizeOptions, timeout, type ClusterOptions, type ResolvedClusterOptions,
@@ -89,6 +93,9 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   /** The environment new workers get (options.env until setEnv()). */
   #env: Readonly<Record<string, string | undefined>>;
   readonly #prepareReload: (() => Promise<void>) | undefined;
+  readonly #observer: ClusterObserver;
+  /** The admin server (`admin`), once start() opened it. */
+  #admin: { server: AdminServer; feed: DashboardFeed } | undefined;
 
   constructor(options: ClusterOptions, context: ManagedClusterContext = {}) {
     super();
@@ -118,6 +125,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       silent: this.options.silent,
       maxServersPerWorker: this.options.maxServersPerWorker,
     });
+    this.#observer = new ClusterObserver(this, this.#clock, {
+      onShadowed: (names) => emitWarning('CORRAL_METRICS_SHADOWED', `corral: the app's prom-client metrics ${names.join(', ')} ` +
+        "have the names of the primary's own process metrics, so /metrics leaves them out (each worker's CPU and memory are " +
+        'corral_worker_* series). Give them a prefix (collectDefaultMetrics({ prefix })) to keep them.'),
+      onAppError: (message) => emitWarningOnce('CORRAL_APP_METRICS_FAILED', `corral: a worker's prom-client metrics could not be ` +
+        `collected for /metrics: ${message}. The worker's previous figures were used.`),
+    });
     this.#slots = new SlotTable({
       options: this.options,
       clock: this.#clock,
@@ -136,6 +150,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       giveUp: (error) => this.#giveUp(error),
       drain: (worker, reason, ms) => this.#drain(worker, reason, ms),
       recycle: (worker) => this.#recycle(worker),
+      forked: (worker) => this.#observer.watch(worker),
     });
     for (let index = 0; index < this.options.workers; index += 1) this.#slots.add(index);
     warnIfManyWorkers(this.options.workers);
@@ -171,8 +186,9 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     if (this.#state === 'idle') {
       this.#transition('starting');
       const ready = this.ready();
-      // Many workers start in batches (slots.ts fillInTurn()); the first batch forks now.
-      const forked = Promise.all(this.#slots.list().map((slot) => this.#slots.fillInTurn(slot)));
+      // The admin port first: one that cannot be opened fails the start before anything forks.
+      // Many workers start in batches (slots.ts fillInTurn()); the first batch forks then.
+      const forked = this.#openAdmin().then(() => Promise.all(this.#slots.list().map((slot) => this.#slots.fillInTurn(slot))));
       return forked.then(() => ready, (error: unknown) => {
         // Nothing can run (e.g. the script vanished since createCluster()): undo and report.
         ready.catch(() => {});
@@ -266,6 +282,20 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     return this.#slots.slotOf(worker);
   }
 
+  /** The admin server's URL (`admin`), such as `http://127.0.0.1:9100`, once start() opened it. */
+  get adminUrl(): string | undefined {
+    return this.#admin?.server.url;
+  }
+
+  /**
+   * Every series `/metrics` serves, in Prometheus's text format or OpenMetrics: corral's own (the
+   * primary's process metrics, the cluster, each worker) and the app's prom-client metrics summed
+   * over the workers. For serving them from a server of one's own; `admin` serves them itself.
+   */
+  metrics(format: ExpositionFormat = 'prometheus'): Promise<string> {
+    return this.#observer.metrics({ status: this.status(), handoffs: this.#primary.handoffStats }, format);
+  }
+
   /** A snapshot of every slot and worker. */
   status(): ClusterStatus {
     return clusterStatus({
@@ -277,6 +307,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       slots: this.#slots.list(),
       live: this.#slots.live(),
       health: this.#slots.healthCounts,
+      exits: this.#slots.exitCounts,
     });
   }
 
@@ -307,10 +338,31 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       return result;
     } finally {
       this.#orphanGuard.close();
+      if (this.#admin !== undefined) {
+        this.#admin.feed.close();
+        await this.#admin.server.close();
+      }
       this.#transition('closed');
       // A failed start is reported once nothing of the cluster runs any more.
       if (this.#startError !== undefined) for (const waiter of waiters) waiter.reject(this.#startError);
       if (result !== undefined) this.emit('closed', result);
+    }
+  }
+
+  async #openAdmin(): Promise<void> {
+    const address = this.options.admin;
+    if (address === undefined) return;
+    const feed = new DashboardFeed({
+      name: this.options.name,
+      status: () => this.status(),
+      handoffs: () => this.#primary.handoffStats,
+    }, this);
+    try {
+      const server = await AdminServer.open(address, { feed, metrics: (format) => this.metrics(format) });
+      this.#admin = { server, feed };
+    } catch (error) {
+      feed.close();
+      throw error;
     }
   }
 

@@ -34,6 +34,8 @@ export function runtimeEnv(slot: number, settings: Omit<protocol.RuntimeSettings
 
 /** What a worker's runtime reports every reportInterval ms (src/worker/runtime-protocol.cts). */
 export type RuntimeReport = protocol.RuntimeReport;
+/** A worker's answer about its app's prom-client metrics (src/worker/app-metrics.cts). */
+export type AppMetricsReply = protocol.AppMetricsReply;
 /** Why a worker drains (defined once, in the protocol the runtime shares). */
 export type DrainReason = protocol.DrainReason;
 
@@ -45,6 +47,8 @@ interface RuntimeLinkEvents {
   leftovers: [pids: number[]];
   /** The app tried to send a message of `bytes` over `limit` (maxMessageSize); it was not sent. */
   messageRefused: [bytes: number, limit: number];
+  /** The app's metrics: the answer to requestMetrics(id), or (`final`) sent at the end of its drain. */
+  metrics: [id: number, reply: AppMetricsReply, final: boolean];
 }
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
@@ -109,6 +113,11 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
     if (this.#loaded) this.#send({ act: 'terminal-gone' });
   }
 
+  /** Asks for the app's prom-client metrics; false if the runtime cannot be asked. The answer is a 'metrics' event. */
+  requestMetrics(id: number): boolean {
+    return this.#loaded && this.#send({ act: 'metrics', id });
+  }
+
   #send(frame: protocol.ToWorker): boolean {
     if (!this.#child.connected) return false;
     // A failed write means the worker is going away; its exit tells the rest.
@@ -138,6 +147,14 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
         break;
       case 'message-refused':
         if (isCount(frame.bytes) && isCount(frame.limit)) this.emit('messageRefused', frame.bytes, frame.limit);
+        break;
+      case 'metrics':
+        if (Number.isSafeInteger(frame.id) && (frame.metrics === null || Array.isArray(frame.metrics))) {
+          this.emit('metrics', frame.id, {
+            metrics: frame.metrics,
+            ...(typeof frame.error === 'string' ? { error: frame.error.slice(0, 500) } : {}),
+          }, frame.final === true);
+        }
         break;
       default:
         // A frame of a newer runtime: nothing to do with it.

@@ -92,6 +92,8 @@ export interface SlotHost {
    * the cluster; resolves false if its replacement failed to start (it keeps serving).
    */
   recycle(worker: ManagedWorker): Promise<boolean>;
+  /** A worker was forked (the observer follows its app's metrics). */
+  forked?(worker: ManagedWorker): void;
 }
 
 export class SlotTable {
@@ -103,6 +105,10 @@ export class SlotTable {
   readonly #warnings = new GroupedWarnings();
   /** Health actions since the cluster started, per reason. */
   readonly healthCounts: Record<HealthReason, number> = { hang: 0, memory: 0, requests: 0, age: 0 };
+  /** Workers that exited since the cluster started, per reason. */
+  readonly exitCounts: Record<ExitReason, number> = {
+    hang: 0, memory: 0, requests: 0, age: 0, shutdown: 0, reload: 0, scale: 0, signal: 0, exit: 0, crash: 0, killed: 0, 'start-failed': 0,
+  };
   /** How many workers may be starting (forked, not yet ready or failed) at once. */
   readonly startBatch = startBatchSize();
   /** Workers forked and not yet ready or failed. */
@@ -263,6 +269,7 @@ export class SlotTable {
       ...runtimeEnv(slot.index, {
         shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
         ...(countsConnections(options.balancer) ? { handoffs: true } : {}),
+        appMetrics: true,
         ...(options.stickyHeader === undefined ? {} : { replayHeads: true }),
       }, options.instanceVar === 'none' ? null : options.instanceVar),
     };
@@ -276,6 +283,7 @@ export class SlotTable {
       clock,
     });
     this.#live.add(managed);
+    this.#host.forked?.(managed);
     const { pid } = worker.process;
     if (pid !== undefined) this.#host.orphanGuard.started(pid);
     worker.process.once('exit', () => {
@@ -393,11 +401,10 @@ export class SlotTable {
   #onExit(worker: ManagedWorker, exit: ExitInfo, started: StartOutcome): void {
     this.#live.delete(worker);
     const slot = this.#slots.get(worker.slot);
+    const reason = exitReason(worker, exit, started);
+    this.exitCounts[reason] += 1;
     if (slot !== undefined) {
-      slot.lastExit = {
-        reason: exitReason(worker, exit, started), workerId: worker.worker.id, pid: worker.pid,
-        code: exit.code, signal: exit.signal, at: Date.now(),
-      };
+      slot.lastExit = { reason, workerId: worker.worker.id, pid: worker.pid, code: exit.code, signal: exit.signal, at: Date.now() };
     }
     // Retired, scaled away, or a replacement (replaceSlot() deals with it): nothing to refill.
     if (slot === undefined || slot.worker !== worker) return;
@@ -424,7 +431,7 @@ export class SlotTable {
     if (verdict.action === 'none' || slot.replacement !== undefined) return;
     slot.restarts += 1;
     const { events } = this.#host;
-    events.emit('restart', { slot: slot.index, previous: worker.worker, crashes: verdict.crashes, delay: verdict.delay });
+    events.emit('restart', { slot: slot.index, previous: worker.worker, reason, crashes: verdict.crashes, delay: verdict.delay });
     if (verdict.enteredCrashloop) {
       events.emit('crashloop', {
         slot: slot.index, crashes: verdict.crashes, retryIn: verdict.delay, exitCode: exit.code, signal: exit.signal,

@@ -2,7 +2,7 @@
 import { kRuntimeReport } from '../internal/symbols.js';
 import type { ManagedWorker } from './managed-worker.js';
 import type { Slot } from './slots.js';
-import type { ClusterState, ClusterStatus, HealthReason, SlotState, SlotStatus, WorkerStatus } from './types.js';
+import type { ClusterState, ClusterStatus, ExitReason, HealthReason, SlotState, SlotStatus, WorkerStatus } from './types.js';
 
 export function workerStatus(worker: ManagedWorker): WorkerStatus {
   return {
@@ -35,6 +35,8 @@ export interface ClusterFacts {
   readonly live: Iterable<ManagedWorker>;
   /** Health actions so far, per reason. */
   readonly health: Readonly<Record<HealthReason, number>>;
+  /** Worker exits so far, per reason. */
+  readonly exits: Readonly<Record<ExitReason, number>>;
 }
 
 export function clusterStatus(facts: ClusterFacts): ClusterStatus {
@@ -60,5 +62,6 @@ export function clusterStatus(facts: ClusterFacts): ClusterStatus {
     slots,
     others: [...facts.live].filter((worker) => !serving.has(worker)).map(workerStatus),
     health: { ...facts.health },
+    exits: { ...facts.exits },
   };
 }

@@ -15,6 +15,8 @@ export interface RestartInfo {
   slot: number;
   /** The worker that exited. */
   previous: Worker;
+  /** How it ended. */
+  reason: ExitReason;
   /** Consecutive crashes of this slot so far (0 for a planned exit or after a long run). */
   crashes: number;
   /** How long corral waits before forking the replacement, in ms. */
@@ -156,6 +158,8 @@ export interface ClusterStatus {
   others: WorkerStatus[];
   /** Health actions since the cluster started, per reason. */
   health: Record<HealthReason, number>;
+  /** Workers that exited since the cluster started, per reason (how each ended). */
+  exits: Record<ExitReason, number>;
 }
 
 /** node:cluster's events (without `setup`, which the managed cluster does itself), and its own. */

@@ -17,6 +17,7 @@ import {
   assertBalancerRuns, BALANCERS, isBalancerName, isCustomBalancer, type BalancerChoice,
 } from '../primary/balancers/balancers.js';
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
+import { parseAdminAddress, type AdminAddress } from '../observability/admin-address.js';
 import protocol from '../worker/runtime-protocol.cjs';
 import { argumentList, environment, numberOrText, pathFromCwd, type FlagParser } from './flag-parsers.js';
 import { duration, formatSize, size } from './units.js';
@@ -184,6 +185,16 @@ export const OPTION_TABLE = {
       }
       return value.toLowerCase();
     },
+  }),
+  /**
+   * The admin HTTP server of the primary, on its own port: `/metrics` (Prometheus), `/` (a live
+   * dashboard). A port alone listens on loopback; `'host:port'` elsewhere. @default off
+   */
+  admin: option<number | string, AdminAddress | undefined>({
+    description: "The primary's admin HTTP server: /metrics (Prometheus text and OpenMetrics, the app's prom-client metrics summed over the workers) and / (a live dashboard). A port (loopback only) or 'host:port'; 0: any free port. Default: off.",
+    schema: { anyOf: [{ type: 'integer', minimum: 0, maximum: 65535 }, { type: 'string', pattern: '^\\s*(\\d{1,5}|(\\[[0-9a-fA-F:.]+\\]|[^\\s:\\[\\]/]+):\\d{1,5})\\s*$' }] },
+    flag: { name: 'admin', value: '<[host:]port>', help: 'serve /metrics and a live dashboard on this port (loopback unless a host is given)', parse: numberOrText },
+    resolve: (value) => parseAdminAddress(value),
   }),
   /** Extra environment variables for workers (over the primary's environment). */
   env: option<Readonly<Record<string, string | undefined>>>({

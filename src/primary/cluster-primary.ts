@@ -15,7 +15,7 @@ import { describeValue } from '../util/describe-value.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
 import { emitWarningOnce, type CorralWarningCode } from '../warnings.js';
 import type { ClusterFrame } from '../internal/node-internals.js';
-import { kAttachOwner, kClusterChannel, kOnConfigChange } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel, kHandoffsAccepted, kOnConfigChange } from '../internal/symbols.js';
 import type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress,
 } from '../types.js';
@@ -85,6 +85,8 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   #frozen = false;
   #lastId = 0;
   readonly #registry: ServerRegistry;
+  /** Connections handed to workers that have exited since, and accepted by them. */
+  #retiredHandoffs = 0;
   readonly #disconnectWaiters = new Set<() => void>();
   readonly #configObservers = new Set<() => void>();
   readonly #warnings = new GroupedWarnings();
@@ -199,6 +201,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     });
     child.once('exit', (code, signal) => {
       this.#registry.releaseWorker(worker); // Its copies of lent sockets are closed now.
+      this.#retiredHandoffs += worker[kHandoffsAccepted];
       if (!worker.isConnected()) this.#forget(worker, control);
       worker.exitedAfterDisconnect = worker.exitedAfterDisconnect === true;
       worker.state = 'dead';
@@ -279,6 +282,18 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
 
   #configChanged(): void {
     for (const observer of this.#configObservers) observer();
+  }
+
+  /**
+   * The primary's balancing so far: connections it handed to workers and they accepted, and
+   * connections it accepted that wait for a worker now (for balancers that dispatch; a kernel
+   * balancer's queue is the kernel's).
+   */
+  get handoffStats(): { handoffs: number; queued: number } {
+    let handoffs = this.#retiredHandoffs;
+    // An exited worker's count moved to #retiredHandoffs (it may stay in `workers` until its channel closes).
+    for (const worker of Object.values(this.workers)) if (worker.state !== 'dead') handoffs += worker[kHandoffsAccepted];
+    return { handoffs, queued: this.#registry.queued };
   }
 
   /** Open shared servers; 0 when no worker holds any. */

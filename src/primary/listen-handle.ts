@@ -62,4 +62,6 @@ export interface ListenHandle {
   release?(worker: HandoffTarget): void;
   /** The cluster will not refill this slot (scale-down): what the handle keeps for it may go. */
   retireSlot?(slot: number): void;
+  /** Connections accepted by the primary and waiting for a worker (handles that hand them over). */
+  readonly queued?: number;
 }

@@ -36,6 +36,13 @@ export class ServerRegistry {
     return this.#handles.size;
   }
 
+  /** Connections the primary accepted that wait for a worker, over every server. */
+  get queued(): number {
+    let queued = 0;
+    for (const handle of this.#handles.values()) queued += handle.queued ?? 0;
+    return queued;
+  }
+
   /** How many servers `worker` holds. */
   countFor(worker: HandoffTarget): number {
     let count = 0;

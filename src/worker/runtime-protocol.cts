@@ -46,7 +46,9 @@ declare namespace protocol {
     /** The primary counts the worker as started: stop forwarding stderr. */
     | { act: 'started' }
     /** The primary's terminal hung up: let go of it (release-terminal.cts). */
-    | { act: 'terminal-gone' };
+    | { act: 'terminal-gone' }
+    /** Send the app's prom-client metrics (app-metrics.cts), answering with the same `id`. */
+    | { act: 'metrics'; id: number };
 
   /** Worker → primary. */
   type FromWorker =
@@ -63,7 +65,21 @@ declare namespace protocol {
     /** At the end of its drain the worker SIGKILLed these processes the app had started and left running. */
     | { act: 'leftovers'; pids: number[] }
     /** The app sent a message over maxMessageSize: it was refused in the worker, not sent. */
-    | { act: 'message-refused'; bytes: number; limit: number };
+    | { act: 'message-refused'; bytes: number; limit: number }
+    /**
+     * The app's prom-client metrics: the answer to a `metrics` request (its `id`), or, with
+     * `final`, sent unasked at the end of a drain (RuntimeSettings.appMetrics), so that what the
+     * worker counted until it exited stays in the cluster's totals.
+     */
+    | ({ act: 'metrics'; id: number; final?: boolean } & AppMetricsReply);
+
+  /** What a worker answers about its app's metrics. */
+  interface AppMetricsReply {
+    /** prom-client's `getMetricsAsJSON()` of every default registry the app loaded; null: the app has none. */
+    metrics: unknown[] | null;
+    /** A collect() of the app threw this. */
+    error?: string;
+  }
 
   /**
    * What a worker tells the primary every `reportInterval` ms. Its arrival is the heartbeat: a
@@ -122,6 +138,8 @@ declare namespace protocol {
      * them with the connection, base64 in `head` of its `newconn` frame: replay them.
      */
     replayHeads?: boolean;
+    /** The primary serves the app's metrics: send them once more at the end of a drain (`metrics` with `final`). */
+    appMetrics?: boolean;
   }
 }
 

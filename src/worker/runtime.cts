@@ -25,6 +25,7 @@ import protocol = require('./runtime-protocol.cjs');
 import releaseTerminal = require('./release-terminal.cjs');
 import startReporter = require('./reporter.cjs');
 import replayHeads = require('./replay-head.cjs');
+import collectAppMetrics = require('./app-metrics.cjs');
 
 /** What an onShutdown hook is told. */
 interface ShutdownInfo {
@@ -87,6 +88,9 @@ class WorkerRuntime {
     if (frame.act === 'drain' && typeof frame.timeout === 'number') void this.#drain(frame.reason, frame.timeout);
     else if (frame.act === 'started') this.#startupStderr?.restore();
     else if (frame.act === 'terminal-gone') releaseTerminal();
+    else if (frame.act === 'metrics' && Number.isSafeInteger(frame.id)) {
+      void collectAppMetrics().then((reply) => internals.sendCorralFrame({ act: 'metrics', id: frame.id, ...reply }));
+    }
   }
 
   #onSignal(signal: 'SIGTERM' | 'SIGINT'): void {
@@ -117,6 +121,7 @@ class WorkerRuntime {
     // hooks just wrote) would be cut. Exit once stdout and stderr have flushed, before the deadline.
     await flushed([process.stdout, process.stderr], deadline - Date.now() - FLUSH_MARGIN);
     await this.#endLeftovers(deadline - Date.now() - FLUSH_MARGIN);
+    if (this.#settings.appMetrics === true) await this.#sendFinalMetrics(deadline - Date.now() - FLUSH_MARGIN);
     process.exit(failed ? 1 : (process.exitCode ?? 0));
   }
 
@@ -132,6 +137,21 @@ class WorkerRuntime {
       new Promise<void>((resolve) => {
         if (!internals.sendCorralFrame({ act: 'leftovers', pids: ended }, () => resolve())) resolve();
       }),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, ms)); }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * What the app counted up to its exit (its requests all finished), so that the cluster's
+   * totals lose nothing when a reload or a scale-down replaces this worker.
+   */
+  async #sendFinalMetrics(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      collectAppMetrics().then((reply) => new Promise<void>((resolve) => {
+        if (reply.metrics === null || !internals.sendCorralFrame({ act: 'metrics', id: 0, final: true, ...reply }, () => resolve())) resolve();
+      })),
       new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, ms)); }),
     ]);
     clearTimeout(timer);

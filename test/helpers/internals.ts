@@ -11,6 +11,9 @@ import type * as Dispatcher from '../../dist/primary/balancers/dispatcher.js';
 import type * as Symbols from '../../dist/internal/symbols.js';
 import type * as MemoryBudget from '../../dist/cli/memory-budget.js';
 import type * as ReuseportSupport from '../../dist/primary/balancers/reuseport-support.js';
+import type * as AppAggregation from '../../dist/observability/app-aggregation.js';
+import type * as Exposition from '../../dist/observability/exposition.js';
+import type * as MonitView from '../../dist/cli/monit-view.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -24,3 +27,6 @@ export const dispatcher = await load<typeof Dispatcher>('primary/balancers/dispa
 export const symbols = await load<typeof Symbols>('internal/symbols.js');
 export const memoryBudget = await load<typeof MemoryBudget>('cli/memory-budget.js');
 export const reuseportSupport = await load<typeof ReuseportSupport>('primary/balancers/reuseport-support.js');
+export const appAggregation = await load<typeof AppAggregation>('observability/app-aggregation.js');
+export const exposition = await load<typeof Exposition>('observability/exposition.js');
+export const monitView = await load<typeof MonitView>('cli/monit-view.js');

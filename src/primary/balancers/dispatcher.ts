@@ -132,6 +132,13 @@ export class Dispatcher implements ListenHandle {
   #bind: BindState = { kind: 'binding', waiters: [] };
   readonly #keepOpen: boolean;
   readonly #stickyHeader: string | undefined;
+  /** Connections accepted and waiting for a worker, in the shared queue and in each worker's own. */
+  get queued(): number {
+    let queued = this.#queue.size;
+    for (const entry of this.#workers.values()) queued += entry.waiting.size;
+    return queued;
+  }
+
   /** Connections whose head is being read: closed with the server. */
   readonly #reading = new Set<RawHandle>();
 
