@@ -258,6 +258,28 @@ describe('the admin server', () => {
     await assert.rejects(fetch(`${admin}/metrics`), 'the admin server closes with the cluster');
   });
 
+  test("an ES module app's prom-client is found; an app without prom-client has none loaded by a scrape", { timeout: 60_000 }, async () => {
+    const fixtures = fileURLToPath(new URL('../../test/fixtures/observability/', import.meta.url));
+    const esmPort = await freePort();
+    cluster = createCluster({ exec: path.join(fixtures, 'esm-app.mjs'), workers: 2, admin: 0, env: { PORT: String(esmPort) } });
+    await cluster.start();
+    await get(esmPort, 6);
+    const esm = parseExposition(await cluster.metrics());
+    assert.equal(valueOf(esm, 'esm_requests_total'), 6);
+    assert.equal(valueOf(esm, 'corral_app_metrics_workers'), 2);
+    await cluster.close();
+    const plainPort = await freePort();
+    cluster = createCluster({ exec: path.join(fixtures, 'plain-app.cjs'), workers: 2, admin: 0, env: { PORT: String(plainPort) } });
+    await cluster.start();
+    const plain = parseExposition(await cluster.metrics());
+    assert.equal(valueOf(plain, 'corral_app_metrics_workers'), 0);
+    assert.equal(samplesOf(plain, 'corral_workers_configured').length, 1);
+    for (let index = 0; index < 4; index += 1) {
+      const reply = await (await fetch(`http://127.0.0.1:${plainPort}/`, { headers: { connection: 'close' } })).json() as { promClientLoaded: boolean };
+      assert.equal(reply.promClientLoaded, false, 'nothing was loaded into the app for the scrape');
+    }
+  });
+
   test('bad addresses and a taken port are refused with the fix; nothing is forked', { timeout: 60_000 }, async () => {
     const bad = spawnSync(process.execPath, [BIN, 'start', APP, '--admin', '99999'], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
     assert.equal(bad.status, 2);
