@@ -63,6 +63,7 @@ declare namespace corral {
   export type ReloadResult = corralEsm.ReloadResult;
   export type ScaleResult = corralEsm.ScaleResult;
   export type ClusterStatus = corralEsm.ClusterStatus;
+  export type Readiness = corralEsm.Readiness;
   export type SlotStatus = corralEsm.SlotStatus;
   export type SlotState = corralEsm.SlotState;
   export type WorkerStatus = corralEsm.WorkerStatus;

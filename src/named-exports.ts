@@ -8,7 +8,7 @@ export { Worker, type WorkerOptions } from './primary/worker.js';
 export {
   createCluster, ManagedCluster, type ManagedClusterContext,
   type ClusterState, type ManagedClusterEvents, type RestartInfo, type CrashLoopInfo, type HealthAction, type HealthReason, type HangDiagnosis, type MemoryMeasure, type ExitReason, type LastExit, type ReloadResult,
-  type ScaleResult, type ClusterStatus, type SlotStatus, type SlotState, type WorkerStatus, type WorkerLifecycleState,
+  type ScaleResult, type ClusterStatus, type Readiness, type SlotStatus, type SlotState, type WorkerStatus, type WorkerLifecycleState,
 } from './managed/managed-cluster.js';
 export type {
   ClusterOptions, ResolvedClusterOptions, RestartOptions, CrashLoopOptions, ReadyWhen,

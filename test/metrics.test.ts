@@ -227,7 +227,7 @@ describe('/metrics', () => {
 });
 
 describe('the admin server', () => {
-  test('createCluster({ admin }) serves /metrics, /api/status and the dashboard; reserved and unknown paths say so', { timeout: 60_000 }, async () => {
+  test('createCluster({ admin }) serves /metrics, /api/status, the probes and the dashboard; unknown paths say so', { timeout: 60_000 }, async () => {
     const port = await freePort();
     cluster = createCluster({ exec: APP, workers: 2, admin: 0, env: { PORT: String(port) } });
     await cluster.start();
@@ -245,12 +245,13 @@ describe('the admin server', () => {
     assert.deepEqual(view.slots.map((slot) => slot.worker?.pid).sort(), cluster.workers.map((worker) => worker.process.pid).sort());
     for (const probe of ['/livez', '/readyz']) {
       const response = await fetch(`${admin}${probe}`);
-      assert.equal(response.status, 501);
-      assert.match(await response.text(), /reserved for corral's health probes/);
+      assert.equal(response.status, 200, probe);
+      assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+      await response.text();
     }
     const missing = await fetch(`${admin}/nope`);
     assert.equal(missing.status, 404);
-    assert.match(await missing.text(), /serves \/, \/metrics/);
+    assert.match(await missing.text(), /serves \/, \/metrics, \/livez, \/readyz/);
     const post = await fetch(`${admin}/metrics`, { method: 'POST' });
     assert.equal(post.status, 405);
     assert.equal(post.headers.get('allow'), 'GET, HEAD');

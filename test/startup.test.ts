@@ -26,6 +26,7 @@ describe('corral startup systemd', () => {
     assert.ok(unit.includes(`\nUser=${os.userInfo().username}\n`));
     assert.ok(unit.includes('\nExecReload=/bin/kill -HUP $MAINPID\n'));
     assert.ok(unit.includes('\nKillMode=mixed\n'));
+    assert.ok(unit.includes('\nType=notify\nNotifyAccess=all\nWatchdogSec=30\n'), 'READY=1 and the watchdog through systemd-notify');
     assert.ok(unit.includes('\nTimeoutStopSec=25\n'), 'longer than corral\'s own 20 s deadline');
     assert.ok(unit.includes('\nRestart=on-failure\n'));
     assert.ok(unit.includes('\nWantedBy=multi-user.target\n'));

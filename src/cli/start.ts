@@ -27,6 +27,8 @@ import { logDirectory, logFilePath, RotatingLogFile } from './log-file.js';
 import { watchFiles } from './watch.js';
 import { describeHealthAction } from './health-line.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
+import { cpuBudget, describeCpuBudget } from '../options/cpu-budget.js';
+import { notifyEnvironment, notifySystemd, SystemdNotifier } from './systemd-notify.js';
 import { shortList } from '../util/short-list.js';
 import { nameOf } from '../primary/balancers/balancers.js';
 
@@ -106,6 +108,11 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   });
   const startedAt = Date.now();
   const cpuMeter = new CpuMeter(() => statusPids(cluster));
+  // Type=notify: systemd hears READY=1, reloads, the stop and the watchdog pings (systemd-notify.ts).
+  const notifyEnv = notifyEnvironment(process.env);
+  const notifier = notifyEnv === undefined ? undefined : new SystemdNotifier(notifyEnv, (message) => log.log('error', 'systemd-notify', message));
+  const stopNotifying = notifier === undefined || notifyEnv === undefined ? () => {} : notifySystemd(cluster, notifier, notifyEnv);
+  const sayStopping = (why: string): void => void notifier?.stopping(`stopping: ${why}`);
   // The control socket first: a second start of a running name is refused before anything forks.
   const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
     status: () => statusReport(cluster, startedAt, cpuMeter),
@@ -113,6 +120,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     scale: (request) => cluster.scale(request.workers ?? ''),
     stop: () => {
       log.log('info', 'stop', 'corral stop: shutting down gracefully');
+      sayStopping('corral stop');
       return cluster.close();
     },
     launch: () => Promise.resolve(launch),
@@ -131,7 +139,12 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   if (pm2Notes !== undefined) log.log('info', 'pm2-keys', pm2Notes, { keys: request.pm2Notes.map((note) => note.split(' ')[0]) });
   const closed = new Promise<ShutdownResult>((resolve) => cluster.once('closed', resolve));
   const removeSignalHandlers = handleSignals(cluster, {
-    onSignal: (signal, action) => log.log('info', 'signal', `${signal}: ${SIGNAL_ACTIONS[action]}`, { signal, action }),
+    onSignal: (signal, action) => {
+      const delay = action === 'shutdown' || action === 'hangup' ? cluster.options.shutdownDelay : 0;
+      if (action === 'shutdown' || action === 'hangup' || action === 'force') sayStopping(signal);
+      log.log('info', 'signal', `${signal}: ${SIGNAL_ACTIONS[action]}` +
+        `${delay > 0 ? `, serving new connections ${delay} ms more first (--shutdown-delay)` : ''}`, { signal, action });
+    },
     onError: (error, action) => log.log('error', `${action}-failed`, error.message, { action }),
   });
   const { options } = cluster;
@@ -143,6 +156,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       removeSignalHandlers();
       await control.close();
       cpuMeter.close();
+      stopNotifying();
       log.log('error', 'primary-failed', error.message, { primary: error.file });
       file?.close();
       return EXIT.APP_FAILED;
@@ -151,10 +165,17 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   }
   const memoryLimit = cgroupMemoryLimit();
   const memoryNote = memoryBudgetNote(memoryLimit, options.workers, options);
+  // 'max' (the default) is one worker per CPU the app may use: said when a quota or the affinity made that fewer than the machine's.
+  const rawWorkers = request.options.workers;
+  const budget = cpuBudget();
+  const cpuNote = rawWorkers === undefined || rawWorkers === 'auto' || rawWorkers === 'max' || (typeof rawWorkers === 'number' && rawWorkers < 0)
+    ? describeCpuBudget(budget) : undefined;
   log.log('info', 'starting', `starting ${options.workers} worker${options.workers === 1 ? '' : 's'} of ${options.exec} ` +
     `(balancer ${nameOf(options.balancer)}${options.stickyHeader === undefined ? '' : ` by ${options.stickyHeader}`}, ready when ${options.readyWhen})` +
-    (request.configFile === undefined ? '' : `, config ${request.configFile}`) + (memoryNote === undefined ? '' : `; ${memoryNote}`), {
+    (request.configFile === undefined ? '' : `, config ${request.configFile}`) + (cpuNote === undefined ? '' : `; CPUs: ${cpuNote}`) +
+    (memoryNote === undefined ? '' : `; ${memoryNote}`), {
     workers: options.workers, exec: options.exec, balancer: nameOf(options.balancer), pid: process.pid,
+    cpus: budget.cpus, ...(budget.quota === undefined ? {} : { cpuQuota: budget.quota }),
     ...(memoryLimit === undefined ? {} : { memoryLimit }),
   });
   let stopWatching = (): void => {};
@@ -175,6 +196,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       removeSignalHandlers();
       await control.close();
       cpuMeter.close();
+      stopNotifying();
       log.log('error', 'admin-failed', error.message, { admin: `${error.address.host}:${error.address.port}` });
       file?.close();
       return EXIT.APP_FAILED;
@@ -187,6 +209,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       removeSignalHandlers();
       await control.close();
       cpuMeter.close();
+      stopNotifying();
       log.log('error', 'start-failed', error.message, { slot: error.failure.slot, exitCode: error.failure.exitCode });
       file?.close();
       return EXIT.APP_FAILED;
@@ -194,6 +217,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   }
   const result = await closed;
   stopWatching();
+  stopNotifying();
   removeSignalHandlers();
   await control.close();
   cpuMeter.close();

@@ -50,8 +50,8 @@ export async function runStartup(argv: readonly string[], io: CliOutput): Promis
   } catch (error) {
     throw optionError(error, request);
   }
-  const { name, shutdownTimeout } = options;
-  const unit = systemdUnit({ name, argv: absoluteArgs(startArgs, request.sources.get('exec'), options.exec), user, shutdownTimeout });
+  const { name, shutdownTimeout, shutdownDelay } = options;
+  const unit = systemdUnit({ name, argv: absoluteArgs(startArgs, request.sources.get('exec'), options.exec), user, shutdownTimeout, shutdownDelay });
   const file = `corral-${name}.service`;
   if (!flags.includes('--install')) {
     io.out(unit);
@@ -95,9 +95,11 @@ export interface UnitRequest {
   readonly user: boolean;
   /** corral's shutdownTimeout, in ms: systemd waits longer. */
   readonly shutdownTimeout: number;
+  /** corral's shutdownDelay, in ms: served before the drain, so systemd waits that too. */
+  readonly shutdownDelay?: number;
 }
 
-export function systemdUnit({ name, argv, user, shutdownTimeout }: UnitRequest): string {
+export function systemdUnit({ name, argv, user, shutdownTimeout, shutdownDelay = 0 }: UnitRequest): string {
   // The file itself, not the node_modules/.bin link npx and npm run go through.
   const bin = realpathSync(process.argv[1]!);
   const exec = [process.execPath, bin, 'start', ...argv].map(quote).join(' ');
@@ -110,17 +112,22 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-Type=simple
+# corral says READY=1 once every worker is ready, RELOADING=1 and READY=1 around a reload,
+# STOPPING=1, and pings the watchdog while no slot is crash-looping. It says so through
+# systemd-notify, a child of the primary: hence NotifyAccess=all.
+Type=notify
+NotifyAccess=all
+WatchdogSec=30
 ${user ? '' : `User=${account.username}\n`}WorkingDirectory=${quote(process.cwd())}
 Environment=PATH=${quote([...new Set([path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'))}
 ExecStart=${exec}
 # A rolling reload with no downtime: systemctl reload.
 ExecReload=/bin/kill -HUP $MAINPID
 # Stop: SIGTERM to corral's primary alone, which drains every worker; SIGKILL to whatever is left
-# only after corral's own deadline (shutdownTimeout ${shutdownTimeout} ms) and a margin.
+# only after corral's own deadline (${shutdownDelay > 0 ? `shutdownDelay ${shutdownDelay} ms, then ` : ''}shutdownTimeout ${shutdownTimeout} ms) and a margin.
 KillMode=mixed
 KillSignal=SIGTERM
-TimeoutStopSec=${Math.ceil(shutdownTimeout / 1000) + STOP_MARGIN_SECONDS}
+TimeoutStopSec=${Math.ceil((shutdownDelay + shutdownTimeout) / 1000) + STOP_MARGIN_SECONDS}
 Restart=on-failure
 RestartSec=1
 

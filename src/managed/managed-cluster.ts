@@ -19,7 +19,6 @@
  */
 import type { Serializable } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import os from 'node:os';
 import {
   ClusterBusyError, ClusterClosedError, ReloadFailedError, type StartFailedError,
 } from '../errors.js';
@@ -39,6 +38,7 @@ import {
   normalizeOptions, timeout, type ClusterOptions, type ResolvedClusterOptions,
 } from './options.js';
 import { OPTION_TABLE } from '../options/table.js';
+import { cpuBudget } from '../options/cpu-budget.js';
 import { OrphanGuard } from './orphan-guard.js';
 import { rollingReload } from './rolling-reload.js';
 import releaseTerminal from '../worker/release-terminal.cjs';
@@ -48,7 +48,7 @@ import { forceShutdown, shutdownSequence, type ShutdownHost, type ShutdownResult
 import { SlotTable, startBatchSize } from './slots.js';
 import { clusterStatus } from './status.js';
 import type {
-  ClusterState, ClusterStatus, ManagedClusterContext, ManagedClusterEvents, ReloadResult, ScaleResult,
+  ClusterState, ClusterStatus, ManagedClusterContext, ManagedClusterEvents, Readiness, ReloadResult, ScaleResult,
 } from './types.js';
 
 export type * from './types.js';
@@ -87,6 +87,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #queuedReload: Promise<ReloadResult> | undefined;
   #wasReady = false;
   #closing: Promise<ShutdownResult> | undefined;
+  /** Ends the shutdown delay early (a forced stop). */
+  #endShutdownDelay: (() => void) | undefined;
   #startError: StartFailedError | undefined;
   /** Reloads and scalings run one at a time, in order. */
   #operations: Promise<unknown> = Promise.resolve();
@@ -139,7 +141,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       orphanGuard: this.#orphanGuard,
       // Workers see LISTEN_FDS and LISTEN_FDNAMES (they listen with `listen({ fd: 3 })`), but not
       // LISTEN_PID: it names the primary, and code that checks it would take the sockets for its own.
-      workerEnv: () => (this.inheritedSockets.length > 0 ? { ...this.#env, LISTEN_PID: undefined } : this.#env),
+      // Nor systemd's notify socket and watchdog: the primary is the service systemd watches, and a
+      // worker's READY=1 or missing ping would speak for it.
+      workerEnv: () => ({
+        ...this.#env,
+        ...(this.inheritedSockets.length > 0 ? { LISTEN_PID: undefined } : {}),
+        ...(process.env['NOTIFY_SOCKET'] === undefined ? {} : { NOTIFY_SOCKET: undefined, WATCHDOG_USEC: undefined, WATCHDOG_PID: undefined }),
+      }),
       events: this,
       // A slot refilled during a reload starts from the code on disk, which is the reload's.
       generation: () => this.#reloading ?? this.#generation,
@@ -265,7 +273,10 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
     }
-    if (options.force === true) forceShutdown(this.#shutdownHost());
+    if (options.force === true) {
+      this.#endShutdownDelay?.();
+      forceShutdown(this.#shutdownHost());
+    }
     return this.#closing;
   }
 
@@ -334,6 +345,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     }
     let result: ShutdownResult | undefined;
     try {
+      await this.#shutdownDelay();
       result = await shutdownSequence(this.#shutdownHost(), timeout);
       return result;
     } finally {
@@ -358,12 +370,47 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       handoffs: () => this.#primary.handoffStats,
     }, this);
     try {
-      const server = await AdminServer.open(address, { feed, metrics: (format) => this.metrics(format) });
+      const server = await AdminServer.open(address, { feed, metrics: (format) => this.metrics(format), readiness: () => this.readiness() });
       this.#admin = { server, feed };
     } catch (error) {
       feed.close();
       throw error;
     }
+  }
+
+  /**
+   * `shutdownDelay`: the cluster stops being ready at once (`/readyz` 503: a load balancer stops
+   * sending new connections) and keeps serving for that long, then drains. Nothing is refilled
+   * meanwhile; a forced stop ends the wait.
+   */
+  async #shutdownDelay(): Promise<void> {
+    const delay = this.options.shutdownDelay;
+    // Only a cluster that has been ready (in a load balancer's endpoints) has connections to let settle.
+    const serving = this.#state === 'running';
+    if (!this.#isClosing()) this.#transition('closing');
+    if (delay <= 0 || !serving) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.#clock.setTimeout(() => resolve(), delay);
+      this.#endShutdownDelay = () => {
+        this.#clock.clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#endShutdownDelay = undefined;
+  }
+
+  /**
+   * Whether the cluster should get new connections (`/readyz`): every slot has a ready worker and
+   * no stop is under way. `reason` says why not.
+   */
+  readiness(): Readiness {
+    const ready = this.#slots.list().filter((slot) => slot.worker?.isReady === true).length;
+    const workers = this.#slots.size;
+    const reason: Readiness['reason'] = this.#state === 'closed' ? 'closed'
+      : this.#state === 'closing' ? 'shutting-down'
+        : this.#state === 'idle' || (this.#state === 'starting' && !this.isReady) ? 'starting'
+          : this.isReady ? undefined : 'slots-not-ready';
+    return { ready: reason === undefined, ...(reason === undefined ? {} : { reason }), slots: { ready, configured: workers }, state: this.#state };
   }
 
   #shutdownHost(): ShutdownHost {
@@ -505,7 +552,7 @@ const MANY_WORKERS_PER_CPU = 4;
 
 /** Says so when `workers` is far more than the CPUs can run (a typo, or `-i 1000`): allowed, but rarely meant. */
 function warnIfManyWorkers(workers: number): void {
-  const cpus = os.availableParallelism();
+  const { cpus } = cpuBudget();
   if (workers <= MANY_WORKERS_PER_CPU * cpus) return;
   emitWarning('CORRAL_MANY_WORKERS', `corral: ${workers} workers on ${cpus} CPU${cpus === 1 ? '' : 's'} is more than ` +
     `${MANY_WORKERS_PER_CPU} per CPU: they compete for the same cores, so the app gets no faster and every start and ` +

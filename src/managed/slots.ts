@@ -6,8 +6,8 @@
  * `replaceSlot()` is the one "start a new worker for this slot, then retire the old one" step:
  * the rolling reload runs it for every slot, and recycling and hang recovery build on it.
  */
+import { cpuBudget } from '../options/cpu-budget.js';
 import type { EventEmitter } from 'node:events';
-import os from 'node:os';
 import { ClusterClosedError, StartFailedError } from '../errors.js';
 import { kRuntimeReport, kSlot } from '../internal/symbols.js';
 import { countsConnections } from '../primary/balancers/balancers.js';
@@ -46,7 +46,7 @@ const START_BATCH_PER_CPU = 2;
 
 /** How many workers may be starting at once: 2 per CPU, at least 4. */
 export function startBatchSize(): number {
-  return Math.max(MIN_START_BATCH, START_BATCH_PER_CPU * os.availableParallelism());
+  return Math.max(MIN_START_BATCH, START_BATCH_PER_CPU * cpuBudget().cpus);
 }
 
 export interface Slot {

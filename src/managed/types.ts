@@ -199,6 +199,20 @@ export interface ManagedClusterEvents extends Omit<ClusterEvents, 'setup'> {
 
 export type ClusterState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
 
+/** Whether the cluster should get new connections (`readiness()`, the admin server's `/readyz`). */
+export interface Readiness {
+  /** Every slot has a ready worker, and no stop is under way. */
+  ready: boolean;
+  /**
+   * Why not: the first start is under way (`starting`); a slot has no ready worker (a crash, a
+   * crash loop: `slots-not-ready`); a stop is under way, its shutdownDelay included
+   * (`shutting-down`); or it has stopped (`closed`).
+   */
+  reason?: 'starting' | 'slots-not-ready' | 'shutting-down' | 'closed';
+  slots: { ready: number; configured: number };
+  state: ClusterState;
+}
+
 /**
  * What a managed cluster runs on, when not its own. `corral start` passes the process's cluster
  * primary (what node:cluster is in that process), so that a `--primary` module's libraries see

@@ -6,7 +6,9 @@
  *   GET /api/status   the cluster now, as JSON (what the dashboard draws)
  *   GET /api/events   server-sent events: the last minutes, then a snapshot a second and each
  *                     lifecycle event as it happens
- *   /livez, /readyz   reserved for the liveness and readiness probes
+ *   GET /livez        200 while the primary's event loop answers (a liveness probe)
+ *   GET /readyz       200 while every slot has a ready worker and no stop is under way, else
+ *                     503 with the reason (a readiness probe; load balancers stop sending)
  *
  * It only reads: nothing here changes the cluster. Clients are bounded, so that a scraper gone
  * wrong cannot take the descriptors the app's connections need.
@@ -17,16 +19,16 @@ import { AdminListenError } from '../errors.js';
 import type { AdminAddress } from './admin-address.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import type { DashboardFeed } from './dashboard-feed.js';
+import type { Readiness } from '../managed/types.js';
 import { CONTENT_TYPES, negotiate, type ExpositionFormat } from './exposition.js';
 
 /** Connections the admin server keeps open at once (dashboards and scrapers); more are refused. */
 export const MAX_ADMIN_CONNECTIONS = 64;
-/** Paths another part of corral serves (probes): answered 501 until then, never taken by the dashboard. */
-const RESERVED = new Set(['/livez', '/readyz']);
-const PATHS = ['/', '/metrics', '/api/status', '/api/events'];
+const PATHS = ['/', '/metrics', '/livez', '/readyz', '/api/status', '/api/events'];
 
 export interface AdminSource {
   metrics(format: ExpositionFormat): Promise<string>;
+  readiness(): Readiness;
   readonly feed: DashboardFeed;
 }
 
@@ -99,6 +101,17 @@ export class AdminServer {
       response.end(request.method === 'HEAD' ? undefined : DASHBOARD_PAGE);
       return;
     }
+    if (path === '/livez') {
+      // Answering at all is the proof: a primary whose loop is blocked answers nothing, and the
+      // probe's own timeout fails it.
+      this.#json(request, response, 200, { live: true, pid: process.pid, uptime: Math.round(process.uptime() * 1000) });
+      return;
+    }
+    if (path === '/readyz') {
+      const readiness = source.readiness();
+      this.#json(request, response, readiness.ready ? 200 : 503, readiness);
+      return;
+    }
     if (path === '/api/status') {
       response.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
       response.end(request.method === 'HEAD' ? undefined : JSON.stringify(source.feed.view()));
@@ -108,10 +121,13 @@ export class AdminServer {
       this.#stream(request, response, source.feed);
       return;
     }
-    const reserved = RESERVED.has(path);
-    response.writeHead(reserved ? 501 : 404, { 'Content-Type': 'text/plain; charset=utf-8' });
-    response.end(reserved ? `${path} is reserved for corral's health probes, which this version does not serve yet.\n`
-      : `No such page: ${path}. The admin server serves ${PATHS.join(', ')}.\n`);
+    response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    response.end(`No such page: ${path}. The admin server serves ${PATHS.join(', ')}.\n`);
+  }
+
+  #json(request: http.IncomingMessage, response: http.ServerResponse, status: number, body: unknown): void {
+    response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+    response.end(request.method === 'HEAD' ? undefined : `${JSON.stringify(body)}\n`);
   }
 
   /** Server-sent events: `backlog` once, then `snapshot` every second and `lifecycle` as they happen. */

@@ -9,7 +9,6 @@
  * Entries resolve in the order they are declared, which is also the order of the known keys
  * in messages (`name`, which defaults from `exec`, checks `exec` first).
  */
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError } from '../errors.js';
@@ -21,6 +20,7 @@ import { parseAdminAddress, type AdminAddress } from '../observability/admin-add
 import protocol from '../worker/runtime-protocol.cjs';
 import { argumentList, environment, numberOrText, pathFromCwd, type FlagParser } from './flag-parsers.js';
 import { duration, formatSize, size } from './units.js';
+import { cpuBudget } from './cpu-budget.js';
 import {
   boolean, isPlainObject, MAX_TIMEOUT, nestedOptions, nonNegativeNumber, oneOf, positiveInteger, stringArray, timeout,
 } from './validators.js';
@@ -137,7 +137,7 @@ export const OPTION_TABLE = {
     resolve: resolveExec,
   }),
   /**
-   * How many workers: a whole number; 'auto' or 'max' for one per CPU (`os.availableParallelism()`);
+   * How many workers: a whole number; 'auto' or 'max' for one per CPU the app may use (its affinity and cgroup CPU quota, cpu-budget.ts);
    * or -N for all CPUs but N (at least one). @default 'auto'
    */
   workers: option<number | 'auto' | 'max', number>({
@@ -336,6 +336,18 @@ export const OPTION_TABLE = {
     },
     resolve: (value) => timeout(value, 'shutdownTimeout', 10_000),
   }),
+  /**
+   * On a graceful stop (SIGTERM, `corral stop`, close()), how long corral keeps serving new
+   * connections before the drain starts, with `/readyz` answering 503 from the first moment: a
+   * load balancer (Kubernetes' endpoints) stops sending new ones meanwhile. ms, or text such as
+   * '5s'. @default 0
+   */
+  shutdownDelay: option<number | string, number>({
+    description: "On a graceful stop, how long corral keeps serving new connections before the drain starts, while /readyz answers 503 (so that Kubernetes removes the pod from its endpoints first). ms, or text such as '5s'. Default: 0.",
+    schema: DURATION_SCHEMA,
+    flag: { name: 'shutdown-delay', value: '<ms>', help: 'on SIGTERM keep serving this long, /readyz 503, before draining (default 0)', parse: numberOrText },
+    resolve: (value) => duration(value, 'shutdownDelay', 0),
+  }),
   /** How many servers one worker may hold; past it its `listen()` fails with EMFILE. @default 256 */
   maxServersPerWorker: option<number>({
     description: 'How many servers one worker may hold; past it its listen() fails with EMFILE. Default: 256.',
@@ -509,7 +521,7 @@ function resolveExec(exec: unknown): string {
 }
 
 export function normalizeWorkerCount(workers: unknown): number {
-  const cpus = os.availableParallelism();
+  const { cpus } = cpuBudget();
   if (workers === undefined || workers === 'auto' || workers === 'max') return cpus;
   if (typeof workers === 'number' && Number.isInteger(workers)) {
     // -N means all CPUs but N (PM2's convention), and never fewer than one worker.

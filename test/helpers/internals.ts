@@ -14,6 +14,7 @@ import type * as ReuseportSupport from '../../dist/primary/balancers/reuseport-s
 import type * as AppAggregation from '../../dist/observability/app-aggregation.js';
 import type * as Exposition from '../../dist/observability/exposition.js';
 import type * as MonitView from '../../dist/cli/monit-view.js';
+import type * as CpuBudget from '../../dist/options/cpu-budget.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -30,3 +31,4 @@ export const reuseportSupport = await load<typeof ReuseportSupport>('primary/bal
 export const appAggregation = await load<typeof AppAggregation>('observability/app-aggregation.js');
 export const exposition = await load<typeof Exposition>('observability/exposition.js');
 export const monitView = await load<typeof MonitView>('cli/monit-view.js');
+export const cpuBudget = await load<typeof CpuBudget>('options/cpu-budget.js');
