@@ -10,6 +10,7 @@ console.log(`node ${process.version}: ${files.length} test files`);
 console.log('downloads, each once and only if missing: Node.js 20.18.3 from the npm registry into .cache/ (module-forms: the error on an old Node); ' +
   "typescript and @types/node into a temporary project (package: from the npm cache, else the registry); Debian's systemd package " +
   'through apt-get when systemd-analyze is missing (startup); ' +
-  "Debian's prometheus, chromium and tmux packages through apt-get when missing (metrics, dashboard, monit)");
+  "Debian's prometheus, chromium, tmux, systemd and python3-minimal packages through apt-get when missing " +
+  '(metrics, dashboard, monit, systemd-notify)');
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
 process.exitCode = result.status ?? 1;

@@ -178,6 +178,13 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     cpus: budget.cpus, ...(budget.quota === undefined ? {} : { cpuQuota: budget.quota }),
     ...(memoryLimit === undefined ? {} : { memoryLimit }),
   });
+  if (process.pid === 1) {
+    // A container's init: signals are handled (corral's own handlers, PID 1 or not), but the
+    // kernel hands every orphan to PID 1 to reap, and Node can reap only the processes it started.
+    log.log('warn', 'pid-1', 'corral runs as PID 1: it handles SIGTERM and SIGINT, but processes the app leaves behind (double-forked, ' +
+      "orphaned) cannot be reaped without native code and would stay as zombies. Give the container an init: 'docker run --init', " +
+      "tini as the ENTRYPOINT, or shareProcessNamespace: true in a Kubernetes pod.");
+  }
   let stopWatching = (): void => {};
   try {
     await cluster.start();
