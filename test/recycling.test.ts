@@ -364,13 +364,31 @@ describe('recycling options', () => {
 
   test('under a cgroup memory limit with no memory limit set, the start line gives each worker its share', () => {
     const GiB = 1024 * MiB;
-    assert.equal(memoryBudget.memoryBudgetNote(2 * GiB, 4, { maxMemory: 0, maxMemoryHard: 0 }),
-      "the cgroup's memory limit is 2 GiB: about 512 MiB per worker, the primary included; --max-memory recycles a worker before the OOM killer ends one mid-request");
-    assert.equal(memoryBudget.memoryBudgetNote(2 * GiB, 4, { maxMemory: 400 * MiB, maxMemoryHard: 0 }), undefined, 'a limit is set: nothing to say');
+    const limit2G = { value: 2 * GiB, source: 'cgroup v2 memory.max of /sys/fs/cgroup/app' };
+    assert.equal(memoryBudget.memoryBudgetNote(limit2G, 4, { maxMemory: 0, maxMemoryHard: 0 }),
+      "the cgroup's memory limit is 2 GiB (cgroup v2 memory.max of /sys/fs/cgroup/app): about 512 MiB per worker, the primary included; " +
+      '--max-memory recycles a worker before the OOM killer ends one mid-request');
+    assert.equal(memoryBudget.memoryBudgetNote(limit2G, 4, { maxMemory: 400 * MiB, maxMemoryHard: 0 }), undefined, 'a limit is set: nothing to say');
     assert.equal(memoryBudget.memoryBudgetNote(undefined, 4, { maxMemory: 0, maxMemoryHard: 0 }), undefined, 'no cgroup limit');
+    // The least limit along the hierarchy, v2 and v1, as the CPU quota is read.
+    const files = (entries: Record<string, string>) => (file: string): string | undefined => entries[file];
+    const v2 = memoryBudget.cgroupMemoryLimit(files({
+      '/proc/self/cgroup': '0::/kubepods/pod1/app\n',
+      '/proc/self/mountinfo': '30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n',
+      '/sys/fs/cgroup/kubepods/pod1/app/memory.max': 'max\n',
+      '/sys/fs/cgroup/kubepods/pod1/memory.max': `${256 * MiB}\n`,
+    }));
+    assert.deepEqual(v2, { value: 256 * MiB, source: 'cgroup v2 memory.max of /sys/fs/cgroup/kubepods/pod1' });
+    const v1 = memoryBudget.cgroupMemoryLimit(files({
+      '/proc/self/cgroup': '4:memory:/app\n',
+      '/proc/self/mountinfo': '35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n',
+      '/sys/fs/cgroup/memory/app/memory.limit_in_bytes': `${128 * MiB}\n`,
+      '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    }));
+    assert.deepEqual(v1, { value: 128 * MiB, source: 'cgroup v1 memory.limit_in_bytes of /sys/fs/cgroup/memory/app' });
     // This machine's own: a number below its memory, or none.
     const limit = memoryBudget.cgroupMemoryLimit();
-    assert.ok(limit === undefined || (limit > 0 && limit < os.totalmem()));
+    assert.ok(limit === undefined || (limit.value > 0 && limit.value < os.totalmem()));
   });
 
   test('corral start names the flag of a bad limit, and its usage lists the recycling flags', async () => {

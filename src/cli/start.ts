@@ -176,7 +176,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     (memoryNote === undefined ? '' : `; ${memoryNote}`), {
     workers: options.workers, exec: options.exec, balancer: nameOf(options.balancer), pid: process.pid,
     cpus: budget.cpus, ...(budget.quota === undefined ? {} : { cpuQuota: budget.quota }),
-    ...(memoryLimit === undefined ? {} : { memoryLimit }),
+    ...(memoryLimit === undefined ? {} : { memoryLimit: memoryLimit.value }),
   });
   if (process.pid === 1) {
     // A container's init: signals are handled (corral's own handlers, PID 1 or not), but the

@@ -9,9 +9,11 @@
  * along the hierarchy from this process's cgroup up to the root of its mount. A fraction rounds
  * down (1.5 CPUs: 1 worker; as libuv does), and never below 1.
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cgroupPaths, leastLimit, readIfPresent, type FileReader } from './cgroup.js';
+
+export type { FileReader };
 
 export interface CpuBudget {
   /** Whole CPUs the app may use (at least 1): one worker each under 'max'. */
@@ -26,17 +28,6 @@ export interface CpuBudget {
   readonly quotaSource: string | undefined;
 }
 
-/** Reads a small file, or undefined when it is not there (not Linux, no such controller). */
-export type FileReader = (file: string) => string | undefined;
-
-const readIfPresent: FileReader = (file) => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-};
-
 /** "0-3,6,8-9" (Cpus_allowed_list) → 7. */
 export function countCpuList(list: string): number {
   let count = 0;
@@ -49,73 +40,28 @@ export function countCpuList(list: string): number {
   return count;
 }
 
-interface Mount {
-  /** The mount's root within the hierarchy (mountinfo's 4th field). */
-  root: string;
-  point: string;
-  type: string;
-  options: string[];
-}
-
-function cgroupMounts(read: FileReader): Mount[] {
-  const mounts: Mount[] = [];
-  for (const line of (read('/proc/self/mountinfo') ?? '').split('\n')) {
-    const [before, after] = line.split(' - ');
-    if (before === undefined || after === undefined) continue;
-    const fields = before.split(' ');
-    const [type, , superOptions = ''] = after.split(' ');
-    if (type !== 'cgroup' && type !== 'cgroup2') continue;
-    mounts.push({ root: fields[3] ?? '/', point: fields[4] ?? '', type, options: superOptions.split(',') });
-  }
-  return mounts;
-}
-
-/** The directories from this process's cgroup up to its mount's root, deepest first. */
-function hierarchy(mount: Mount, cgroupPath: string): string[] {
-  // Without a cgroup namespace, the path may repeat the mount's root (a container's bind mount).
-  const relative = mount.root !== '/' && cgroupPath.startsWith(mount.root) ? cgroupPath.slice(mount.root.length) : cgroupPath;
-  const directories: string[] = [];
-  let current = path.posix.normalize(`/${relative}`);
-  for (;;) {
-    directories.push(current === '/' ? mount.point : path.posix.join(mount.point, current));
-    if (current === '/') break;
-    current = path.posix.dirname(current);
-  }
-  return directories;
-}
-
 interface Quota {
-  cpus: number;
+  /** CPUs the quota allows. */
+  value: number;
   source: string;
 }
 
-function leastQuota(quotas: readonly (Quota | undefined)[]): Quota | undefined {
-  return quotas.reduce<Quota | undefined>((least, quota) => (quota !== undefined && (least === undefined || quota.cpus < least.cpus) ? quota : least), undefined);
-}
-
-function cgroupV2Quota(read: FileReader, cgroups: readonly string[][], mounts: readonly Mount[]): Quota | undefined {
-  const own = cgroups.find(([id, controllers]) => id === '0' && controllers === '');
-  const mount = mounts.find((candidate) => candidate.type === 'cgroup2');
-  if (own === undefined || mount === undefined) return undefined;
-  return leastQuota(hierarchy(mount, own[2] ?? '/').map((directory) => {
+function cpuQuota(read: FileReader): Quota | undefined {
+  const paths = cgroupPaths(read, 'cpu');
+  const v2 = paths.v2.map((directory): Quota | undefined => {
     const text = read(path.posix.join(directory, 'cpu.max'))?.trim();
     const [limit, period] = (text ?? '').split(/\s+/);
     if (text === undefined || limit === 'max' || limit === undefined || period === undefined) return undefined;
     const cpus = Number(limit) / Number(period);
-    return Number.isFinite(cpus) && cpus > 0 ? { cpus, source: `cgroup v2 cpu.max '${text}' of ${directory}` } : undefined;
-  }));
-}
-
-function cgroupV1Quota(read: FileReader, cgroups: readonly string[][], mounts: readonly Mount[]): Quota | undefined {
-  const own = cgroups.find(([, controllers]) => (controllers ?? '').split(',').includes('cpu'));
-  const mount = mounts.find((candidate) => candidate.type === 'cgroup' && candidate.options.includes('cpu'));
-  if (own === undefined || mount === undefined) return undefined;
-  return leastQuota(hierarchy(mount, own[2] ?? '/').map((directory) => {
+    return Number.isFinite(cpus) && cpus > 0 ? { value: cpus, source: `cgroup v2 cpu.max '${text}' of ${directory}` } : undefined;
+  });
+  const v1 = paths.v1.map((directory): Quota | undefined => {
     const quota = Number(read(path.posix.join(directory, 'cpu.cfs_quota_us'))?.trim());
     const period = Number(read(path.posix.join(directory, 'cpu.cfs_period_us'))?.trim());
     if (!(quota > 0) || !(period > 0)) return undefined; // -1: no quota
-    return { cpus: quota / period, source: `cgroup v1 cpu.cfs_quota_us ${quota} / cpu.cfs_period_us ${period} of ${directory}` };
-  }));
+    return { value: quota / period, source: `cgroup v1 cpu.cfs_quota_us ${quota} / cpu.cfs_period_us ${period} of ${directory}` };
+  });
+  return leastLimit([...v2, ...v1]);
 }
 
 export function cpuBudget(read: FileReader = readIfPresent): CpuBudget {
@@ -123,20 +69,14 @@ export function cpuBudget(read: FileReader = readIfPresent): CpuBudget {
   const allowed = /^Cpus_allowed_list:\s*(\S+)$/m.exec(read('/proc/self/status') ?? '')?.[1];
   // Off Linux (no /proc), Node's own answer: the affinity where the platform has one.
   const affinity = allowed === undefined || countCpuList(allowed) === 0 ? os.availableParallelism() : countCpuList(allowed);
-  const cgroups = (read('/proc/self/cgroup') ?? '').split('\n').filter((line) => line !== '').map((line) => {
-    const first = line.indexOf(':');
-    const second = line.indexOf(':', first + 1);
-    return [line.slice(0, first), line.slice(first + 1, second), line.slice(second + 1)];
-  });
-  const mounts = cgroupMounts(read);
-  const quota = leastQuota([cgroupV2Quota(read, cgroups, mounts), cgroupV1Quota(read, cgroups, mounts)]);
-  const byQuota = quota === undefined ? Infinity : Math.max(1, Math.floor(quota.cpus));
+  const quota = cpuQuota(read);
+  const byQuota = quota === undefined ? Infinity : Math.max(1, Math.floor(quota.value));
   const cpus = Math.max(1, Math.min(affinity, byQuota, machine));
   return {
     cpus,
     machine,
     limitedBy: cpus === machine ? undefined : byQuota <= affinity ? 'cpu-quota' : 'affinity',
-    quota: quota?.cpus,
+    quota: quota?.value,
     quotaSource: quota?.source,
   };
 }
