@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as ReuseportSupport from '../dist/primary/balancers/reuseport-support.js';
 import { cpuMs } from './proc-stats.js';
+import { freePort } from './free-port.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REUSEPORT_NODE = '24.21.0';
@@ -84,15 +85,6 @@ request = function()
   return wrk.format("GET", "/")
 end
 `);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 async function startServer(impl: string, policy: string, port: number, workers: number, stickyHeader = false): Promise<ChildProcess> {
   // Its stderr is shown only if it fails to start: node:cluster's workers print EPIPE traces when

@@ -11,12 +11,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { cpuMs, rssBytes } from './proc-stats.js';
+import { freePort } from './free-port.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -39,14 +39,6 @@ const VARIANTS: readonly Variant[] = ['admin off', 'scraped each second', 'scrap
 
 interface Sample { cpu: number; rss: number; rps: number; scrapes: number; scrapeMs: number }
 const samples = new Map<Variant, Sample[]>(VARIANTS.map((variant) => [variant, []]));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function startCorral(args: readonly string[], port: number): Promise<{ child: ChildProcess; admin: string | undefined }> {
   const child = spawn(process.execPath, [BIN, 'start', APP, '-i', '2', ...args], {
