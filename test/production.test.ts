@@ -135,8 +135,25 @@ describe('/livez and /readyz', () => {
   });
 });
 
+/**
+ * Removes a cgroup once the processes in it are gone: the kernel refuses (EBUSY) while any is
+ * there, and a killed program's children (the orphan guard, the workers) exit a moment later.
+ */
+async function removeWhenEmpty(group: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      rmdirSync(group);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EBUSY' || Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** A cgroup with a 1-CPU quota that this test made, or why it cannot make one here. */
-function makeOneCpuCgroup(name: string): { procs: string; remove: () => void } | string {
+function makeOneCpuCgroup(name: string): { procs: string; remove: () => Promise<void> } | string {
   const v1 = '/sys/fs/cgroup/cpu';
   const v2 = '/sys/fs/cgroup';
   const v2Mounted = existsSync(path.join(v2, 'cgroup.controllers'));
@@ -146,13 +163,13 @@ function makeOneCpuCgroup(name: string): { procs: string; remove: () => void } |
       mkdirSync(group);
       writeFileSync(path.join(group, 'cpu.cfs_period_us'), '100000');
       writeFileSync(path.join(group, 'cpu.cfs_quota_us'), '100000');
-      return { procs: path.join(group, 'cgroup.procs'), remove: () => rmdirSync(group) };
+      return { procs: path.join(group, 'cgroup.procs'), remove: () => removeWhenEmpty(group) };
     }
     if (v2Mounted && readFileSync(path.join(v2, 'cgroup.subtree_control'), 'utf8').includes('cpu')) {
       const group = path.join(v2, name);
       mkdirSync(group);
       writeFileSync(path.join(group, 'cpu.max'), '100000 100000');
-      return { procs: path.join(group, 'cgroup.procs'), remove: () => rmdirSync(group) };
+      return { procs: path.join(group, 'cgroup.procs'), remove: () => removeWhenEmpty(group) };
     }
     return 'this machine has neither a cgroup v1 cpu controller at /sys/fs/cgroup/cpu nor a cgroup v2 hierarchy with the cpu controller enabled';
   } catch (error) {
@@ -185,7 +202,7 @@ describe("'max' workers and the CPUs the app may use", () => {
     } finally {
       // The cgroup can go once its processes have exited.
       await killPrograms();
-      cgroup.remove();
+      await cgroup.remove();
     }
   });
 
