@@ -251,6 +251,15 @@ describe("'max' workers and the CPUs the app may use", () => {
     assert.equal(affinity.cpus, 1);
     assert.equal(affinity.quota, undefined);
     if (machine > 1) assert.equal(affinity.limitedBy, 'affinity');
+    // No quota, every CPU allowed: the machine's own count, said as such.
+    const whole = cpuBudget.cpuBudget(files({
+      '/proc/self/status': status(all),
+      '/proc/self/cgroup': '0::/\n',
+      '/proc/self/mountinfo': mountinfo('cgroup2'),
+      '/sys/fs/cgroup/cpu.max': 'max 100000\n',
+    }));
+    assert.equal(whole.cpus, machine);
+    assert.equal(cpuBudget.describeCpuBudget(whole), `${machine}, all of this machine's (no CPU quota, no affinity limit)`);
     assert.equal(cpuBudget.countCpuList('0-3,6,8-9'), 7);
     assert.equal(cpuBudget.countCpuList('x'), 0);
   });

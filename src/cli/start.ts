@@ -165,7 +165,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   }
   const memoryLimit = cgroupMemoryLimit();
   const memoryNote = memoryBudgetNote(memoryLimit, options.workers, options);
-  // 'max' (the default) is one worker per CPU the app may use: said when a quota or the affinity made that fewer than the machine's.
+  // 'max' (the default) is one worker per CPU the app may use: the start line says where that number came from.
   const rawWorkers = request.options.workers;
   const budget = cpuBudget();
   const cpuNote = rawWorkers === undefined || rawWorkers === 'auto' || rawWorkers === 'max' || (typeof rawWorkers === 'number' && rawWorkers < 0)

@@ -81,9 +81,11 @@ export function cpuBudget(read: FileReader = readIfPresent): CpuBudget {
   };
 }
 
-/** For the start line: why 'max' means `cpus` workers here, when it is fewer than the machine's CPUs. */
-export function describeCpuBudget(budget: CpuBudget): string | undefined {
-  if (budget.limitedBy === undefined) return undefined;
+/** For the start line: where 'max' got its number of workers. */
+export function describeCpuBudget(budget: CpuBudget): string {
+  if (budget.limitedBy === undefined) {
+    return `${budget.cpus}, all of this machine's (no CPU quota${budget.quota === undefined ? '' : ' below it'}, no affinity limit)`;
+  }
   if (budget.limitedBy === 'affinity') return `${budget.cpus} of this machine's ${budget.machine} CPUs by this process's CPU affinity`;
   const fraction = budget.quota !== undefined && !Number.isInteger(budget.quota) ? ` (${Number(budget.quota.toFixed(2))} CPUs, rounded down)` : '';
   return `${budget.cpus} of this machine's ${budget.machine} CPUs by the CPU quota${fraction}: ${budget.quotaSource}`;
