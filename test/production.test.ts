@@ -228,7 +228,7 @@ describe("'max' workers and the CPUs the app may use", () => {
     assert.equal(v2.quotaSource, "cgroup v2 cpu.max '150000 100000' of /sys/fs/cgroup/kubepods/pod1");
     if (machine > 1) {
       assert.equal(v2.limitedBy, 'cpu-quota');
-      assert.match(cpuBudget.describeCpuBudget(v2)!, /^1 of this machine's \d+ CPUs by the CPU quota \(1\.5 CPUs, rounded down\): cgroup v2/);
+      assert.match(cpuBudget.describeCpuBudget(v2), /^1 of this machine's \d+ CPUs by the CPU quota \(1\.5 CPUs, rounded down\): cgroup v2/);
     }
     // v1 in a container without a cgroup namespace: the path repeats the mount's root.
     const v1 = cpuBudget.cpuBudget(files({
