@@ -97,12 +97,16 @@ describe('/livez and /readyz', () => {
     const admin = / admin (http:\/\/\S+) /.exec(ready!)![1]!;
     let stop = false;
     const results: { at: number; ok: boolean; error?: string }[] = [];
+    /** Resolves once the load has been answered 20 times: it runs when the signal comes. */
+    let loaded: () => void = () => {};
+    const underLoad = new Promise<void>((resolve) => { loaded = resolve; });
     const client = async (): Promise<void> => {
       while (!stop) {
         try {
           const response = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } });
           await response.text();
           results.push({ at: performance.now(), ok: response.status === 200 });
+          if (results.length >= 20) loaded();
         } catch (error) {
           results.push({ at: performance.now(), ok: false, error: String((error as Error).cause ?? error) });
           // Refused once the drain closed the listener: the end of the test's load.
@@ -111,7 +115,7 @@ describe('/livez and /readyz', () => {
       }
     };
     const clients = Array.from({ length: 4 }, client);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // load before the signal
+    await underLoad;
     const termAt = performance.now();
     app.child.kill('SIGTERM');
     let notReadyAfter: number | undefined;
