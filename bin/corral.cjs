@@ -1,5 +1,12 @@
 #!/usr/bin/env node
 'use strict';
+// First of all: Node's default for SIGUSR1 opens the inspector on 127.0.0.1:9229, through which
+// any local user could run code in this process (an app's primary, often root), and operators
+// send USR1 by habit to reopen logs. A listener of our own keeps it closed from the first moment
+// for the life of the process; SIGUSR2's default (ending the process, and with a primary every
+// worker undrained) likewise. `corral start` gives both their meaning (src/managed/signals.ts).
+process.on('SIGUSR1', () => {});
+process.on('SIGUSR2', () => {});
 // The `corral` command. CommonJS, and the CLI is one bundled file (scripts/bundle-cli.js): this
 // process is the app's primary for as long as the app runs, and Node's ES module loader alone
 // would add about 2 MiB to it. The Node version is checked first: on an unsupported Node, print

@@ -15,6 +15,7 @@ export type CorralErrorCode =
   | 'CORRAL_ERR_SETTINGS_FROZEN'
   | 'CORRAL_ERR_WORKER_NOT_CONNECTED'
   | 'CORRAL_ERR_CLUSTER_CLOSED'
+  | 'CORRAL_ERR_CANCELLED'
   | 'CORRAL_ERR_INVALID_CONTROL_FRAME'
   | 'CORRAL_ERR_UNSUPPORTED_NODE'
   | 'CORRAL_ERR_START_FAILED'
@@ -142,6 +143,22 @@ export class ClusterClosedError extends CorralError {
   constructor(action: string) {
     super('CORRAL_ERR_CLUSTER_CLOSED',
       `Cannot ${action}: the cluster was closed. Create a new cluster with createCluster() to start again.`);
+  }
+}
+
+/**
+ * A reload, scale or recycle that was under way or waiting when the cluster began to stop: the
+ * stop cancels it (its new workers are stopped with the rest). Not a failure of the app.
+ */
+export class OperationCancelledError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_CANCELLED';
+  /** What was cancelled: 'reload', 'scale', 'recycle'. */
+  readonly action: string;
+
+  constructor(action: string) {
+    super('CORRAL_ERR_CANCELLED', `The ${action} was cancelled: the app began to stop before it finished, ` +
+      'and its new workers were stopped with the rest.');
+    this.action = action;
   }
 }
 

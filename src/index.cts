@@ -47,6 +47,7 @@ declare namespace corral {
   export type SettingsFrozenError = corralEsm.SettingsFrozenError;
   export type WorkerNotConnectedError = corralEsm.WorkerNotConnectedError;
   export type ClusterClosedError = corralEsm.ClusterClosedError;
+  export type OperationCancelledError = corralEsm.OperationCancelledError;
   export type InvalidControlFrameError = corralEsm.InvalidControlFrameError;
   export type AdminListenError = corralEsm.AdminListenError;
   export type StartFailedError = corralEsm.StartFailedError;

@@ -24,7 +24,7 @@ export type {
 } from './primary/balancers/strategy.js';
 export {
   CorralError, InvalidOptionError, InvalidWorkerCountError, InvalidBalancerError, ExecNotFoundError,
-  SettingsFrozenError, WorkerNotConnectedError, ClusterClosedError, InvalidControlFrameError,
+  SettingsFrozenError, WorkerNotConnectedError, ClusterClosedError, OperationCancelledError, InvalidControlFrameError,
   StartFailedError, ReloadFailedError, ClusterBusyError, NodeClusterInUseError, PrimaryModuleError, AdminListenError, type StartFailure,
   type CorralErrorCode,
 } from './errors.js';

@@ -93,7 +93,7 @@ describe('the packed tarball', () => {
     assert.deepEqual(Object.keys(namespace).sort(), [
       'AdminListenError', 'ClusterBusyError', 'ClusterClosedError', 'ClusterPrimary', 'CorralError', 'ExecNotFoundError', 'InvalidBalancerError',
       'InvalidControlFrameError', 'InvalidOptionError', 'InvalidWorkerCountError', 'ManagedCluster', 'NodeClusterInUseError',
-      'PrimaryModuleError', 'ReloadFailedError',
+      'OperationCancelledError', 'PrimaryModuleError', 'ReloadFailedError',
       'SCHED_NONE', 'SCHED_RR', 'SettingsFrozenError', 'StartFailedError', 'Worker', 'WorkerNotConnectedError',
       'createCluster', 'default', 'disconnect', 'fork', 'handleSignals', 'isMaster', 'isPrimary', 'isWorker',
       'restoreNodeCluster', 'schedulingPolicy', 'settings',

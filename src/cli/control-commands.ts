@@ -30,7 +30,9 @@ async function ask(name: string | undefined, request: Omit<ControlRequest, 'v' |
 /** The reply's result; an error reply ends the command with `exitCode` (or 5 for a protocol error). */
 function resultOf<T>(reply: ControlReply, exitCode: number = EXIT.APP_FAILED): T {
   if (reply.ok) return reply.result as T;
-  const code = reply.error.code === 'CORRAL_ERR_BAD_REQUEST' || reply.error.code === 'CORRAL_ERR_PROTOCOL_VERSION' ? EXIT.CONTROL_FAILED : exitCode;
+  const code = reply.error.code === 'CORRAL_ERR_BAD_REQUEST' || reply.error.code === 'CORRAL_ERR_PROTOCOL_VERSION' ? EXIT.CONTROL_FAILED
+    // A stop overtook it: not the command's usage, whatever else its errors mean.
+    : reply.error.code === 'CORRAL_ERR_CANCELLED' || reply.error.code === 'CORRAL_ERR_CLUSTER_CLOSED' ? EXIT.APP_FAILED : exitCode;
   throw new CliError(`corral: ${reply.error.message}`, code);
 }
 

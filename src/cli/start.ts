@@ -40,6 +40,9 @@ const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   'scale-down': 'removing a worker',
   hangup: 'the terminal closed: shutting down gracefully (its output went there)',
   detach: "the terminal closed: corral keeps running, its output goes elsewhere (stop it with 'corral stop', reload with 'corral reload')",
+  'reopen-logs': 'reopening the log file',
+  upgrade: "upgrading corral's primary in place is not supported yet: the signal is ignored and the app serves on " +
+    "(for new app code, 'corral reload' or SIGHUP)",
 };
 
 /** How long the primary waits, after the last worker exited, for the rest of its output through --log-prefix. */
@@ -116,8 +119,8 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   // The control socket first: a second start of a running name is refused before anything forks.
   const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
     status: () => statusReport(cluster, startedAt, cpuMeter),
-    reload: async () => ({ ...await cluster.reload(), restartNeeded }),
-    scale: (request) => cluster.scale(request.workers ?? ''),
+    reload: async () => ({ ...await unlessStopping(cluster, 'reload', cluster.reload()), restartNeeded }),
+    scale: (request) => unlessStopping(cluster, 'scale', cluster.scale(request.workers ?? '')),
     stop: () => {
       log.log('info', 'stop', 'corral stop: shutting down gracefully');
       sayStopping('corral stop');
@@ -267,7 +270,7 @@ function watchAndReload(cluster: ManagedCluster, paths: readonly string[], log: 
     cluster.reload().catch((error: unknown) => {
       // A failed reload (a syntax error being typed) leaves the old workers serving, and was said
       // ('reloadFailed'); a stop under way makes it moot.
-      if (error instanceof ReloadFailedError || (error instanceof CorralError && error.code === 'CORRAL_ERR_CLUSTER_CLOSED')) return;
+      if (error instanceof ReloadFailedError || (error instanceof CorralError && (error.code === 'CORRAL_ERR_CLUSTER_CLOSED' || error.code === 'CORRAL_ERR_CANCELLED'))) return;
       log.log('error', 'reload-failed', (error as Error).message);
     });
   });
@@ -277,10 +280,11 @@ function watchAndReload(cluster: ManagedCluster, paths: readonly string[], log: 
 
 function finish(result: ShutdownResult, log: Logger): number {
   const killed = result.exits.filter((exit) => exit.killed);
-  if (result.clean) log.log('info', 'stopped', 'stopped cleanly');
+  const cancelled = result.cancelled.length === 0 ? '' : `; cancelled what the stop overtook: ${result.cancelled.join(', ')}`;
+  if (result.clean) log.log('info', 'stopped', `stopped cleanly${cancelled}`, { cancelled: result.cancelled });
   else {
-    log.log('warn', 'stopped', `stopped; ${killed.length > 0 ? `${killed.length} worker(s) SIGKILLed at the deadline or by a forced stop` : 'some workers exited with a non-zero code'}`, {
-      killed: killed.map((exit) => exit.pid),
+    log.log('warn', 'stopped', `stopped; ${killed.length > 0 ? `${killed.length} worker(s) SIGKILLed at the deadline or by a forced stop` : 'some workers exited with a non-zero code'}${cancelled}`, {
+      killed: killed.map((exit) => exit.pid), cancelled: result.cancelled,
     });
   }
   return result.clean ? EXIT.OK : EXIT.APP_FAILED;
@@ -332,6 +336,16 @@ export function optionError(error: unknown, request: StartRequest): unknown {
   if (option === undefined || !(error instanceof Error)) return error;
   const source = request.sources.get(option);
   return new CliError(`corral: ${source === undefined ? '' : `${source}: `}${error.message}`, EXIT.USAGE);
+}
+
+/** A control command that came once the app began to stop fails saying so, in the CLI's words (not createCluster()'s). */
+async function unlessStopping<T>(cluster: ManagedCluster, action: string, operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (error) {
+    if (!(error instanceof CorralError && error.code === 'CORRAL_ERR_CLUSTER_CLOSED')) throw error;
+    throw Object.assign(new Error(`${cluster.options.name} is stopping, so the ${action} was not started.`), { code: error.code });
+  }
 }
 
 /** The environment as strings (what a new start gets). */

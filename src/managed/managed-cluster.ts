@@ -20,7 +20,7 @@
 import type { Serializable } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import {
-  ClusterBusyError, ClusterClosedError, ReloadFailedError, type StartFailedError,
+  ClusterBusyError, ClusterClosedError, OperationCancelledError, ReloadFailedError, type StartFailedError,
 } from '../errors.js';
 import { nameOf } from '../primary/balancers/balancers.js';
 import { ClusterPrimary } from '../primary/cluster-primary.js';
@@ -92,6 +92,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #startError: StartFailedError | undefined;
   /** Reloads and scalings run one at a time, in order. */
   #operations: Promise<unknown> = Promise.resolve();
+  /** What the queue holds, running or waiting, as a stop would say it cancelled them ('reload', 'scale to 4 workers'). */
+  readonly #pending = new Set<{ readonly what: string }>();
   /** The environment new workers get (options.env until setEnv()). */
   #env: Readonly<Record<string, string | undefined>>;
   readonly #prepareReload: (() => Promise<void>) | undefined;
@@ -255,7 +257,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    return this.#enqueue('scale', () => this.#scale(workers));
+    return this.#enqueue('scale', () => this.#scale(workers), `scale to ${String(workers)} workers`);
   }
 
   /**
@@ -344,9 +346,11 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       for (const waiter of waiters) waiter.reject(new ClusterClosedError('wait for ready()'));
     }
     let result: ShutdownResult | undefined;
+    // What the stop overtakes, said in its result: a stop that drained cleanly is clean whatever was under way.
+    const cancelled = [...new Set([...this.#pending].map((entry) => entry.what))];
     try {
       await this.#shutdownDelay();
-      result = await shutdownSequence(this.#shutdownHost(), timeout);
+      result = { ...await shutdownSequence(this.#shutdownHost(), timeout), cancelled };
       return result;
     } finally {
       this.#orphanGuard.close();
@@ -424,14 +428,23 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     };
   }
 
-  #enqueue<T>(action: string, operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `operation` after those before it. One asked for once a stop has begun fails with
+   * ClusterClosedError; one the stop overtook (waiting or running) with OperationCancelledError.
+   */
+  #enqueue<T>(action: string, operation: () => Promise<T>, what: string = action): Promise<T> {
+    if (this.#isClosing()) return Promise.reject(new ClusterClosedError(action));
+    const entry = { what };
+    this.#pending.add(entry);
     const run = (): Promise<T> => {
-      if (this.#isClosing()) return Promise.reject(new ClusterClosedError(action));
+      if (this.#isClosing()) return Promise.reject(new OperationCancelledError(action));
       if (this.#state === 'idle') return Promise.reject(new ClusterBusyError(action, this.#state));
       return operation();
     };
     const result = this.#operations.then(run, run);
     this.#operations = result.catch(() => {});
+    const done = (): void => void this.#pending.delete(entry);
+    result.then(done, done);
     return result;
   }
 
@@ -476,9 +489,9 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     for (const index of plan.add) {
       const slot = this.#slots.add(index);
       // In batches, as at the start (slots.ts fillInTurn()).
-      done.push(this.#slots.fillInTurn(slot).then((worker) => {
-        if (worker === undefined) throw new ClusterClosedError('finish scaling');
-        return worker.started;
+      done.push(this.#slots.fillInTurn(slot).then(async (worker) => {
+        // A stop that began meanwhile stops the new workers with the rest: the scale did not happen.
+        if (worker === undefined || (!(await worker.started).ok && this.#isClosing())) throw new OperationCancelledError('scale');
       }));
     }
     this.#checkReady();

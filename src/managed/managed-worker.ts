@@ -19,6 +19,8 @@ export interface ExitInfo {
   readonly signal: ExitSignal;
   /** corral SIGKILLed it (its drain deadline or startTimeout passed, or the stop was forced). */
   readonly killed: boolean;
+  /** corral sent it SIGTERM to drain it while it was still starting (its runtime could not be asked yet). */
+  readonly stoppedWhileStarting: boolean;
 }
 
 export type StartOutcome = { readonly ok: true } | { readonly ok: false; readonly failure: StartFailure };
@@ -50,6 +52,7 @@ export class ManagedWorker {
   readonly leftovers: number[] = [];
   readonly #clock: Clock;
   #killed = false;
+  #terminated = false;
   #exit: ExitInfo | undefined;
   #drain: Promise<ExitInfo> | undefined;
 
@@ -62,7 +65,7 @@ export class ManagedWorker {
     this.forkedAt = options.clock.now();
     this.exited = new Promise((resolve) => {
       const onExit = (code: number | null, signal: ExitSignal): void => {
-        this.#exit = { code, signal, killed: this.#killed };
+        this.#exit = { code, signal, killed: this.#killed, stoppedWhileStarting: this.#terminated };
         resolve(this.#exit);
       };
       worker.once('exit', onExit);
@@ -111,6 +114,7 @@ export class ManagedWorker {
     if (this.#exit === undefined && !this.link.drain(reason, timeout)) {
       // Its runtime cannot be asked yet (the worker was forked a moment ago). SIGTERM reaches the
       // runtime if it loads meanwhile, which drains on it; before that it ends the process.
+      this.#terminated = true;
       this.worker.process.kill('SIGTERM');
     }
     const killer = this.#clock.setTimeout(() => this.kill(), timeout);

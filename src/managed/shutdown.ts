@@ -9,7 +9,8 @@
  *     Workers that receive the signal themselves (process group, control group) drain the same
  *     way on their own.
  *  3. Anything still running `timeout` ms after the start gets SIGKILL.
- *  4. The result is clean when every worker exited with code 0 before the deadline.
+ *  4. The result is clean when every worker exited with code 0 before the deadline, or was
+ *     still starting and ended by the stop's SIGTERM (its app never served).
  * `force()` (a second SIGINT) SIGKILLs whatever still runs, at once.
  */
 import type { ExitInfo, ManagedWorker } from './managed-worker.js';
@@ -30,12 +31,17 @@ export interface WorkerExit extends ExitInfo {
 }
 
 export interface ShutdownResult {
-  /** Every worker exited on its own with code 0 before the deadline. */
+  /**
+   * Every worker exited on its own with code 0 before the deadline (a worker still starting,
+   * which the stop ended with SIGTERM before it could be asked to drain, counts as clean).
+   */
   readonly clean: boolean;
   readonly exits: readonly WorkerExit[];
+  /** What the stop cancelled, waiting or under way: 'reload', 'scale to 4 workers', 'recycle'. */
+  readonly cancelled: readonly string[];
 }
 
-export async function shutdownSequence(host: ShutdownHost, timeout: number): Promise<ShutdownResult> {
+export async function shutdownSequence(host: ShutdownHost, timeout: number): Promise<Omit<ShutdownResult, 'cancelled'>> {
   host.stopSupervision();
   const workers = host.liveWorkers();
   const exits = await Promise.all(workers.map(async (worker): Promise<WorkerExit> => ({
@@ -44,7 +50,7 @@ export async function shutdownSequence(host: ShutdownHost, timeout: number): Pro
     workerId: worker.worker.id,
     pid: worker.pid,
   })));
-  return { clean: exits.every((exit) => exit.code === 0 && !exit.killed), exits };
+  return { clean: exits.every((exit) => !exit.killed && (exit.code === 0 || (exit.stoppedWhileStarting && exit.signal === 'SIGTERM'))), exits };
 }
 
 /** SIGKILLs every worker still running. */

@@ -8,7 +8,7 @@
  */
 import { cpuBudget } from '../options/cpu-budget.js';
 import type { EventEmitter } from 'node:events';
-import { ClusterClosedError, StartFailedError } from '../errors.js';
+import { OperationCancelledError, StartFailedError } from '../errors.js';
 import { kRuntimeReport, kSlot } from '../internal/symbols.js';
 import { countsConnections } from '../primary/balancers/balancers.js';
 import type { ClusterPrimary } from '../primary/cluster-primary.js';
@@ -228,12 +228,12 @@ export class SlotTable {
   async replaceSlot(index: number, generation: number, reason: DrainReason): Promise<ReplaceOutcome> {
     const slot = this.#slots.get(index);
     await this.forkAllowed();
-    if (slot === undefined || this.#host.isClosing()) throw new ClusterClosedError(`finish the ${reason}`);
+    if (slot === undefined || this.#host.isClosing()) throw new OperationCancelledError(reason);
     const fresh = this.#spawn(slot, generation);
     slot.replacement = fresh;
     const outcome = await fresh.started;
     slot.replacement = undefined;
-    if (this.#host.isClosing()) throw new ClusterClosedError(`finish the ${reason}`);
+    if (this.#host.isClosing()) throw new OperationCancelledError(reason);
     if (!outcome.ok) {
       fresh.kill();
       await fresh.exited;
