@@ -177,7 +177,12 @@ export class DashboardFeed extends EventEmitter<FeedEvents> {
     }));
     events.on('reloading', (generation) => this.#record({ kind: 'reloading', text: `rolling reload to generation ${generation}` }));
     events.on('reload', ({ generation, duration }) => this.#record({ kind: 'reload', text: `reloaded: generation ${generation} in ${duration} ms` }));
-    events.on('reloadFailed', (error) => this.#record({ kind: 'reload-failed', slot: error.failure.slot, text: error.message }));
+    // Said without the worker's stderr or the script's path (the error's message has both): the
+    // admin port is not the control socket, and its clients need not be the app's owner.
+    events.on('reloadFailed', (error) => this.#record({
+      kind: 'reload-failed', slot: error.failure.slot,
+      text: `reload failed: ${describeStartFailure(error.failure)} The old workers serve on ('corral logs' has its stderr).`,
+    }));
     events.on('scale', ({ workers }) => this.#record({ kind: 'scale', text: `scaled to ${workers} worker${workers === 1 ? '' : 's'}` }));
     events.on('startFailed', (failure) => this.#record({ kind: 'start-failed', slot: failure.slot, text: describeStartFailure(failure) }));
   }
