@@ -8,10 +8,14 @@
  * passing through is paused until they are written (worker-output.ts), so a fast writer can
  * neither grow the primary nor lose lines. A failing disk (full, removed) is said once, then its
  * lines are dropped: the app keeps serving.
+ *
+ * Every file is opened through safe-log-open.ts (never followed through a symlink, never another
+ * user's or hard-linked, always 0600), the rotated-in one too.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, renameSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { openLogFile } from './safe-log-open.js';
 
 /** Bytes waiting to be written past which writers are asked to wait. */
 const HIGH_WATER = 1024 * 1024;
@@ -58,12 +62,13 @@ export class RotatingLogFile {
   #waiters: (() => void)[] = [];
   #failed = false;
 
+  /** Opens (or creates) `file`; throws LogFileError when it or its directory cannot be trusted. */
   constructor(file: string, options: LogFileOptions) {
     this.path = file;
     this.#options = options;
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.#fd = openSync(file, 'a', 0o600);
-    this.#size = fstatSync(this.#fd).size;
+    const opened = openLogFile(file);
+    this.#fd = opened.fd;
+    this.#size = opened.size;
   }
 
   /** Appends `text` (whole lines); false while writers should wait (see whenWritable). */
@@ -107,19 +112,28 @@ export class RotatingLogFile {
   close(): void {
     this.flush();
     this.#failed = true;
-    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#closeFd();
+  }
+
+  #closeFd(): void {
+    const fd = this.#fd;
     this.#fd = undefined;
+    try {
+      if (fd !== undefined) closeSync(fd);
+    } catch {
+      // The descriptor is released even when close reports an error (EIO): nothing more to do.
+    }
   }
 
   #rotate(): void {
-    closeSync(this.#fd!);
-    this.#fd = undefined;
+    this.#closeFd();
     const { maxFiles } = this.#options;
     for (let index = maxFiles - 1; index >= 1; index -= 1) {
       if (existsSync(`${this.path}.${index}`)) renameSync(`${this.path}.${index}`, `${this.path}.${index + 1}`);
     }
     renameSync(this.path, `${this.path}.1`);
-    this.#fd = openSync(this.path, 'a', 0o600);
-    this.#size = 0;
+    const opened = openLogFile(this.path);
+    this.#fd = opened.fd;
+    this.#size = opened.size;
   }
 }
