@@ -7,10 +7,10 @@
  * lines); while more than HIGH_WATER bytes wait, `write()` returns false, and worker output
  * passing through is paused until they are written (worker-output.ts), so a fast writer can
  * neither grow the primary nor lose lines. A failing disk (full, removed) is said once, then its
- * lines are dropped: the app keeps serving.
+ * lines are dropped (until reopen() succeeds): the app keeps serving.
  *
  * Every file is opened through safe-log-open.ts (never followed through a symlink, never another
- * user's or hard-linked, always 0600), the rotated-in one too.
+ * user's or hard-linked, always 0600), the rotated-in one and a reopened one too.
  */
 import { closeSync, existsSync, renameSync, writeSync } from 'node:fs';
 import os from 'node:os';
@@ -61,6 +61,7 @@ export class RotatingLogFile {
   #scheduled: NodeJS.Immediate | undefined;
   #waiters: (() => void)[] = [];
   #failed = false;
+  #closed = false;
 
   /** Opens (or creates) `file`; throws LogFileError when it or its directory cannot be trusted. */
   constructor(file: string, options: LogFileOptions) {
@@ -112,7 +113,29 @@ export class RotatingLogFile {
   close(): void {
     this.flush();
     this.#failed = true;
+    this.#closed = true;
     this.#closeFd();
+  }
+
+  /**
+   * Writes what waits, closes the file and opens `path` again, creating it if it was moved away or
+   * deleted: what logrotate's postrotate (a SIGUSR1) expects, so that new lines go to a new file
+   * and the renamed one keeps only the old. When the file cannot be opened, that is said
+   * (onError) and lines are dropped until a later reopen succeeds; it never throws.
+   */
+  reopen(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closeFd();
+    try {
+      const opened = openLogFile(this.path);
+      this.#fd = opened.fd;
+      this.#size = opened.size;
+      this.#failed = false;
+    } catch (error) {
+      this.#failed = true;
+      this.#options.onError(error as Error);
+    }
   }
 
   #closeFd(): void {
