@@ -24,6 +24,7 @@ export type CorralErrorCode =
   | 'CORRAL_ERR_NODE_CLUSTER_IN_USE'
   | 'CORRAL_ERR_PRIMARY_MODULE'
   | 'CORRAL_ERR_ADMIN_LISTEN'
+  | 'CORRAL_ERR_LOG_FILE'
   // The control plane's (src/control/errors.ts), which the CLI reports.
   | 'CORRAL_ERR_RUN_DIR'
   | 'CORRAL_ERR_SOCKET_PATH'
@@ -291,5 +292,21 @@ export class AdminListenError extends CorralError {
         : cause.code === 'EADDRNOTAVAIL' || cause.code === 'ENOTFOUND' ? 'this machine has no such address' : (cause.code ?? cause.message);
     super('CORRAL_ERR_ADMIN_LISTEN', `The admin server cannot listen on ${where}: ${why}. Choose another admin address (--admin <[host:]port>), or 0 for any free port.`, { cause });
     this.address = address;
+  }
+}
+
+/**
+ * The log directory or an app's log file cannot be trusted (a symlink, another user's, open to
+ * others, hard-linked, not a regular file) or cannot be opened (cli/safe-log-open.ts). Refused,
+ * never repaired: `corral start` exits 2 with the path, what is wrong and the fix.
+ */
+export class LogFileError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_LOG_FILE';
+  /** The log directory or log file at fault. */
+  readonly path: string;
+
+  constructor(file: string, message: string, cause?: unknown) {
+    super('CORRAL_ERR_LOG_FILE', message, cause === undefined ? undefined : { cause });
+    this.path = file;
   }
 }

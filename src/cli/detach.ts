@@ -10,11 +10,12 @@
  * the pipe closes.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { closeSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { LogFileError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
+import { openLogFile } from './safe-log-open.js';
 
 const REPORT_FD_ENV = 'CORRAL_DETACH_REPORT_FD';
 /** The most error text the detached primary keeps for its report. */
@@ -124,8 +125,14 @@ export type DetachOutcome = { readonly ok: true; readonly ready: DetachedReady }
  * failed outside corral's code).
  */
 export async function launchDetached(argv: readonly string[], logFile: string, launcher: Launcher = thisLauncher()): Promise<DetachOutcome> {
-  mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
-  const output = openSync(logFile, 'a', 0o600);
+  let output: number;
+  try {
+    output = openLogFile(logFile).fd;
+  } catch (error) {
+    // A log file or directory that cannot be trusted: said before anything starts (exit 2, as bad usage).
+    if (error instanceof LogFileError) return { ok: false, code: EXIT.USAGE, message: `corral: ${error.message}` };
+    throw error;
+  }
   const child = spawn(launcher.execPath, [...launcher.execArgv, launcher.bin, 'start', ...withoutDetach(argv)], {
     detached: true,
     cwd: launcher.cwd,

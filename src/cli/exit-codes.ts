@@ -6,7 +6,7 @@ export const EXIT = {
   OK: 0,
   /** The app failed: it could not start, a reload failed, or a worker had to be killed at shutdown. */
   APP_FAILED: 1,
-  /** Bad usage: unknown command or flag, invalid option, invalid config file. */
+  /** Bad usage: unknown command or flag, invalid option, invalid config file; a log directory or log file corral cannot trust. */
   USAGE: 2,
   /** No running app matched the name (or several run and none was named). */
   NOT_RUNNING: 3,

@@ -7,11 +7,15 @@
  * lines); while more than HIGH_WATER bytes wait, `write()` returns false, and worker output
  * passing through is paused until they are written (worker-output.ts), so a fast writer can
  * neither grow the primary nor lose lines. A failing disk (full, removed) is said once, then its
- * lines are dropped: the app keeps serving.
+ * lines are dropped (until reopen() succeeds): the app keeps serving.
+ *
+ * Every file is opened through safe-log-open.ts (never followed through a symlink, never another
+ * user's or hard-linked, always 0600), the rotated-in one and a reopened one too.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, renameSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { openLogFile } from './safe-log-open.js';
 
 /** Bytes waiting to be written past which writers are asked to wait. */
 const HIGH_WATER = 1024 * 1024;
@@ -57,13 +61,15 @@ export class RotatingLogFile {
   #scheduled: NodeJS.Immediate | undefined;
   #waiters: (() => void)[] = [];
   #failed = false;
+  #closed = false;
 
+  /** Opens (or creates) `file`; throws LogFileError when it or its directory cannot be trusted. */
   constructor(file: string, options: LogFileOptions) {
     this.path = file;
     this.#options = options;
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.#fd = openSync(file, 'a', 0o600);
-    this.#size = fstatSync(this.#fd).size;
+    const opened = openLogFile(file);
+    this.#fd = opened.fd;
+    this.#size = opened.size;
   }
 
   /** Appends `text` (whole lines); false while writers should wait (see whenWritable). */
@@ -107,19 +113,50 @@ export class RotatingLogFile {
   close(): void {
     this.flush();
     this.#failed = true;
-    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#closed = true;
+    this.#closeFd();
+  }
+
+  /**
+   * Writes what waits, closes the file and opens `path` again, creating it if it was moved away or
+   * deleted: what logrotate's postrotate (a SIGUSR1) expects, so that new lines go to a new file
+   * and the renamed one keeps only the old. When the file cannot be opened, that is said
+   * (onError) and lines are dropped until a later reopen succeeds; it never throws.
+   */
+  reopen(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closeFd();
+    try {
+      const opened = openLogFile(this.path);
+      this.#fd = opened.fd;
+      this.#size = opened.size;
+      this.#failed = false;
+    } catch (error) {
+      this.#failed = true;
+      this.#options.onError(error as Error);
+    }
+  }
+
+  #closeFd(): void {
+    const fd = this.#fd;
     this.#fd = undefined;
+    try {
+      if (fd !== undefined) closeSync(fd);
+    } catch {
+      // The descriptor is released even when close reports an error (EIO): nothing more to do.
+    }
   }
 
   #rotate(): void {
-    closeSync(this.#fd!);
-    this.#fd = undefined;
+    this.#closeFd();
     const { maxFiles } = this.#options;
     for (let index = maxFiles - 1; index >= 1; index -= 1) {
       if (existsSync(`${this.path}.${index}`)) renameSync(`${this.path}.${index}`, `${this.path}.${index + 1}`);
     }
     renameSync(this.path, `${this.path}.1`);
-    this.#fd = openSync(this.path, 'a', 0o600);
-    this.#size = 0;
+    const opened = openLogFile(this.path);
+    this.#fd = opened.fd;
+    this.#size = opened.size;
   }
 }

@@ -9,7 +9,7 @@ import { statusPids, statusReport } from '../control/status-report.js';
 import { CpuMeter } from '../control/process-stats.js';
 import {
   AdminListenError, CorralError, describeStartFailure, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
-  InvalidWorkerCountError, PrimaryModuleError, ReloadFailedError, StartFailedError,
+  InvalidWorkerCountError, LogFileError, PrimaryModuleError, ReloadFailedError, StartFailedError,
 } from '../errors.js';
 import { createCluster, type ManagedCluster } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
@@ -96,10 +96,14 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       file = new RotatingLogFile(logPath, {
         maxSize: request.logMaxSize,
         maxFiles: request.logMaxFiles,
-        onError: (error) => streams.err(`${new Date().toISOString()} corral[${cluster.options.name}] ERROR the log file ${logPath} cannot be written ` +
-          `(${(error as NodeJS.ErrnoException).code ?? error.message}): its lines are dropped from now on; the app keeps serving\n`),
+        // A rotated-in or reopened file that cannot be trusted says why and the fix, as at the start.
+        onError: (error) => streams.err(`${new Date().toISOString()} corral[${cluster.options.name}] ERROR ` +
+          (error instanceof LogFileError ? `${error.message} Its lines are dropped from now on; the app keeps serving\n`
+            : `the log file ${logPath} cannot be written (${(error as NodeJS.ErrnoException).code ?? error.message}): its lines are dropped from now on; the app keeps serving\n`)),
       });
     } catch (error) {
+      // The log file or its directory cannot be trusted (a symlink, another user's, open to others…): its message names the fix.
+      if (error instanceof LogFileError) throw new CliError(`corral: ${error.message}`, EXIT.USAGE);
       throw new CliError(`corral: cannot open the log file ${logPath}: ${(error as Error).message}. Set CORRAL_LOG_DIR to a directory you can write.`, EXIT.USAGE);
     }
   }

@@ -15,6 +15,7 @@ import type * as AppAggregation from '../../dist/observability/app-aggregation.j
 import type * as Exposition from '../../dist/observability/exposition.js';
 import type * as MonitView from '../../dist/cli/monit-view.js';
 import type * as CpuBudget from '../../dist/options/cpu-budget.js';
+import type * as LogFile from '../../dist/cli/log-file.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -32,3 +33,4 @@ export const appAggregation = await load<typeof AppAggregation>('observability/a
 export const exposition = await load<typeof Exposition>('observability/exposition.js');
 export const monitView = await load<typeof MonitView>('cli/monit-view.js');
 export const cpuBudget = await load<typeof CpuBudget>('options/cpu-budget.js');
+export const logFile = await load<typeof LogFile>('cli/log-file.js');
