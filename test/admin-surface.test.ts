@@ -78,7 +78,9 @@ describe('probes are answered whatever other clients do', () => {
     }
     assert.deepEqual(answers, answers.map(() => 200));
     // The peer held no more than its share: its oldest half-sent requests were closed to admit the newest.
-    await Promise.all(flood.slice(0, flood.length - PER_PEER).map((socket) => socket.closed ? undefined : once(socket, 'close')));
+    await Promise.all(flood.slice(0, flood.length - PER_PEER).map(async (socket) => {
+      if (!socket.closed) await once(socket, 'close');
+    }));
     assert.ok(flood.slice(-PER_PEER).some((socket) => !socket.closed), 'its newest connections were admitted');
   });
 

@@ -4,7 +4,7 @@
 // or a scaling drains cleanly, exits 0 and says what it cancelled, and the command that asked for
 // the reload or the scaling exits 1 saying why.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,10 +24,10 @@ afterEach(() => killPrograms());
 let names = 0;
 
 /** `corral start` of the production fixture in the foreground, once it is ready. */
-async function startApp(workers: number, appEnv: Record<string, string>): Promise<{ app: Program; name: string; port: number }> {
+async function startApp(workers: number, appEnv: Record<string, string>, args: string[] = []): Promise<{ app: Program; name: string; port: number }> {
   const port = await freePort();
   const name = `signals-${process.pid}-${names += 1}`;
-  const app = startProgram(BIN, ['start', APP, '-i', String(workers), '--name', name], {
+  const app = startProgram(BIN, ['start', APP, '-i', String(workers), '--name', name, ...args], {
     env: { ...env, PORT: String(port), ANNOUNCE: '1', ...appEnv },
   });
   await app.waitForErr(/ready: \d+ workers? in/, 1, 30_000);
@@ -58,10 +58,13 @@ function accepts(port: number): Promise<boolean> {
 
 describe('SIGUSR1 and SIGUSR2', () => {
   test('SIGUSR1 opens no inspector in the primary: it reopens the log file, and the app serves on', { timeout: 60_000 }, async () => {
-    const { app, port } = await startApp(2, {});
+    const { app, port, name } = await startApp(2, {}, ['--log-file']);
+    const logFile = path.join(env.CORRAL_LOG_DIR, `${name}.log`);
     const inspectorWasOpen = await accepts(9229);
+    // As logrotate does: the file is moved away, then the primary is told to reopen.
+    renameSync(logFile, `${logFile}.rotated`);
     process.kill(app.child.pid!, 'SIGUSR1');
-    await app.waitForErr(/SIGUSR1: /);
+    await app.waitForErr(/SIGUSR1: reopening the log file /);
     // Node's default would have said "Debugger listening on ws://127.0.0.1:9229/…" and listened.
     assert.doesNotMatch(app.stderr(), /Debugger listening/);
     if (!inspectorWasOpen) assert.equal(await accepts(9229), false, 'nothing listens on the inspector port');
@@ -72,6 +75,14 @@ describe('SIGUSR1 and SIGUSR2', () => {
     process.kill(app.child.pid!, 'SIGTERM');
     assert.deepEqual(await exitOf(app), { code: 0, signal: null });
     assert.doesNotMatch(app.stderr(), /Debugger listening/);
+    // The moved file kept the lines before the signal; the new one at the same path, the rest.
+    const moved = readFileSync(`${logFile}.rotated`, 'utf8');
+    const fresh = readFileSync(logFile, 'utf8');
+    assert.match(moved, /ready: 2 workers/);
+    assert.doesNotMatch(moved, /stopped cleanly/);
+    assert.match(fresh, /stopped cleanly/);
+    assert.doesNotMatch(fresh, /ready: 2 workers/);
+    assert.equal(statSync(logFile).mode & 0o777, 0o600);
   });
 
   test('SIGUSR2 does not end the app: requests in flight are answered and the stop is still clean', { timeout: 60_000 }, async () => {

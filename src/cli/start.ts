@@ -149,10 +149,14 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     onSignal: (signal, action) => {
       const delay = action === 'shutdown' || action === 'hangup' ? cluster.options.shutdownDelay : 0;
       if (action === 'shutdown' || action === 'hangup' || action === 'force') sayStopping(signal);
-      log.log('info', 'signal', `${signal}: ${SIGNAL_ACTIONS[action]}` +
+      const said = action !== 'reopen-logs' ? SIGNAL_ACTIONS[action]
+        : file === undefined ? 'no log file to reopen (corral writes to its stdout and stderr; -d and --log-file write one)' : `reopening the log file ${file.path}`;
+      log.log('info', 'signal', `${signal}: ${said}` +
         `${delay > 0 ? `, serving new connections ${delay} ms more first (--shutdown-delay)` : ''}`, { signal, action });
     },
     onError: (error, action) => log.log('error', `${action}-failed`, error.message, { action }),
+    // logrotate's postrotate (`kill -USR1`): new lines go to a new file at the same path.
+    onReopenLogs: () => file?.reopen(),
   });
   const { options } = cluster;
   if (request.primaryModule !== undefined) {
