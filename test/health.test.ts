@@ -34,6 +34,20 @@ require('node:http').createServer((req, res) => {
     res.end('blocking ' + process.pid, () => setImmediate(() => require('node:child_process').execSync('sleep 60')));
     return;
   }
+  if (req.url === '/flood') {
+    // The loop turns, but process.send() is flooded: 2,000 messages of 2 KB a turn for FLOOD_MS,
+    // then one that says so. Its runtime reports queue behind them on the IPC channel.
+    res.end('flooding ' + process.pid);
+    const until = Date.now() + Number(process.env.FLOOD_MS);
+    const payload = 'x'.repeat(2048);
+    const flood = () => {
+      if (Date.now() >= until) return process.send({ flooded: process.pid });
+      for (let i = 0; i < 2000; i += 1) process.send({ payload });
+      setImmediate(flood);
+    };
+    flood();
+    return;
+  }
   res.end(String(process.pid));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `);
@@ -96,6 +110,31 @@ describe('hangTimeout', () => {
     assert.ok(!serving.includes(blocked));
     // A hang after readiness is not an early crash: the slot is not backing off.
     assert.deepEqual(cluster.status().slots.map((slot) => slot.state), ['ready', 'ready']);
+  });
+
+  test('a worker whose loop turns but which floods process.send() is not judged hung: its messages are signs of life', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const cluster = managed({ workers: 2, env: { PORT: String(port), FLOOD_MS: '5000' }, hangTimeout: 1_000, reportInterval: 200 });
+    await cluster.start();
+    await reportsFromAll(cluster);
+    const actions: HealthAction[] = [];
+    const judged = new Promise<string>((resolve) => {
+      cluster.on('health', (action) => {
+        actions.push(action);
+        resolve(`${action.reason} ${action.action} of pid ${action.worker.process.pid ?? '?'}`);
+      });
+    });
+    const flooded = new Promise<string>((resolve) => {
+      cluster.on('message', (_worker, message) => {
+        if (typeof message === 'object' && message !== null && 'flooded' in message) resolve(`flooded by pid ${String(message.flooded)}`);
+      });
+    });
+    const reply = await get(port, '/flood');
+    const flooding = Number(reply.split(' ')[1]);
+    // Five hang timeouts of flooding, then its last message, which only a live worker sends.
+    assert.equal(await Promise.race([flooded, judged]), `flooded by pid ${flooding}`);
+    assert.deepEqual(actions, []);
+    assert.ok(cluster.workers.some((worker) => worker.process.pid === flooding), 'it serves on');
   });
 
   test('close() with a hung worker does not wait its shutdownTimeout (60 s here): the hang ends it', { timeout: 20_000 }, async () => {

@@ -4,7 +4,15 @@
  * is blocked (`while (true) {}`, a synchronous call that never returns) sends none. One watch per
  * worker, armed once the worker is ready (before that, startTimeout is the limit) and re-armed by
  * each report; silent for `timeout` ms, the worker is hung. A heartbeat from a thread would go on
- * while the loop is stuck, which is why the report, and nothing else, is the heartbeat.
+ * while the loop is stuck, which is why the report is the heartbeat.
+ *
+ * Any message of the app's counts as well: its IPC channel carries the report behind whatever
+ * the app sent first, so an app that floods process.send() delays its own reports, by seconds.
+ * Its messages prove the same thing: they leave the worker's queue only while its event loop
+ * turns (libuv writes them out on the loop), so a blocked loop sends nothing of either kind.
+ *
+ * A beat only notes the time, as one may come per message: the timer, when it fires, waits on for
+ * whatever is left of `timeout` since the latest beat.
  */
 import type { Clock, ClockTimer } from '../util/clock.js';
 
@@ -30,18 +38,26 @@ export class HangWatch {
     this.beat();
   }
 
-  /** A report arrived: the worker's event loop turns. */
+  /** A report or a message arrived: the worker's event loop turns. */
   beat(): void {
     if (!this.#armed || this.#stopped) return;
     this.#lastSign = this.#clock.now();
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = this.#clock.setTimeout(() => {
-      this.stop();
-      this.#onHang(this.#clock.now() - this.#lastSign);
-    }, this.#timeout);
+    if (this.#timer === undefined) this.#wait(this.#timeout);
   }
 
-  /** The worker exited: nothing more to watch. */
+  #wait(ms: number): void {
+    this.#timer = this.#clock.setTimeout(() => {
+      const silentFor = this.#clock.now() - this.#lastSign;
+      if (silentFor < this.#timeout) {
+        this.#wait(this.#timeout - silentFor);
+        return;
+      }
+      this.stop();
+      this.#onHang(silentFor);
+    }, ms);
+  }
+
+  /** The worker exited or drains (its drain has a deadline of its own): nothing more to watch. */
   stop(): void {
     this.#stopped = true;
     this.#clock.clearTimeout(this.#timer);

@@ -333,7 +333,16 @@ export class SlotTable {
     void managed.started.then((outcome) => {
       if (outcome.ok) watch.arm();
     });
-    managed.link.on('report', () => watch.beat());
+    // A draining worker is judged until its first sign of life in the drain: one hung before its
+    // drain began is killed at hangTimeout, not at the drain's deadline; one that is alive has the
+    // drain's deadline from then on (with many workers on few CPUs, reports come late while they
+    // drain, and judging them would only add false verdicts, diagnoses and kills).
+    const beat = (): void => {
+      if (managed.draining === undefined) watch.beat();
+      else watch.stop();
+    };
+    managed.link.on('report', beat);
+    managed.worker.on('message', beat);
     void managed.exited.then(() => watch.stop());
   }
 
