@@ -16,7 +16,10 @@ export interface WorkerReport {
   uptime: number;
   /** Resident set size in bytes (null where unknown). */
   rss: number | null;
-  /** CPU use over the last 0.2 to 1.2 s, in percent of one core (null where unknown). */
+  /**
+   * CPU use in percent of one core (null where unknown): over its latest runtime report's
+   * interval while its reports come, else over the last 0.2 to 1.2 s as /proc tells.
+   */
   cpu: number | null;
   /** From the worker's latest runtime report; null until one came (or for a worker without corral's runtime). */
   runtime: {
@@ -80,19 +83,32 @@ export interface StatusReport {
   others: (WorkerReport & { slot: number })[];
 }
 
-/** The pids whose CPU a status reports: the primary's and every worker's. */
-export function statusPids(cluster: ManagedCluster): number[] {
+/**
+ * A report this recent stands in for /proc: the worker measured its own RSS and CPU in it. With
+ * hundreds of workers, reading /proc for each made `corral status` take seconds, and the CPU
+ * meter read hundreds of files a second all the while.
+ */
+function freshReport(worker: WorkerStatus, now: number): WorkerStatus['report'] {
+  const { report } = worker;
+  return report !== undefined && now - report.at <= 2 * Math.max(report.interval, 1_000) ? report : undefined;
+}
+
+/** The pids whose RSS and CPU come from /proc: the primary's, and those of workers without a fresh report. */
+export function statusPids(cluster: ManagedCluster, now = Date.now()): number[] {
   const status = cluster.status();
   const workers = [...status.slots.flatMap((slot) => (slot.worker === undefined ? [] : [slot.worker])), ...status.others];
-  return [process.pid, ...workers.flatMap((worker) => (worker.pid === undefined ? [] : [worker.pid]))];
+  return [process.pid, ...workers.flatMap((worker) => (worker.pid === undefined || freshReport(worker, now) !== undefined ? [] : [worker.pid]))];
 }
 
 export async function statusReport(cluster: ManagedCluster, startedAt: number, meter: CpuMeter): Promise<StatusReport> {
   const status = cluster.status();
-  const stats = await meter.sample(statusPids(cluster));
+  // One instant decides which reports are fresh, for the sample and for the report alike.
   const now = Date.now();
+  const stats = await meter.sample(statusPids(cluster, now));
   const report = (worker: WorkerStatus): WorkerReport => {
-    const sample: ProcessStats | undefined = worker.pid === undefined ? undefined : stats.get(worker.pid);
+    const fresh = freshReport(worker, now);
+    const sample: ProcessStats | undefined = fresh !== undefined ? { rss: fresh.memory.rss, cpu: Math.round(fresh.cpu * 1000) / 10 }
+      : worker.pid === undefined ? undefined : stats.get(worker.pid);
     return {
       id: worker.id,
       pid: worker.pid ?? null,

@@ -12,10 +12,101 @@
  * Used by the worker runtime (at the end of its drain, and when its primary is gone) and by the
  * primary (before it SIGKILLs a worker).
  */
+import type { ChildProcess } from 'node:child_process';
+import diagnosticsChannel = require('node:diagnostics_channel');
 import fs = require('node:fs');
 
-/** Each process's parent, read now. Empty where /proc is not there. */
+/**
+ * The table of parents, read once per turn of the event loop: a stop that SIGKILLs hundreds of
+ * workers in one turn (a forced stop, drain deadlines that fall together) reads /proc once, not
+ * once per worker (with 1,000 workers that was a million small reads, minutes on one CPU).
+ */
+let snapshot: Map<number, number> | undefined;
+/** How many times the whole table was read (for the tests). */
+let tableReads = 0;
+
 function parents(): Map<number, number> {
+  if (snapshot === undefined) {
+    tableReads += 1;
+    snapshot = readParents();
+    setImmediate(() => { snapshot = undefined; });
+  }
+  return snapshot;
+}
+
+/**
+ * The processes this one started through node:child_process, still running (its
+ * 'child_process' diagnostics channel: spawn, exec, execFile, fork). A worker's runtime follows
+ * them, so that a worker that started none, or whose children have all ended, need not read
+ * /proc at its exit to find leftovers: any process below it would be below one of them (one
+ * whose parent ended is the init's, or a subreaper's, not the worker's). Undefined until
+ * followSpawns() is called (the primary does not).
+ */
+let spawned: Set<ChildProcess> | undefined;
+
+function followSpawns(): void {
+  if (spawned !== undefined) return;
+  const children = new Set<ChildProcess>();
+  spawned = children;
+  diagnosticsChannel.subscribe('child_process', (message) => {
+    pruneEnded(children);
+    children.add((message as { process: ChildProcess }).process);
+  });
+}
+
+function pruneEnded(children: Set<ChildProcess>): void {
+  for (const child of children) {
+    // No pid once the spawn is done: it failed.
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) children.delete(child);
+  }
+}
+
+/**
+ * Whether this process may have descendants: false only when it followed its spawns and none
+ * runs. (A process forked by native code, which node:child_process does not see, is then missed
+ * where the kernel does not list children; see descendantsOf.)
+ */
+function mayHaveDescendants(): boolean {
+  if (spawned === undefined || listsChildren()) return true;
+  pruneEnded(spawned);
+  return spawned.size > 0;
+}
+
+/**
+ * Whether the kernel lists each thread's children (/proc/<pid>/task/<tid>/children, Linux 3.5+
+ * with CONFIG_PROC_CHILDREN, as Debian's, Ubuntu's and RHEL's kernels have it). With it, a tree
+ * is read in a few small reads per process in it, whatever else runs on the machine.
+ */
+let kernelListsChildren: boolean | undefined;
+
+function listsChildren(): boolean {
+  kernelListsChildren ??= fs.existsSync(`/proc/${process.pid}/task/${process.pid}/children`);
+  return kernelListsChildren;
+}
+
+/** The children of `pid` (those of every thread of it), from the kernel's lists. */
+function listedChildren(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return []; // It ended meanwhile.
+  }
+  const children: number[] = [];
+  for (const task of tasks) {
+    try {
+      for (const child of fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1').split(' ')) {
+        if (child !== '') children.push(Number(child));
+      }
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return children;
+}
+
+/** Each process's parent, read now. Empty where /proc is not there. */
+function readParents(): Map<number, number> {
   const parentOf = new Map<number, number>();
   let entries: string[];
   try {
@@ -38,6 +129,15 @@ function parents(): Map<number, number> {
 
 /** Every process below `pid` now, parents before their children. */
 function descendantsOf(pid: number): number[] {
+  if (listsChildren()) {
+    const found: number[] = [];
+    for (let queue = [pid]; queue.length > 0;) {
+      const next = queue.flatMap(listedChildren);
+      found.push(...next);
+      queue = next;
+    }
+    return found;
+  }
   const childrenOf = new Map<number, number[]>();
   for (const [child, parent] of parents()) {
     const siblings = childrenOf.get(parent);
@@ -69,4 +169,8 @@ function killAll(pids: readonly number[]): number[] {
   });
 }
 
-export = { descendantsOf, killAll };
+export = {
+  descendantsOf, killAll, followSpawns, mayHaveDescendants, listsChildren,
+  /** How many times the whole process table has been read so far. */
+  tableReads: (): number => tableReads,
+};

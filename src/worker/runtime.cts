@@ -40,6 +40,11 @@ type ShutdownHook = (info: ShutdownInfo) => unknown;
 /** The drain gives up waiting for output to flush this long before its deadline, so that it exits rather than being SIGKILLed. */
 const FLUSH_MARGIN = 50;
 
+/** SIGKILLs every process below this worker; /proc is read only when there may be one. */
+function endDescendants(): number[] {
+  return tree.mayHaveDescendants() ? tree.killAll(tree.descendantsOf(process.pid)) : [];
+}
+
 const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 class WorkerRuntime {
@@ -58,8 +63,9 @@ class WorkerRuntime {
     process.on('SIGHUP', () => {});
     // Node's worker half exits at once when the channel to the primary closes unasked (the
     // primary died): end what the app started first, or it would outlive the cluster.
+    tree.followSpawns();
     process.prependListener('disconnect', () => {
-      if (!this.#draining) tree.killAll(tree.descendantsOf(process.pid));
+      if (!this.#draining) endDescendants();
     });
     this.#forwardStartupStderr();
     survivePipeLoss(process.stdout);
@@ -130,7 +136,7 @@ class WorkerRuntime {
    * to init): they are SIGKILLed now, and the primary is told which, so that it can say so.
    */
   async #endLeftovers(ms: number): Promise<void> {
-    const ended = tree.killAll(tree.descendantsOf(process.pid));
+    const ended = endDescendants();
     if (ended.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
