@@ -15,6 +15,9 @@ import type * as AppAggregation from '../../dist/observability/app-aggregation.j
 import type * as Exposition from '../../dist/observability/exposition.js';
 import type * as MonitView from '../../dist/cli/monit-view.js';
 import type * as CpuBudget from '../../dist/options/cpu-budget.js';
+import type * as ForwardedClient from '../../dist/primary/balancers/forwarded-client.js';
+import type * as HttpHead from '../../dist/primary/balancers/http-head.js';
+import type * as StickyStrategy from '../../dist/primary/balancers/strategies/sticky.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -32,3 +35,6 @@ export const appAggregation = await load<typeof AppAggregation>('observability/a
 export const exposition = await load<typeof Exposition>('observability/exposition.js');
 export const monitView = await load<typeof MonitView>('cli/monit-view.js');
 export const cpuBudget = await load<typeof CpuBudget>('options/cpu-budget.js');
+export const forwardedClient = await load<typeof ForwardedClient>('primary/balancers/forwarded-client.js');
+export const httpHead = await load<typeof HttpHead>('primary/balancers/http-head.js');
+export const stickyStrategy = await load<typeof StickyStrategy>('primary/balancers/strategies/sticky.js');
