@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import { createCluster, type ManagedCluster } from 'corral';
+import { ClusterPrimary, createCluster, type ManagedCluster } from 'corral';
 import { freePort } from './helpers/net-client.js';
 import { forwardedClient, httpHead, stickyStrategy } from './helpers/internals.js';
-import { exitOf, killPrograms, startProgram, type Program } from './helpers/program.js';
+import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const APP = path.join(FIXTURES, 'sticky', 'echo-app.cjs');
@@ -322,6 +322,34 @@ describe('sticky by X-Forwarded-For behind proxies: the client is the address th
       assert.equal(appended.slot, slotOfKey(other), `lines "10.0.0.7, ${forged(index)}" and "${other}": the last entry of the last line is the key`);
     }
   });
+
+  test('--sticky-proxy-hops 2: the client is the second entry from the right; with fewer entries, the connection\'s address', { timeout: 90_000 }, async () => {
+    const port = await startCorral('xff-two-proxies', ['--sticky-proxy-hops', '2']);
+    const expected = slotOfKey('10.0.0.7');
+    const real = await ask(port, { forwardedFor: '10.0.0.7, 10.0.0.1' });
+    assert.equal(real.slot, expected);
+    for (let index = 0; index < 400; index += 1) {
+      const landing = await ask(port, { forwardedFor: `${forged(index)}, 10.0.0.7, 10.0.0.1` });
+      assert.equal(landing.pid, real.pid, `"${forged(index)}, 10.0.0.7, 10.0.0.1" did not land with 10.0.0.7`);
+    }
+    // The key is that entry, not the outer proxy's (10.0.0.1, the same for everyone): clients spread.
+    const slots = new Set<number>();
+    for (let host = 1; host <= 20; host += 1) {
+      const landing = await ask(port, { forwardedFor: `${forged(host)}, 10.2.0.${host}, 10.0.0.1` });
+      assert.equal(landing.slot, slotOfKey(`10.2.0.${host}`));
+      slots.add(landing.slot);
+    }
+    assert.equal(slots.size, 2);
+    // One entry where two proxies should have written two: the request skipped a proxy, so the
+    // entry is not trusted and the connection's own address is the key, as with no header at all.
+    for (let host = 2; host < 12; host += 1) {
+      const localAddress = `127.0.0.${host}`;
+      const plain = await ask(port, { localAddress });
+      assert.equal(plain.slot, slotOfKey(localAddress));
+      const short = await ask(port, { localAddress, forwardedFor: `10.3.0.${host}` });
+      assert.equal(short.slot, plain.slot, `a single entry from ${localAddress} was taken as the client`);
+    }
+  });
 });
 
 describe('reading the client from a forwarding header (pure)', () => {
@@ -376,5 +404,48 @@ describe('reading the client from a forwarding header (pure)', () => {
       'X-Forwarded-For : 4.4.4.4\r\n X-Forwarded-For: 5.5.5.5\r\nX-Forwarded-For-Not: 6.6.6.6\r\n\r\nX-Forwarded-For: body');
     assert.deepEqual(httpHead.headerValues(head, 'x-forwarded-for'), ['1.1.1.1, 2.2.2.2', '3.3.3.3']);
     assert.equal(stickyClient('x-forwarded-for', httpHead.headerValues(head, 'x-forwarded-for'), 1), '3.3.3.3');
+  });
+});
+
+describe('stickyProxyHops (--sticky-proxy-hops): checked, with the fix named', () => {
+  const base = { exec: APP, balancer: 'sticky', stickyHeader: 'X-Forwarded-For' } as const;
+
+  test('createCluster(): a whole number ≥ 1, with balancer sticky and a forwarding header; 1 by default', () => {
+    assert.equal(createCluster(base).options.stickyProxyHops, 1);
+    assert.equal(createCluster({ ...base, stickyProxyHops: 3 }).options.stickyProxyHops, 3);
+    assert.equal(createCluster({ ...base, stickyHeader: 'forwarded', stickyProxyHops: 2 }).options.stickyProxyHops, 2);
+    for (const [options, message] of [
+      [{ ...base, stickyProxyHops: 0 }, /Expected `stickyProxyHops` to be a whole number ≥ 1: how many proxies run in front of corral, got `0` \(number\)\. Count them/],
+      [{ ...base, stickyProxyHops: -1 }, /`stickyProxyHops` to be a whole number ≥ 1.*got `-1` \(number\)/],
+      [{ ...base, stickyProxyHops: 1.5 }, /`stickyProxyHops` to be a whole number ≥ 1.*got `1\.5` \(number\)/],
+      [{ ...base, stickyProxyHops: 'abc' }, /`stickyProxyHops` to be a whole number ≥ 1.*got 'abc' \(string\)/],
+      [{ exec: APP, stickyProxyHops: 2 }, /set only with balancer 'sticky' and stickyHeader x-forwarded-for or forwarded, got `2` \(number\)\. Add balancer: 'sticky'/],
+      [{ exec: APP, balancer: 'sticky', stickyProxyHops: 2 }, /set only with balancer 'sticky' and stickyHeader/],
+      [{ ...base, stickyHeader: 'X-Client-Id', stickyProxyHops: 2 }, /x-client-id is read whole\), got `2` \(number\)\. Leave stickyProxyHops out/],
+    ] as const) {
+      assert.throws(() => createCluster(options as never), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'CORRAL_ERR_INVALID_OPTION');
+        assert.match(error.message, message);
+        return true;
+      }, JSON.stringify(options));
+    }
+    // A ClusterPrimary of one's own checks it too.
+    assert.throws(() => new ClusterPrimary({ balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: 0 }),
+      /Expected `stickyProxyHops` to be a whole number ≥ 1 \(how many proxies in front of corral append to the sticky header\), got `0`/);
+  });
+
+  test('corral start: a bad --sticky-proxy-hops exits 2, naming the flag and the fix', { timeout: 60_000 }, async () => {
+    const sticky = ['--balancer', 'sticky', '--sticky-header', 'x-forwarded-for'];
+    for (const [flags, message] of [
+      [[...sticky, '--sticky-proxy-hops', '0'], /^corral: --sticky-proxy-hops: Expected `stickyProxyHops` to be a whole number ≥ 1: how many proxies run in front of corral, got `0` \(number\)\. Count them: 1 for one nginx/m],
+      [[...sticky, '--sticky-proxy-hops', '-1'], /^corral: --sticky-proxy-hops: Expected `stickyProxyHops` to be a whole number ≥ 1.*got `-1` \(number\)/m],
+      [[...sticky, '--sticky-proxy-hops', 'abc'], /^corral: --sticky-proxy-hops: Expected `stickyProxyHops` to be a whole number ≥ 1.*got 'abc' \(string\)/m],
+      [['--sticky-proxy-hops', '2'], /^corral: --sticky-proxy-hops: .*set only with balancer 'sticky'.*--balancer sticky --sticky-header x-forwarded-for/m],
+      [['--balancer', 'sticky', '--sticky-proxy-hops', '2'], /^corral: --sticky-proxy-hops: .*set only with balancer 'sticky' and stickyHeader/m],
+    ] as const) {
+      const result = await runCommand(BIN, ['start', APP, '--name', 'hops-check', ...flags], { env: { PORT: '1', NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR } });
+      assert.equal(result.status, 2, `${flags.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
   });
 });
