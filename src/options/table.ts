@@ -234,7 +234,10 @@ export const OPTION_TABLE = {
   env: option<Readonly<Record<string, string | undefined>>>({
     description: "Environment variables for the workers, over the primary's.",
     schema: { type: 'object', additionalProperties: { type: 'string' } },
-    flag: { name: 'env', value: 'KEY=VALUE', help: 'an environment variable for the workers (repeatable)', multiple: true, parse: environment },
+    flag: {
+      name: 'env', value: 'KEY[=VALUE]', multiple: true, parse: environment,
+      help: "an environment variable for the workers (repeatable); KEY alone passes on\nthe value KEY has in corral's environment, keeping it out of the command line",
+    },
     resolve: normalizeEnv,
   }),
   /** Arguments for the worker script. @default [] */
