@@ -44,6 +44,7 @@ const valid: Record<string, unknown>[] = [
   { execArgv: ['--max-old-space-size=512'], args: ['--port', '80'] }, { reloadConcurrency: 2, shutdownTimeout: 0 },
   { name: 'api.v2', logPrefix: 'slot', logFormat: 'json', $schema: './node_modules/corral/corral.config.schema.json' },
   { primary: './primary.mjs' }, { reportInterval: 0 }, { reportInterval: 250 },
+  { balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: 2 },
 ];
 const invalid: Record<string, unknown>[] = [
   { wokers: 2 }, { workers: 0 }, { workers: 'many' }, { workers: 2.5 }, { balancer: 'random' }, { readyWhen: 'soon' },
@@ -51,6 +52,8 @@ const invalid: Record<string, unknown>[] = [
   { crashLoop: { maxCrashes: 0 } }, { env: { PORT: 8000 } }, { execArgv: '--inspect' }, { reloadConcurrency: 0 },
   { name: 'my app' }, { serialization: 'v8' }, { silent: 'yes' }, { maxServersPerWorker: 0 },
   { reportInterval: 50 }, { reportInterval: -1 },
+  { balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: 0 }, { balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: 1.5 },
+  { balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: '2' },
 ];
 
 test('configs the schema accepts, corral accepts; configs it refuses, corral refuses', () => {

@@ -1,12 +1,14 @@
 // `corral startup systemd`: the unit it writes runs corral in the foreground the way systemd
-// wants, and systemd's own checker accepts it.
+// wants, and systemd's own checker accepts it. --env values (secrets) stay out of the unit and
+// its command line: in a file of mode 0600 that EnvironmentFile= names, in systemd's syntax.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
+import { startOptions } from './helpers/internals.js';
 import { runCommand } from './helpers/program.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
@@ -15,6 +17,15 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-startup-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const APP = path.join(dir, 'api.cjs');
 writeFileSync(APP, "require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT ?? 8080));\n");
+
+/** systemd-analyze (from Debian's systemd package: scripts/ensure-systemd.sh installs it) accepts the unit file. */
+function assertSystemdAccepts(file: string): void {
+  const ensure = spawnSync('bash', [ENSURE_SYSTEMD], { encoding: 'utf8' });
+  assert.equal(ensure.status, 0, `this test needs systemd-analyze to verify the unit, and could not install it: ${ensure.stderr}`);
+  const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+  assert.equal(verify.status, 0, `systemd-analyze verify: ${verify.stderr}`);
+  assert.doesNotMatch(verify.stderr, new RegExp(path.basename(file).replaceAll('.', '\\.')), verify.stderr);
+}
 
 describe('corral startup systemd', () => {
   test('prints a unit with absolute paths, a zero-downtime reload and a stop that lets the shutdown finish; systemd-analyze verify accepts it', { timeout: 180_000 }, async () => {
@@ -31,14 +42,10 @@ describe('corral startup systemd', () => {
     assert.ok(unit.includes('\nRestart=on-failure\n'));
     assert.ok(unit.includes('\nWantedBy=multi-user.target\n'));
     assert.doesNotMatch(unit, /npx/);
-    // systemd's own checker (systemd-analyze, from Debian's systemd package: scripts/ensure-systemd.sh installs it).
-    const ensure = spawnSync('bash', [ENSURE_SYSTEMD], { encoding: 'utf8' });
-    assert.equal(ensure.status, 0, `this test needs systemd-analyze to verify the unit, and could not install it: ${ensure.stderr}`);
+    assert.doesNotMatch(unit, /EnvironmentFile=/, 'no --env, no file of values');
     const file = path.join(dir, 'corral-unit-api.service');
     writeFileSync(file, unit);
-    const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
-    assert.equal(verify.status, 0, `systemd-analyze verify: ${verify.stderr}`);
-    assert.doesNotMatch(verify.stderr, /corral-unit-api\.service/, verify.stderr);
+    assertSystemdAccepts(file);
   });
 
   test('--user --install writes a user unit and says the systemctl lines; bad requests are refused with the fix', async () => {
@@ -62,5 +69,156 @@ describe('corral startup systemd', () => {
       assert.equal(bad.status, 2, bad.stderr);
       assert.match(bad.stderr, message);
     }
+  });
+});
+
+/** Values as secrets come: spaces, both quotes, `$`, `%` (a specifier in unit files), a backslash, a backtick, non-ASCII, a newline, a tab. */
+const SECRETS = {
+  TOKEN: 'hunter2 "quoted" \'single\' 5$ and $ %h %% back\\slash `tick` é',
+  MULTI: 'line one\nline two\ttabbed',
+  DOLLAR: '$HOME ${PATH}',
+} as const;
+/** The same, in systemd's EnvironmentFile= syntax, written here by hand from systemd.exec(5). */
+const SECRET_LINES = [
+  'TOKEN="hunter2 \\"quoted\\" \'single\' 5\\$ and \\$ %h %% back\\\\slash \\`tick\\` é"',
+  'MULTI="line one\nline two\ttabbed"',
+  'DOLLAR="\\$HOME \\${PATH}"',
+  'FROM_SHELL="shell secret"',
+];
+const secretArgs = Object.entries(SECRETS).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
+
+/** Every secret, whole and in pieces, is absent from `text`. */
+function assertNoSecret(text: string, where: string): void {
+  for (const value of [...Object.values(SECRETS), 'shell secret', 'hunter2', 'line one', '${PATH}']) {
+    assert.ok(!text.includes(value), `${where} holds the value ${JSON.stringify(value)}:\n${text}`);
+  }
+}
+
+/**
+ * How systemd itself reads such a file: its environment.d generator parses *.conf files with the
+ * parser EnvironmentFile= uses (env-file.c) and prints each variable, shell-quoted. It then also
+ * expands $NAME, which EnvironmentFile= does not: DOLLAR, with nothing else to show, is left out.
+ */
+function systemdReads(envFile: string): Map<string, string> {
+  const generator = ['/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator', '/lib/systemd/user-environment-generators/30-systemd-environment-d-generator']
+    .find((file) => existsSync(file));
+  assert.ok(generator !== undefined, "this test reads the file with systemd's environment.d generator (Debian's systemd package), which is missing");
+  const config = mkdtempSync(path.join(dir, 'xdg-'));
+  mkdirSync(path.join(config, 'environment.d'));
+  const text = readFileSync(envFile, 'utf8').split(/\n(?=[A-Z_]+=)/).filter((line) => !line.startsWith('DOLLAR=')).join('\n');
+  writeFileSync(path.join(config, 'environment.d', 'corral.conf'), text);
+  const result = spawnSync(generator, [], { encoding: 'utf8', env: { XDG_CONFIG_HOME: config } });
+  assert.equal(result.status, 0, result.stderr);
+  const values = new Map<string, string>();
+  for (const line of result.stdout.split('\n')) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (match === null) continue;
+    const quoted = /^"(.*)"$/.exec(match[2]!);
+    values.set(match[1]!, quoted === null ? match[2]! : quoted[1]!.replace(/\\(.)/g, (_all, char: string) => (char === 'n' ? '\n' : char === 't' ? '\t' : char)));
+  }
+  return values;
+}
+
+describe('corral startup systemd --env: the values stay out of the unit and its command line', () => {
+  test('--user --install writes them to a file of mode 0600 that EnvironmentFile= names, in systemd\'s syntax; the unit (0644) and ExecStart hold names only', { timeout: 180_000 }, async () => {
+    const home = path.join(dir, 'home-secrets');
+    mkdirSync(home, { recursive: true });
+    const installed = await runCommand(BIN, ['startup', 'systemd', '--user', '--install', APP, '--name', 'secret-api', ...secretArgs, '--env', 'FROM_SHELL', '-i', '2'],
+      { cwd: dir, env: { HOME: home, FROM_SHELL: 'shell secret' } });
+    assert.equal(installed.status, 0, installed.stderr);
+    const envFile = path.join(home, '.config/corral/secret-api.env');
+    const unitFile = path.join(home, '.config/systemd/user/corral-secret-api.service');
+    assert.match(installed.stdout, new RegExp(`^wrote ${envFile} \\(mode 0600: TOKEN, MULTI, DOLLAR, FROM_SHELL\\)\\nwrote ${unitFile}\\n`));
+    assertNoSecret(installed.stdout + installed.stderr, 'the output');
+
+    const unit = readFileSync(unitFile, 'utf8');
+    assertNoSecret(unit, 'the unit');
+    assert.ok(unit.includes(`\nEnvironmentFile=${envFile}\n`), unit);
+    assert.ok(unit.includes(`\nExecStart=${process.execPath} ${BIN} start ${APP} --name secret-api --env TOKEN --env MULTI --env DOLLAR --env FROM_SHELL -i 2\n`), unit);
+    assert.equal(statSync(unitFile).mode & 0o777, 0o644);
+    assertSystemdAccepts(unitFile);
+
+    const stats = statSync(envFile);
+    assert.equal(stats.mode & 0o777, 0o600, 'readable by its owner alone');
+    assert.equal(stats.uid, process.getuid!(), 'owned by the user who ran corral startup');
+    assert.equal(statSync(path.dirname(envFile)).mode & 0o777, 0o700);
+    const text = readFileSync(envFile, 'utf8');
+    assert.deepEqual(text.split(/\n(?=[A-Z_]+=)/).slice(1).map((line) => line.trimEnd()), SECRET_LINES, text);
+    const read = systemdReads(envFile);
+    assert.deepEqual([...['TOKEN', 'MULTI', 'FROM_SHELL'].map((key) => [key, read.get(key)])],
+      [['TOKEN', SECRETS.TOKEN], ['MULTI', SECRETS.MULTI], ['FROM_SHELL', 'shell secret']], 'systemd reads back the values given');
+
+    // Again, over a file left with mode 0644 and over a link planted at its name: a new file of
+    // mode 0600 replaces both, and the link's target is never written.
+    chmodSync(envFile, 0o644);
+    const again = await runCommand(BIN, ['startup', 'systemd', '--user', '--install', APP, '--name', 'secret-api', '--env', 'TOKEN=second'], { cwd: dir, env: { HOME: home } });
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(statSync(envFile).mode & 0o777, 0o600);
+    assert.match(readFileSync(envFile, 'utf8'), /\nTOKEN="second"\n$/);
+    const decoy = path.join(dir, 'decoy');
+    writeFileSync(decoy, 'untouched');
+    rmSync(envFile);
+    symlinkSync(decoy, envFile);
+    const linked = await runCommand(BIN, ['startup', 'systemd', '--user', '--install', APP, '--name', 'secret-api', '--env', 'TOKEN=third'], { cwd: dir, env: { HOME: home } });
+    assert.equal(linked.status, 0, linked.stderr);
+    assert.equal(readFileSync(decoy, 'utf8'), 'untouched');
+    assert.ok(!lstatSync(envFile).isSymbolicLink());
+    assert.equal(statSync(envFile).mode & 0o777, 0o600);
+    assert.match(readFileSync(envFile, 'utf8'), /\nTOKEN="third"\n$/);
+  });
+
+  test('printed, the unit names /etc/corral/<name>.env, and stderr says how to make it and which names go in, never the values; --env-file stays corral\'s', { timeout: 180_000 }, async () => {
+    const envFile = path.join(dir, 'app.env');
+    writeFileSync(envFile, 'FROM_FILE=1\n', { mode: 0o644 });
+    chmodSync(envFile, 0o644);
+    const printed = await runCommand(BIN, ['startup', 'systemd', APP, '--name', 'printed-api', ...secretArgs, '--env-file', 'app.env'], { cwd: dir });
+    assert.equal(printed.status, 0, printed.stderr);
+    const unit = printed.stdout;
+    assertNoSecret(unit, 'the printed unit');
+    assertNoSecret(printed.stderr, 'stderr');
+    assert.ok(unit.includes('\nEnvironmentFile=/etc/corral/printed-api.env\n'), unit);
+    assert.ok(unit.includes(`\nExecStart=${process.execPath} ${BIN} start ${APP} --name printed-api --env TOKEN --env MULTI --env DOLLAR --env-file app.env\n`), unit);
+    assert.match(printed.stderr, /the unit reads the values of --env TOKEN, MULTI, DOLLAR from \/etc\/corral\/printed-api\.env \(EnvironmentFile=\); they are not printed/);
+    assert.match(printed.stderr, /\n {2}sudo install -D -m 600 \/dev\/null \/etc\/corral\/printed-api\.env\n/);
+    assert.match(printed.stderr, /a line KEY="value" for each of TOKEN, MULTI, DOLLAR .*Or add --install/);
+    assert.match(printed.stderr, new RegExp(`note: ${envFile} \\(--env-file\\), which corral reads at each start and reload, is open to every user \\(mode 0644\\): if it holds secrets, chmod 600`));
+    const file = path.join(dir, 'corral-printed-api.service');
+    writeFileSync(file, unit);
+    assertSystemdAccepts(file);
+    chmodSync(envFile, 0o600);
+    const closed = await runCommand(BIN, ['startup', 'systemd', APP, '--name', 'printed-api', '--env-file', 'app.env'], { cwd: dir });
+    assert.equal(closed.status, 0, closed.stderr);
+    assert.equal(closed.stderr, '', 'no note on a file of mode 0600, and no file of values without --env');
+    assert.doesNotMatch(closed.stdout, /EnvironmentFile=/);
+  });
+
+  test('a name systemd would drop is refused, naming it and not its value', async () => {
+    const bad = await runCommand(BIN, ['startup', 'systemd', APP, '--env', 'my-key=topsecret'], { cwd: dir });
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /^corral startup: --env my-key=…: systemd's EnvironmentFile= takes only names of letters, digits and underscores, not starting with a digit, and would drop this one\. Rename the variable \(e\.g\. my_key\)\./);
+    assert.doesNotMatch(bad.stderr + bad.stdout, /topsecret/);
+    const unset = await runCommand(BIN, ['startup', 'systemd', APP, '--env', 'CORRAL_TEST_NEVER_SET'], { cwd: dir });
+    assert.equal(unset.status, 2, unset.stderr);
+    assert.match(unset.stderr, /got 'CORRAL_TEST_NEVER_SET' \(string\), which is not set in corral's environment to pass on/);
+  });
+
+  test('--env KEY alone: the value KEY has in corral\'s environment, still over the config file\'s env (what the unit\'s ExecStart relies on)', async () => {
+    const project = mkdtempSync(path.join(dir, 'project-'));
+    writeFileSync(path.join(project, 'api.cjs'), '');
+    writeFileSync(path.join(project, 'corral.config.json'), JSON.stringify({ exec: './api.cjs', env: { CORRAL_TEST_TOKEN: 'from the config file', OTHER: 'kept' } }));
+    assert.equal(process.env['CORRAL_TEST_TOKEN'], undefined, 'the test sets CORRAL_TEST_TOKEN itself');
+    process.env['CORRAL_TEST_TOKEN'] = 'from the environment';
+    try {
+      const passed = await startOptions.parseStart(['--env', 'CORRAL_TEST_TOKEN'], project);
+      assert.deepEqual(passed.options.env, { CORRAL_TEST_TOKEN: 'from the environment', OTHER: 'kept' });
+      const given = await startOptions.parseStart(['--env', 'CORRAL_TEST_TOKEN=from the flag'], project);
+      assert.deepEqual(given.options.env, { CORRAL_TEST_TOKEN: 'from the flag', OTHER: 'kept' });
+    } finally {
+      delete process.env['CORRAL_TEST_TOKEN'];
+    }
+    // The arguments of the unit: each --env KEY=VALUE left as --env KEY (the last of a name alone), the values taken out.
+    const separated = startOptions.separateEnvValues(['api.cjs', '-i', '-1', '--env', 'A=1', '--env=B=2=3', '--name', 'n', '--env', 'A=9', '--watch=src', '--', '--env', 'X=1']);
+    assert.deepEqual(separated.argv, ['api.cjs', '--instances=-1', '--env', 'B', '--name', 'n', '--env', 'A', '--watch=src', '--', '--env', 'X=1']);
+    assert.deepEqual([...separated.env], [['B', '2=3'], ['A', '9']]);
   });
 });

@@ -41,6 +41,8 @@ export interface StartRequest {
   readonly watch: readonly string[] | undefined;
   /** PM2 keys of the config file left out, each with why that changes nothing (said at the start). */
   readonly pm2Notes: readonly string[];
+  /** The environment files read for the workers (--env-file, config `envFile`), in order. */
+  readonly envFiles: readonly string[];
 }
 
 /** Every flag that sets a key (an option, or a key of the CLI's own), with the key it sets. */
@@ -191,6 +193,7 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     detach,
     watch,
     pm2Notes: notes,
+    envFiles: envFilesOf(merged) as string[],
   };
 }
 
@@ -237,13 +240,18 @@ export class SeveralAppsError extends CliError {
   }
 }
 
+/** `envFile` (flag or config): one path or several, as given (workerEnvironment checks them). */
+function envFilesOf(merged: Record<string, unknown>): unknown[] {
+  return merged['envFile'] === undefined ? [] : Array.isArray(merged['envFile']) ? merged['envFile'] as unknown[] : [merged['envFile']];
+}
+
 /**
  * The workers' environment, from the lowest to the highest: the env files (in order), the config's
  * `env`, its `env_<profile>` block, then --env flags. Undefined when none of them is given.
  */
 function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, flagEnv: unknown, sources: ReadonlyMap<string, string>,
   fileProfiles: ReadonlySet<string>): Record<string, unknown> | undefined {
-  const files = merged['envFile'] === undefined ? [] : Array.isArray(merged['envFile']) ? merged['envFile'] as unknown[] : [merged['envFile']];
+  const files = envFilesOf(merged);
   const fromFiles: Record<string, string> = {};
   for (const file of files) {
     if (typeof file !== 'string' || file === '') {
@@ -275,6 +283,38 @@ function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, 
   const object = (value: unknown): object => (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {});
   if (configEnv !== undefined && object(configEnv) !== configEnv) return configEnv as Record<string, unknown>;
   return { ...fromFiles, ...object(configEnv), ...object(fromProfile), ...object(flagEnv) };
+}
+
+/**
+ * For `corral startup`: `argv` with each `--env KEY=VALUE` (or `--env=KEY=VALUE`) left as
+ * `--env KEY`, and the values taken out; `--env KEY` given alone takes its value from this
+ * environment, as `corral start` would (flag-parsers.ts). The arguments must have passed
+ * parseStart(). Flags whose values start with a dash come out joined (`--instances=-1`).
+ */
+export function separateEnvValues(argv: readonly string[]): { argv: string[]; env: Map<string, string> } {
+  const args = watchPaths(joinDashValues(argv));
+  const { tokens } = parseArgs({ args, options: START_FLAGS, allowPositionals: true, strict: true, tokens: true });
+  const env = new Map<string, string>();
+  const replaced = new Map<number, readonly string[]>();
+  const flagOf = new Map<string, number>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name !== 'env' || token.value === undefined) continue;
+    const values = environment(token.value, { current: undefined, cwd: '' }) as Record<string, string>;
+    for (const [key, value] of Object.entries(values)) {
+      // The last one given wins: it alone stays, with its value listed last.
+      const earlier = flagOf.get(key);
+      if (earlier !== undefined) replaced.set(earlier, []);
+      env.delete(key);
+      env.set(key, value);
+      flagOf.set(key, token.index);
+      replaced.set(token.index, ['--env', key]);
+    }
+    if (token.inlineValue !== true) replaced.set(token.index + 1, []);
+  }
+  const out = args.flatMap((arg, index) => replaced.get(index) ?? [arg]);
+  // Back from watchPaths(): the hidden flag is `--watch=<path>` on the command line.
+  const end = out.includes('--') ? out.indexOf('--') : out.length;
+  return { argv: out.map((arg, index) => (index < end && arg.startsWith('--watch-path=') ? `--watch=${arg.slice('--watch-path='.length)}` : arg)), env };
 }
 
 /** `--watch=<path>` → the hidden `--watch-path=<path>`; a plain `--watch` stays (app arguments after `--` are left alone). */

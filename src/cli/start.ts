@@ -31,6 +31,7 @@ import { cpuBudget, describeCpuBudget } from '../options/cpu-budget.js';
 import { notifyEnvironment, notifySystemd, SystemdNotifier } from './systemd-notify.js';
 import { shortList } from '../util/short-list.js';
 import { nameOf } from '../primary/balancers/balancers.js';
+import { FORWARDING_HEADERS } from '../primary/balancers/forwarded-client.js';
 
 const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   shutdown: 'shutting down gracefully',
@@ -182,7 +183,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   const cpuNote = rawWorkers === undefined || rawWorkers === 'auto' || rawWorkers === 'max' || (typeof rawWorkers === 'number' && rawWorkers < 0)
     ? describeCpuBudget(budget) : undefined;
   log.log('info', 'starting', `starting ${options.workers} worker${options.workers === 1 ? '' : 's'} of ${options.exec} ` +
-    `(balancer ${nameOf(options.balancer)}${options.stickyHeader === undefined ? '' : ` by ${options.stickyHeader}`}, ready when ${options.readyWhen})` +
+    `(balancer ${nameOf(options.balancer)}${stickyNote(options.stickyHeader, options.stickyProxyHops)}, ready when ${options.readyWhen})` +
     (request.configFile === undefined ? '' : `, config ${request.configFile}`) + (cpuNote === undefined ? '' : `; CPUs: ${cpuNote}`) +
     (memoryNote === undefined ? '' : `; ${memoryNote}`), {
     workers: options.workers, exec: options.exec, balancer: nameOf(options.balancer), pid: process.pid,
@@ -336,6 +337,12 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
 }
 
 /** An option error from createCluster(), told in terms of the flag or config key that set it. */
+/** ` by x-forwarded-for, 2 proxies in front` for the start line: what the sticky balancer reads the client from. */
+function stickyNote(header: string | undefined, hops: number): string {
+  if (header === undefined) return '';
+  return ` by ${header}${FORWARDING_HEADERS.has(header) ? `, ${hops} prox${hops === 1 ? 'y' : 'ies'} in front` : ''}`;
+}
+
 export function optionError(error: unknown, request: StartRequest): unknown {
   if (error instanceof ExecNotFoundError) return new CliError(`corral: ${error.message}`, EXIT.APP_FAILED);
   const option = error instanceof InvalidOptionError ? error.option.split('.')[0]!

@@ -7,15 +7,24 @@
  * primary, which drains every worker; SIGKILL to all only past the deadline), and a restart on
  * failure. Printed, or with --install written where systemd reads units, with the systemctl lines
  * to run.
+ *
+ * `--env` values never go into the unit, which any user may read (`systemctl cat`), nor into its
+ * command line (`ps`, `systemctl show`): they go into a file of mode 0600 that the unit names in
+ * EnvironmentFile= (systemd-environment-file.ts), and ExecStart keeps `--env KEY` alone, which takes
+ * the value from corral's environment, so that --env still wins over the config file's env.
+ * `--env-file` files stay corral's to read (at each start and reload, in Node's dotenv syntax, which
+ * is not systemd's), named by path only.
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createCluster } from '../managed/managed-cluster.js';
+import { replaceFile } from '../util/replace-file.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
-import { parseStart, SeveralAppsError } from './start-options.js';
+import { parseStart, separateEnvValues, SeveralAppsError } from './start-options.js';
 import { optionError } from './start.js';
+import { environmentFilePath, environmentFileText } from './systemd-environment-file.js';
 
 /** Seconds systemd waits past corral's own shutdown deadline before it SIGKILLs what is left. */
 const STOP_MARGIN_SECONDS = 5;
@@ -51,25 +60,66 @@ export async function runStartup(argv: readonly string[], io: CliOutput): Promis
     throw optionError(error, request);
   }
   const { name, shutdownTimeout, shutdownDelay } = options;
-  const unit = systemdUnit({ name, argv: absoluteArgs(startArgs, request.sources.get('exec'), options.exec), user, shutdownTimeout, shutdownDelay });
+  const { argv: unitArgs, env } = separateEnvValues(startArgs);
+  const environmentFile = env.size === 0 ? undefined : environmentFilePath(name, user);
+  // Made (and its names checked) before anything is printed or written.
+  const environmentText = environmentFileText(env);
+  const keys = [...env.keys()].join(', ');
+  const unit = systemdUnit({
+    name, argv: absoluteArgs(unitArgs, request.sources.get('exec'), options.exec), user, shutdownTimeout, shutdownDelay, environmentFile,
+  });
+  for (const file of request.envFiles) {
+    const note = envFileNote(file, request.sources.get('envFile') ?? 'envFile');
+    if (note !== undefined) io.err(note);
+  }
   const file = `corral-${name}.service`;
   if (!flags.includes('--install')) {
     io.out(unit);
+    // The unit is printed to be placed as it is: the values, which may be secrets, are not printed
+    // with it (to a terminal, a scrollback, a CI log), and the user is told where they go instead.
+    if (environmentFile !== undefined) {
+      io.err(`corral startup: the unit reads the values of --env ${keys} from ${environmentFile} (EnvironmentFile=); they are not printed, ` +
+        'as a unit is readable by every user. Create that file, readable by its owner alone:\n' +
+        `  ${user ? '' : 'sudo '}install -D -m 600 /dev/null ${environmentFile}\n` +
+        `and write into it a line KEY="value" for each of ${keys} (in the double quotes, put a backslash before each ", \\, \` and $). ` +
+        'Or add --install, which writes both the unit and that file.\n');
+    }
     return EXIT.OK;
   }
   const dir = user ? path.join(os.homedir(), '.config', 'systemd', 'user') : '/etc/systemd/system';
-  try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, file), unit, { mode: 0o644 });
-  } catch (error) {
-    throw new CliError(`corral startup: cannot write ${path.join(dir, file)}: ${(error as Error).message}. ` +
-      `${user ? '' : 'A system unit needs root (sudo), or use --user for a unit of your own. '}Or print it and place it yourself: leave out --install.`, EXIT.APP_FAILED);
-  }
+  // The values first: the unit never names a file that is not there yet.
+  if (environmentFile !== undefined) install(environmentFile, environmentText, 0o600, 0o700, user);
+  install(path.join(dir, file), unit, 0o644, 0o755, user);
   const systemctl = user ? 'systemctl --user' : 'systemctl';
-  io.out(`wrote ${path.join(dir, file)}\nnow run:\n  ${systemctl} daemon-reload\n  ${systemctl} enable --now ${file}\n` +
+  io.out((environmentFile === undefined ? '' : `wrote ${environmentFile} (mode 0600: ${keys})\n`) +
+    `wrote ${path.join(dir, file)}\nnow run:\n  ${systemctl} daemon-reload\n  ${systemctl} enable --now ${file}\n` +
     `then: ${systemctl} reload ${file} (zero-downtime reload), ${systemctl} stop ${file}, journalctl ${user ? '--user ' : ''}-u ${file}\n` +
     (user ? `to keep it running after you log out: loginctl enable-linger ${os.userInfo().username}\n` : ''));
   return EXIT.OK;
+}
+
+/** Writes one file of the unit with `mode` (its directory made as needed, with `directoryMode`), or says why it cannot. */
+function install(file: string, text: string, mode: number, directoryMode: number, user: boolean): void {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: directoryMode });
+    replaceFile(file, text, mode);
+  } catch (error) {
+    throw new CliError(`corral startup: cannot write ${file}: ${(error as Error).message}. ` +
+      `${user ? '' : 'A system unit needs root (sudo), or use --user for a unit of your own. '}Or print it and place it yourself: leave out --install.`, EXIT.APP_FAILED);
+  }
+}
+
+/** A note on an environment file that every user may read or change, since it is where secrets tend to be; undefined when it is closed. */
+function envFileNote(file: string, source: string): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    return undefined; // Read by parseStart a moment ago; gone now is for the start to report.
+  }
+  if ((mode & 0o007) === 0) return undefined;
+  return `corral startup: note: ${file} (${source}), which corral reads at each start and reload, is open to every user ` +
+    `(mode ${mode.toString(8).padStart(4, '0')}): if it holds secrets, chmod 600 ${file}.\n`;
 }
 
 /**
@@ -97,9 +147,11 @@ export interface UnitRequest {
   readonly shutdownTimeout: number;
   /** corral's shutdownDelay, in ms: served before the drain, so systemd waits that too. */
   readonly shutdownDelay?: number;
+  /** The file of the --env values (systemd-environment-file.ts), for EnvironmentFile=. */
+  readonly environmentFile?: string | undefined;
 }
 
-export function systemdUnit({ name, argv, user, shutdownTimeout, shutdownDelay = 0 }: UnitRequest): string {
+export function systemdUnit({ name, argv, user, shutdownTimeout, shutdownDelay = 0, environmentFile }: UnitRequest): string {
   // The file itself, not the node_modules/.bin link npx and npm run go through.
   const bin = realpathSync(process.argv[1]!);
   const exec = [process.execPath, bin, 'start', ...argv].map(quote).join(' ');
@@ -120,7 +172,9 @@ NotifyAccess=all
 WatchdogSec=30
 ${user ? '' : `User=${account.username}\n`}WorkingDirectory=${quote(process.cwd())}
 Environment=PATH=${quote([...new Set([path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'))}
-ExecStart=${exec}
+${environmentFile === undefined ? '' : `# The --env values, in a file of mode 0600 rather than here: ExecStart's --env KEY takes each one from it.
+EnvironmentFile=${environmentFile.replaceAll('%', '%%')}
+`}ExecStart=${exec}
 # A rolling reload with no downtime: systemctl reload.
 ExecReload=/bin/kill -HUP $MAINPID
 # Stop: SIGTERM to corral's primary alone, which drains every worker; SIGKILL to whatever is left

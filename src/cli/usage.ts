@@ -151,9 +151,14 @@ this directory, this user, 'systemctl reload' as a zero-downtime reload, and a s
 corral's graceful shutdown finish (KillMode=mixed, TimeoutStopSec above --shutdown-timeout).
 The start options are checked now, as 'corral start' checks them.
 
+--env values (secrets, often) never go into the unit, which every user may read, nor into its
+command line: the unit names a file of mode 0600 in EnvironmentFile= (/etc/corral/<name>.env;
+with --user, ~/.config/corral/<name>.env), and ExecStart passes --env KEY alone, which takes
+the value from there. --install writes that file; without it, the names to put in it are said.
+
   --user      a user unit (systemctl --user), for ~/.config/systemd/user
-  --install   write it (/etc/systemd/system, which needs root; with --user, your own directory)
-              and print the systemctl lines to run
+  --install   write it (/etc/systemd/system, which needs root; with --user, your own directory),
+              and the file of --env values, and print the systemctl lines to run
 
 Exit codes: 0 done, 1 it could not be written, 2 bad usage or options.
 `;

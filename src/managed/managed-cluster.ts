@@ -112,11 +112,11 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     if (context.primary !== undefined) {
       // A ClusterPrimary takes the systemd sockets by default too.
       this.#primary = context.primary;
-      this.#primary.setBalancer(this.options.balancer, { stickyHeader: this.options.stickyHeader });
+      this.#primary.setBalancer(this.options.balancer, { stickyHeader: this.options.stickyHeader, stickyProxyHops: this.options.stickyProxyHops });
     } else {
       this.#primary = new ClusterPrimary({
         balancer: this.options.balancer,
-        ...(this.options.stickyHeader === undefined ? {} : { stickyHeader: this.options.stickyHeader }),
+        ...(this.options.stickyHeader === undefined ? {} : { stickyHeader: this.options.stickyHeader, stickyProxyHops: this.options.stickyProxyHops }),
         inheritedSockets: this.inheritedSockets.map((socket) => socket.fd),
       });
     }

@@ -23,17 +23,31 @@ export const numberOrText: FlagParser = (text) => {
   return /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
 };
 
-/** Repeated KEY=VALUE flags, added over the config file's `env`. */
+/** An environment variable's name as shells and systemd's EnvironmentFile= take it. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Repeated KEY=VALUE flags, added over the config file's `env`. `--env KEY` alone takes the value
+ * KEY has in corral's own environment, as `docker run -e KEY` does: the value then stays out of
+ * the command line (`ps`), and a systemd unit passes it with EnvironmentFile= (startup-command.ts)
+ * while --env keeps its place above the config file's env.
+ */
 export const environment: FlagParser = (text, { current }) => {
   const env: Record<string, string> = {};
   for (const entry of typeof text === 'string' ? [text] : text) {
     const equals = entry.indexOf('=');
+    if (equals === -1 && ENV_NAME.test(entry) && process.env[entry] !== undefined) {
+      env[entry] = process.env[entry];
+      continue;
+    }
     if (equals <= 0) {
       // PM2's `--env production` picks an env_production block; corral's --env sets one variable.
       const pm2 = /^[a-z][a-z0-9_-]*$/.test(entry)
         ? ` (PM2's '--env ${entry}' picks the env_${entry} block of its ecosystem file: here that is --profile ${entry}; --env sets one variable, e.g. --env NODE_ENV=${entry})`
         : '';
-      throw new FlagValueError(`--env takes KEY=VALUE, got ${describeValue(entry)}${pm2}. For example --env NODE_ENV=production.`);
+      const unset = equals === -1 && ENV_NAME.test(entry) ? `, which is not set in corral's environment to pass on` : '';
+      throw new FlagValueError(`--env takes KEY=VALUE, or KEY alone to pass on the value KEY has in corral's environment; got ${describeValue(entry)}${unset}${pm2}. ` +
+        'For example --env NODE_ENV=production.');
     }
     env[entry.slice(0, equals)] = entry.slice(equals + 1);
   }

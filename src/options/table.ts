@@ -15,6 +15,7 @@ import { InvalidBalancerError, InvalidOptionError, InvalidWorkerCountError } fro
 import {
   assertBalancerRuns, BALANCERS, isBalancerName, isCustomBalancer, type BalancerChoice,
 } from '../primary/balancers/balancers.js';
+import { DEFAULT_PROXY_HOPS, FORWARDING_HEADERS } from '../primary/balancers/forwarded-client.js';
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
 import { parseAdminAddress, type AdminAddress } from '../observability/admin-address.js';
 import protocol from '../worker/runtime-protocol.cjs';
@@ -168,10 +169,12 @@ export const OPTION_TABLE = {
   /**
    * With the sticky balancer behind a proxy: the HTTP header that names the client (such as
    * `x-forwarded-for`), read by the primary from each connection's first bytes, which the worker
-   * then receives unchanged. Without it, clients are told apart by their IP address.
+   * then receives unchanged. Without it, clients are told apart by their IP address. In
+   * `x-forwarded-for` and `forwarded` the client is the address the proxies wrote
+   * (`stickyProxyHops` from the right); any other header's first comma-separated entry is the key.
    */
   stickyHeader: option<string, string | undefined>({
-    description: "With balancer 'sticky' behind a proxy: the HTTP header that names the client (such as x-forwarded-for), instead of its IP address.",
+    description: "With balancer 'sticky' behind a proxy: the HTTP header that names the client (such as x-forwarded-for, where the client is the address your proxy appended: see stickyProxyHops), instead of its IP address.",
     schema: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
     flag: { name: 'sticky-header', value: '<name>', help: 'with --balancer sticky: the HTTP header naming the client (x-forwarded-for)' },
     resolve: (value, raw) => {
@@ -184,6 +187,37 @@ export const OPTION_TABLE = {
           "Add balancer: 'sticky' (--balancer sticky), or leave stickyHeader out.");
       }
       return value.toLowerCase();
+    },
+  }),
+  /**
+   * With the sticky balancer by `x-forwarded-for` or `forwarded`: how many proxies you run in front
+   * of corral, each appending the address it received the request from. The client is the Nth
+   * address from the right: the entries left of it are whatever the client sent, which it could
+   * choose to pin itself anywhere. As Express's numeric `trust proxy`. @default 1
+   */
+  stickyProxyHops: option<number>({
+    description: "With balancer 'sticky' and stickyHeader x-forwarded-for or forwarded: how many proxies run in front of corral; the client is the Nth address from the right (the entries to its left are the client's own words). Default: 1.",
+    schema: { type: 'integer', minimum: 1 },
+    flag: {
+      name: 'sticky-proxy-hops', value: '<n>', dashValue: /^-\d+$/, parse: numberOrText,
+      help: 'with --sticky-header x-forwarded-for: how many proxies run in front of corral;\nthe client is the Nth address from the right (default 1)',
+    },
+    resolve: (value, raw) => {
+      if (value === undefined) return DEFAULT_PROXY_HOPS;
+      if (!Number.isSafeInteger(value) || (value as number) < 1) {
+        throw new InvalidOptionError('stickyProxyHops', 'a whole number ≥ 1: how many proxies run in front of corral', value,
+          'Count them: 1 for one nginx or load balancer in front of corral (the default), 2 for a CDN in front of that.');
+      }
+      const header = typeof raw['stickyHeader'] === 'string' ? raw['stickyHeader'].toLowerCase() : undefined;
+      if (raw['balancer'] !== 'sticky' || header === undefined) {
+        throw new InvalidOptionError('stickyProxyHops', "set only with balancer 'sticky' and stickyHeader x-forwarded-for or forwarded", value,
+          "Add balancer: 'sticky' and stickyHeader: 'x-forwarded-for' (--balancer sticky --sticky-header x-forwarded-for), or leave stickyProxyHops out.");
+      }
+      if (!FORWARDING_HEADERS.has(header)) {
+        throw new InvalidOptionError('stickyProxyHops', `set only with stickyHeader x-forwarded-for or forwarded, the lists each proxy appends to (${header} is read whole)`, value,
+          'Leave stickyProxyHops out, or set stickyHeader to x-forwarded-for.');
+      }
+      return value as number;
     },
   }),
   /**
@@ -200,7 +234,10 @@ export const OPTION_TABLE = {
   env: option<Readonly<Record<string, string | undefined>>>({
     description: "Environment variables for the workers, over the primary's.",
     schema: { type: 'object', additionalProperties: { type: 'string' } },
-    flag: { name: 'env', value: 'KEY=VALUE', help: 'an environment variable for the workers (repeatable)', multiple: true, parse: environment },
+    flag: {
+      name: 'env', value: 'KEY[=VALUE]', multiple: true, parse: environment,
+      help: "an environment variable for the workers (repeatable); KEY alone passes on\nthe value KEY has in corral's environment, keeping it out of the command line",
+    },
     resolve: normalizeEnv,
   }),
   /** Arguments for the worker script. @default [] */

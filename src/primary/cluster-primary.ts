@@ -53,11 +53,24 @@ export interface ClusterPrimaryOptions {
   /** sticky balancer: the HTTP header that names the client (behind a proxy), instead of its address. Managed workers only: theirs replay the bytes read. */
   stickyHeader?: string;
   /**
+   * sticky balancer by `X-Forwarded-For` or `Forwarded`: how many proxies in front of corral append
+   * to it; the client is that many entries from the right. @default 1
+   */
+  stickyProxyHops?: number;
+  /**
    * Descriptors of listening sockets this process inherited, which workers share with
    * `listen({ fd })` and which stay open while workers come and go. Defaults to the sockets
    * systemd passed by socket activation (LISTEN_PID, LISTEN_FDS), if any.
    */
   inheritedSockets?: readonly number[];
+}
+
+/** The sticky settings as the dispatchers take them: the header in lower case, the hops checked. */
+function balancerSettings({ stickyHeader, stickyProxyHops }: BalancerSettings): BalancerSettings {
+  if (stickyProxyHops !== undefined && !(Number.isSafeInteger(stickyProxyHops) && stickyProxyHops >= 1)) {
+    throw new InvalidOptionError('stickyProxyHops', 'a whole number ≥ 1 (how many proxies in front of corral append to the sticky header)', stickyProxyHops);
+  }
+  return { stickyHeader: stickyHeader?.toLowerCase(), stickyProxyHops };
 }
 
 const UV_EINVAL = -os.constants.errno.EINVAL;
@@ -119,7 +132,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     this.#balancer = options.balancer ?? balancerOfPolicy(options.schedulingPolicy ?? initialSchedulingPolicy());
     assertBalancerRuns(this.#balancer);
     const inherited = options.inheritedSockets ?? socketsFromSystemd().map((socket) => socket.fd);
-    this.#balancerSettings = { stickyHeader: options.stickyHeader?.toLowerCase() };
+    this.#balancerSettings = balancerSettings(options);
     this.#registry = new ServerRegistry(() => definitionOf(this.#balancer), () => this.#balancerSettings, new Set(inherited));
   }
 
@@ -146,15 +159,16 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
 
   /** @internal Chooses the balancer; like `schedulingPolicy`, only until the first `setupPrimary()`/`fork()`. */
   setBalancer(balancer: BalancerChoice, settings: BalancerSettings = {}): void {
-    const stickyHeader = settings.stickyHeader?.toLowerCase();
-    if (balancer === this.#balancer && stickyHeader === this.#balancerSettings.stickyHeader) return;
+    const resolved = balancerSettings(settings);
+    if (balancer === this.#balancer && resolved.stickyHeader === this.#balancerSettings.stickyHeader &&
+      resolved.stickyProxyHops === this.#balancerSettings.stickyProxyHops) return;
     assertBalancerRuns(balancer);
     if (this.#frozen) {
       throw new SettingsFrozenError('cluster.schedulingPolicy', policyName(this.schedulingPolicy),
         'Set it before the first fork(), or start the primary with NODE_CLUSTER_SCHED_POLICY=rr or =none.');
     }
     this.#balancer = balancer;
-    this.#balancerSettings = { stickyHeader };
+    this.#balancerSettings = resolved;
     this.#configChanged();
   }
 

@@ -16,6 +16,9 @@ import type * as Exposition from '../../dist/observability/exposition.js';
 import type * as MonitView from '../../dist/cli/monit-view.js';
 import type * as CpuBudget from '../../dist/options/cpu-budget.js';
 import type * as LogFile from '../../dist/cli/log-file.js';
+import type * as ForwardedClient from '../../dist/primary/balancers/forwarded-client.js';
+import type * as HttpHead from '../../dist/primary/balancers/http-head.js';
+import type * as StickyStrategy from '../../dist/primary/balancers/strategies/sticky.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -34,3 +37,6 @@ export const exposition = await load<typeof Exposition>('observability/expositio
 export const monitView = await load<typeof MonitView>('cli/monit-view.js');
 export const cpuBudget = await load<typeof CpuBudget>('options/cpu-budget.js');
 export const logFile = await load<typeof LogFile>('cli/log-file.js');
+export const forwardedClient = await load<typeof ForwardedClient>('primary/balancers/forwarded-client.js');
+export const httpHead = await load<typeof HttpHead>('primary/balancers/http-head.js');
+export const stickyStrategy = await load<typeof StickyStrategy>('primary/balancers/strategies/sticky.js');

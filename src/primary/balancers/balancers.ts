@@ -23,6 +23,8 @@ import type { CustomBalancer } from './strategy.js';
 export interface BalancerSettings {
   /** sticky: the HTTP header (lower case) that names the client, read from each connection's first bytes. */
   readonly stickyHeader?: string | undefined;
+  /** sticky by X-Forwarded-For or Forwarded: how many proxies in front of corral append to it (forwarded-client.ts). */
+  readonly stickyProxyHops?: number | undefined;
 }
 
 export interface BalancerDefinition {
@@ -55,7 +57,7 @@ export const BALANCERS = {
    */
   sticky: {
     policy: SCHED_RR,
-    createHandle: (key, address, query, keepOpen, { stickyHeader }) => new Dispatcher(key, address, query, sticky, { keepOpen, stickyHeader }),
+    createHandle: (key, address, query, keepOpen, { stickyHeader, stickyProxyHops }) => new Dispatcher(key, address, query, sticky, { keepOpen, stickyHeader, stickyProxyHops }),
   },
   /** node:cluster's SCHED_NONE: every worker accepts on the socket itself. */
   shared: {
@@ -88,7 +90,8 @@ export function definitionOf(choice: BalancerChoice): BalancerDefinition {
   if (typeof choice === 'string') return BALANCERS[choice];
   return {
     policy: SCHED_RR,
-    createHandle: (key, address, query, keepOpen, { stickyHeader }) => new Dispatcher(key, address, query, choice.createStrategy, { keepOpen, stickyHeader }),
+    createHandle: (key, address, query, keepOpen, { stickyHeader, stickyProxyHops }) =>
+      new Dispatcher(key, address, query, choice.createStrategy, { keepOpen, stickyHeader, stickyProxyHops }),
   };
 }
 

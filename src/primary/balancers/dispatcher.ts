@@ -31,7 +31,8 @@ import type {
 } from '../listen-handle.js';
 import { kHandoffsAccepted, kRuntimeReport } from '../../internal/symbols.js';
 import { slotOf } from './slot-of.js';
-import { headerComplete, stickyHeaderValue } from './http-head.js';
+import { headerComplete, headerValues } from './http-head.js';
+import { DEFAULT_PROXY_HOPS, stickyClient } from './forwarded-client.js';
 import type {
   BalancingStrategy, Candidate, ConnectionInfo, StrategyFactory, WorkerLoad,
 } from './strategy.js';
@@ -112,6 +113,8 @@ export interface DispatcherOptions {
   readonly keepOpen?: boolean;
   /** Read each connection's first bytes for this HTTP header (lower case) before placing it. */
   readonly stickyHeader?: string | undefined;
+  /** How many proxies append to a forwarding sticky header (forwarded-client.ts). @default 1 */
+  readonly stickyProxyHops?: number | undefined;
 }
 
 /** How long a connection may take to send its request head before it is placed without it. */
@@ -132,6 +135,7 @@ export class Dispatcher implements ListenHandle {
   #bind: BindState = { kind: 'binding', waiters: [] };
   readonly #keepOpen: boolean;
   readonly #stickyHeader: string | undefined;
+  readonly #stickyProxyHops: number;
   /** Connections accepted and waiting for a worker, in the shared queue and in each worker's own. */
   get queued(): number {
     let queued = this.#queue.size;
@@ -147,6 +151,7 @@ export class Dispatcher implements ListenHandle {
     const settings = typeof options === 'boolean' ? { keepOpen: options } : options;
     this.#keepOpen = settings.keepOpen ?? false;
     this.#stickyHeader = settings.stickyHeader;
+    this.#stickyProxyHops = settings.stickyProxyHops ?? DEFAULT_PROXY_HOPS;
     this.#strategy = strategy();
     this.#choosesAmongAll = this.#strategy.candidates === 'all';
     const server = net.createServer();
@@ -240,7 +245,7 @@ export class Dispatcher implements ListenHandle {
       if (!this.#reading.delete(client)) return; // The server closed meanwhile (and closed it).
       if (head === null) return; // The client went away before sending its request.
       connection.head = head;
-      connection.header = stickyHeaderValue(head, name);
+      connection.header = stickyClient(name, headerValues(head, name), this.#stickyProxyHops);
       this.#place(connection);
     });
   }

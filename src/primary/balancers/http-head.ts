@@ -12,21 +12,24 @@ export function headerComplete(head: Buffer): boolean {
 }
 
 /**
- * The first comma-separated entry of header `name` (lower case) in the request head, trimmed (for
- * `X-Forwarded-For: client, proxy1` that is the client); undefined when absent or empty.
+ * Every value of header `name` (lower case) in the request head, in the order received, each
+ * trimmed (forwarded-client.ts reads the client from them). The name must be exactly a header
+ * line's field name: a line with space before its colon, or one folded onto the line before
+ * (leading space), is not that header here, as it is not for the worker's HTTP parser, which
+ * refuses it, nor for a proxy, which would add its own line beside it.
  */
-export function stickyHeaderValue(head: Buffer, name: string): string | undefined {
+export function headerValues(head: Buffer, name: string): string[] {
   const end = head.indexOf(HEAD_END);
   const text = head.toString('latin1', 0, end === -1 ? head.length : end);
   const lines = text.split('\r\n');
+  const values: string[] = [];
   for (let index = 1; index < lines.length; index += 1) {
     const line = lines[index]!;
     const colon = line.indexOf(':');
-    if (colon <= 0 || line.slice(0, colon).trim().toLowerCase() !== name) continue;
-    const value = line.slice(colon + 1).split(',')[0]!.trim();
-    return value === '' ? undefined : value;
+    if (colon <= 0 || line.slice(0, colon).toLowerCase() !== name) continue;
+    values.push(line.slice(colon + 1).trim());
   }
-  return undefined;
+  return values;
 }
 
 /** An HTTP/1 request starts with a method token: upper-case letters, then a space. */

@@ -46,9 +46,10 @@ export interface ConnectionInfo {
   /** The client's IP address; undefined on a Unix socket. */
   readonly remoteAddress: string | undefined;
   /**
-   * The value of the balancer's sticky header (its first comma-separated entry, trimmed), read
-   * from the connection's first bytes; undefined without `stickyHeader`, or when the request
-   * does not carry it.
+   * The client the balancer's sticky header names, read from the connection's first bytes: for
+   * `x-forwarded-for` and `forwarded`, the address the proxies in front of corral wrote
+   * (`stickyProxyHops` from the right); for any other header, its first comma-separated entry,
+   * trimmed. Undefined without `stickyHeader`, or when the request names no client that way.
    */
   readonly header: string | undefined;
 }

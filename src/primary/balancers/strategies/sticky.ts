@@ -1,6 +1,7 @@
 /**
- * sticky: the same client lands on the same worker. The client is its sticky header's value
- * (`stickyHeader`, behind a proxy) or else its IP address, and the worker is chosen by
+ * sticky: the same client lands on the same worker. The client is what its sticky header names
+ * (`stickyHeader`, behind a proxy: for X-Forwarded-For the address the trusted proxy appended,
+ * forwarded-client.ts) or else its IP address, and the worker is chosen by
  * rendezvous hashing (highest random weight, as Envoy's and HAProxy's consistent hashing aim
  * for): each client scores every slot and takes the highest. Removing a slot moves only that
  * slot's clients (each to its own second choice, spread over the rest); adding one takes to it
