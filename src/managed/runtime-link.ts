@@ -76,6 +76,8 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
   readonly #child: ChildProcess;
   /** Whether the runtime said hello (its preload ran, so it can drain on request). */
   #loaded = false;
+  /** The parts of an answer about the app's metrics gathered so far. */
+  #metricsParts: { key: string; metrics: unknown[]; values: number } | undefined;
   #stderr = '';
 
   constructor(child: ChildProcess) {
@@ -92,6 +94,32 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
   }
 
   /** The last lines the worker wrote to stderr while starting (and the error it died of). */
+  /**
+   * One part of an answer about the app's metrics (worker/metrics-parts.cts): the parts of one
+   * answer are gathered, and the whole is one 'metrics' event. One over METRICS_MAX_VALUES values
+   * is refused: a label of unbounded values (a user id, a URL with ids) is a leak, not a metric.
+   */
+  #metricsPart(frame: { id: number; metrics: unknown[] | null; error?: unknown; final?: boolean; more?: boolean }): void {
+    const key = `${frame.final === true ? 'final' : 'answer'} ${frame.id}`;
+    const gathered = this.#metricsParts?.key === key ? this.#metricsParts : { key, metrics: [] as unknown[], values: 0 };
+    this.#metricsParts = gathered;
+    for (const metric of frame.metrics ?? []) {
+      const values = (metric as { values?: unknown } | null)?.values;
+      gathered.values += Array.isArray(values) ? values.length : 0;
+      if (gathered.values <= protocol.METRICS_MAX_VALUES) gathered.metrics.push(metric);
+    }
+    if (frame.more === true) return;
+    this.#metricsParts = undefined;
+    const error = gathered.values > protocol.METRICS_MAX_VALUES
+      ? `its app's metrics have ${gathered.values} series, over ${protocol.METRICS_MAX_VALUES}: a label with unbounded values (an id, a URL)? They were left out.`
+      : typeof frame.error === 'string' ? frame.error.slice(0, 500) : undefined;
+    const refused = gathered.values > protocol.METRICS_MAX_VALUES;
+    this.emit('metrics', frame.id, {
+      metrics: frame.metrics === null || refused ? null : gathered.metrics,
+      ...(error === undefined ? {} : { error }),
+    }, frame.final === true);
+  }
+
   get stderrTail(): string {
     const lines = this.#stderr.split('\n');
     if (lines.at(-1) === '') lines.pop();
@@ -149,12 +177,7 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
         if (isCount(frame.bytes) && isCount(frame.limit)) this.emit('messageRefused', frame.bytes, frame.limit);
         break;
       case 'metrics':
-        if (Number.isSafeInteger(frame.id) && (frame.metrics === null || Array.isArray(frame.metrics))) {
-          this.emit('metrics', frame.id, {
-            metrics: frame.metrics,
-            ...(typeof frame.error === 'string' ? { error: frame.error.slice(0, 500) } : {}),
-          }, frame.final === true);
-        }
+        if (Number.isSafeInteger(frame.id) && (frame.metrics === null || Array.isArray(frame.metrics))) this.#metricsPart(frame);
         break;
       default:
         // A frame of a newer runtime: nothing to do with it.

@@ -10,6 +10,7 @@
  * reload replaces every worker, and a cluster-wide counter that fell back to a fraction of
  * itself at each reload would be no total at all.
  */
+import { ITEMS_PER_STEP, runSync, type Steps } from '../util/sliced.js';
 import { LABEL_NAME, METRIC_NAME, type MetricFamily, type MetricType } from './exposition.js';
 
 type Labels = Record<string, string | number>;
@@ -72,13 +73,22 @@ function parseValue(raw: unknown): AppMetricValue | undefined {
  * aggregator prom-client would not write are left out, and so are malformed values.
  */
 export function parseAppMetrics(raw: readonly unknown[]): AppMetric[] {
+  return runSync(parseAppMetricsSteps(raw));
+}
+
+/** parseAppMetrics, as steps (util/sliced.ts): the primary runs it in slices at each scrape. */
+export function* parseAppMetricsSteps(raw: readonly unknown[]): Steps<AppMetric[]> {
   const metrics: AppMetric[] = [];
   for (const item of raw) {
     if (typeof item !== 'object' || item === null) continue;
     const { name, help, type, aggregator = 'sum', values } = item as Record<string, unknown>;
     if (typeof name !== 'string' || !METRIC_NAME.test(name) || typeof type !== 'string' || !TYPES.has(type)) continue;
     if (typeof aggregator !== 'string' || !Object.hasOwn(AGGREGATORS, aggregator) || !Array.isArray(values)) continue;
-    const parsed = values.map(parseValue);
+    const parsed: (AppMetricValue | undefined)[] = [];
+    for (const value of values as unknown[]) {
+      parsed.push(parseValue(value));
+      if (parsed.length % ITEMS_PER_STEP === 0) yield;
+    }
     if (parsed.some((value) => value === undefined)) continue;
     metrics.push({
       name, help: typeof help === 'string' ? help : name, type: type as AppMetric['type'], aggregator, values: parsed as AppMetricValue[],
@@ -89,6 +99,12 @@ export function parseAppMetrics(raw: readonly unknown[]): AppMetric[] {
 
 /** prom-client's AggregatorRegistry.aggregate(), on checked metrics: one metric per name, in order of first appearance. */
 export function aggregate(lists: readonly (readonly AppMetric[])[]): AppMetric[] {
+  return runSync(aggregateSteps(lists));
+}
+
+/** aggregate, as steps (util/sliced.ts). */
+export function* aggregateSteps(lists: readonly (readonly AppMetric[])[]): Steps<AppMetric[]> {
+  let done = 0;
   const byName = new Map<string, AppMetric[]>();
   for (const list of lists) {
     for (const metric of list) {
@@ -109,6 +125,7 @@ export function aggregate(lists: readonly (readonly AppMetric[])[]): AppMetric[]
         const values = byLabels.get(key);
         if (values === undefined) byLabels.set(key, [value]);
         else values.push(value);
+        if (++done % ITEMS_PER_STEP === 0) yield;
       }
     }
     const values: AppMetricValue[] = [];

@@ -3,9 +3,14 @@
  * (app-aggregation.ts). Each worker's runtime answers from the prom-client the app loaded
  * (src/worker/app-metrics.cts); a worker that does not answer in time counts with what it said
  * last, so that a busy or hung worker neither stalls the scrape for long nor makes a total dip.
+ *
+ * The primary's event loop accepts every connection of the app, so the work, which grows with the
+ * app's series, is done in slices (util/sliced.ts) with the loop free between them, and scrapes
+ * that come while one is gathered share its answers rather than add their own.
  */
 import type { RuntimeLink } from '../managed/runtime-link.js';
-import { aggregate, CarriedTotals, parseAppMetrics, type AppMetric } from './app-aggregation.js';
+import { runSliced } from '../util/sliced.js';
+import { aggregateSteps, CarriedTotals, parseAppMetricsSteps, type AppMetric } from './app-aggregation.js';
 
 /** How long a scrape waits for the workers' answers. Prometheus's own scrape timeout is 10 s. */
 export const APP_METRICS_TIMEOUT = 2_000;
@@ -32,6 +37,9 @@ export class AppMetricsCollector {
   readonly #latest = new Map<MetricsSource, AppMetric[]>();
   readonly #sources = new Set<MetricsSource>();
   readonly #carried = new CarriedTotals();
+  /** Final answers being parsed, which a worker's exit waits for before carrying its totals. */
+  readonly #finals = new Map<MetricsSource, Promise<void>>();
+  #inflight: Promise<AppMetricsResult> | undefined;
   #nextId = 1;
 
   constructor(timeout = APP_METRICS_TIMEOUT) {
@@ -42,9 +50,13 @@ export class AppMetricsCollector {
   watch(source: MetricsSource): void {
     this.#sources.add(source);
     source.link.on('metrics', (_id, reply, final) => {
-      if (final && reply.metrics !== null) this.#latest.set(source, parseAppMetrics(reply.metrics));
+      if (!final || reply.metrics === null) return;
+      const metrics = reply.metrics;
+      this.#finals.set(source, runSliced(parseAppMetricsSteps(metrics)).then((parsed) => void this.#latest.set(source, parsed)));
     });
-    void source.exited.then(() => {
+    void source.exited.then(async () => {
+      await this.#finals.get(source);
+      this.#finals.delete(source);
       this.#sources.delete(source);
       const last = this.#latest.get(source);
       this.#latest.delete(source);
@@ -53,20 +65,29 @@ export class AppMetricsCollector {
   }
 
   /** Asks every worker, waits for the answers (at most the timeout), and sums them with what exited workers counted. */
-  async collect(): Promise<AppMetricsResult> {
+  collect(): Promise<AppMetricsResult> {
+    this.#inflight ??= this.#collect().finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  async #collect(): Promise<AppMetricsResult> {
     const id = this.#nextId++;
     const errors: string[] = [];
     let late = 0;
-    await Promise.all([...this.#sources].map((source) => this.#ask(source, id).then((reply) => {
+    const answers = await Promise.all([...this.#sources].map(async (source) => ({ source, reply: await this.#ask(source, id) })));
+    // One worker's answer at a time, in slices: the loop turns between them.
+    for (const { source, reply } of answers) {
       if (reply === 'late') {
         if (this.#latest.has(source)) late += 1;
-        return;
+        continue;
       }
       if (reply.error !== undefined) errors.push(reply.error);
-      if (reply.metrics !== null) this.#latest.set(source, parseAppMetrics(reply.metrics));
-    })));
+      if (reply.metrics !== null) this.#latest.set(source, await runSliced(parseAppMetricsSteps(reply.metrics)));
+    }
     const lists = [...this.#latest.values()];
-    return { metrics: aggregate([...lists, this.#carried.list()]), workers: lists.length, late, errors };
+    return { metrics: await runSliced(aggregateSteps([...lists, this.#carried.list()])), workers: lists.length, late, errors };
   }
 
   #ask(source: MetricsSource, id: number): Promise<{ metrics: unknown[] | null; error?: string } | 'late'> {

@@ -12,7 +12,8 @@ import { appFamilies } from './app-aggregation.js';
 import { AppMetricsCollector } from './app-metrics.js';
 import { ClusterCounters } from './cluster-counters.js';
 import { clusterFamilies } from './cluster-metrics.js';
-import { render, type ExpositionFormat, type MetricFamily } from './exposition.js';
+import { runSliced } from '../util/sliced.js';
+import { renderSteps, type ExpositionFormat, type MetricFamily } from './exposition.js';
 import { PROCESS_METRIC_NAMES, processFamilies } from './process-metrics.js';
 
 /** corral's version, for `corral_info`. */
@@ -76,6 +77,6 @@ export class ClusterObserver {
       for (const name of fresh) this.#shadowed.add(name);
       this.#onShadowed(fresh);
     }
-    return render([...own, ...families], format);
+    return runSliced(renderSteps([...own, ...families], format));
   }
 }

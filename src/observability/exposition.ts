@@ -5,6 +5,8 @@
  * `…_total` and its OpenMetrics family without it, `# EOF` at the end of OpenMetrics.
  */
 
+import { ITEMS_PER_STEP, runSync, type Steps } from '../util/sliced.js';
+
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
 export interface Sample {
@@ -75,6 +77,11 @@ function sampleName(family: MetricFamily, sample: Sample, format: ExpositionForm
 }
 
 export function render(families: readonly MetricFamily[], format: ExpositionFormat): string {
+  return runSync(renderSteps(families, format));
+}
+
+/** render, as steps (util/sliced.ts): the admin server renders in slices. */
+export function* renderSteps(families: readonly MetricFamily[], format: ExpositionFormat): Steps<string> {
   const lines: string[] = [];
   for (const family of families) {
     const declared = format === 'openmetrics' ? openMetricsFamilyName(family) : family.name;
@@ -82,6 +89,7 @@ export function render(families: readonly MetricFamily[], format: ExpositionForm
     lines.push(`# HELP ${declared} ${escapeHelp(family.help)}`, `# TYPE ${declared} ${type}`);
     for (const sample of family.samples) {
       lines.push(`${sampleName(family, sample, format)}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+      if (lines.length % ITEMS_PER_STEP === 0) yield;
     }
   }
   if (format === 'openmetrics') lines.push('# EOF');

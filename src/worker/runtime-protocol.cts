@@ -24,6 +24,10 @@ const protocol = {
   DEFAULT_REPORT_INTERVAL: 1000,
   /** ms after a handed-over connection closes within which a report says so (RuntimeReport.handoffs). */
   EARLY_REPORT_DELAY: 10,
+  /** The most metric values one `metrics` frame carries (about 150 KB of JSON); a larger answer comes in parts. */
+  METRICS_PART_VALUES: 2000,
+  /** The most metric values one worker's answer may have in all: past it the answer is refused (a label of unbounded values). */
+  METRICS_MAX_VALUES: 500_000,
   /**
    * The largest message a worker may send the primary, serialized, in bytes, unless the primary
    * says otherwise (64 MiB: far above what apps send, far below what would hurt the primary).
@@ -69,9 +73,11 @@ declare namespace protocol {
     /**
      * The app's prom-client metrics: the answer to a `metrics` request (its `id`), or, with
      * `final`, sent unasked at the end of a drain (RuntimeSettings.appMetrics), so that what the
-     * worker counted until it exited stays in the cluster's totals.
+     * worker counted until it exited stays in the cluster's totals. A large answer comes in parts
+     * of at most METRICS_PART_VALUES values, each but the last with `more` (metrics-parts.cts):
+     * the primary parses each IPC message at once, so one of megabytes would hold its loop.
      */
-    | ({ act: 'metrics'; id: number; final?: boolean } & AppMetricsReply);
+    | ({ act: 'metrics'; id: number; final?: boolean; more?: boolean } & AppMetricsReply);
 
   /** What a worker answers about its app's metrics. */
   interface AppMetricsReply {

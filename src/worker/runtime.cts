@@ -26,6 +26,7 @@ import releaseTerminal = require('./release-terminal.cjs');
 import startReporter = require('./reporter.cjs');
 import replayHeads = require('./replay-head.cjs');
 import collectAppMetrics = require('./app-metrics.cjs');
+import metricParts = require('./metrics-parts.cjs');
 
 /** What an onShutdown hook is told. */
 interface ShutdownInfo {
@@ -39,6 +40,21 @@ type ShutdownHook = (info: ShutdownInfo) => unknown;
 
 /** The drain gives up waiting for output to flush this long before its deadline, so that it exits rather than being SIGKILLed. */
 const FLUSH_MARGIN = 50;
+
+/** The app's metrics in parts (metrics-parts.cts); `callback` once the last has been written. */
+function sendMetrics(id: number, reply: protocol.AppMetricsReply, callback?: () => void, final = false): boolean {
+  if (reply.metrics === null) return internals.sendCorralFrame({ act: 'metrics', id, ...reply }, callback);
+  const parts = metricParts(reply.metrics);
+  let sent = true;
+  parts.forEach((metrics, index) => {
+    const last = index === parts.length - 1;
+    sent = internals.sendCorralFrame({
+      act: 'metrics', id, metrics, ...(reply.error === undefined ? {} : { error: reply.error }),
+      ...(final ? { final: true } : {}), ...(last ? {} : { more: true }),
+    }, last ? callback : undefined) && sent;
+  });
+  return sent;
+}
 
 /** SIGKILLs every process below this worker; /proc is read only when there may be one. */
 function endDescendants(): number[] {
@@ -95,7 +111,7 @@ class WorkerRuntime {
     else if (frame.act === 'started') this.#startupStderr?.restore();
     else if (frame.act === 'terminal-gone') releaseTerminal();
     else if (frame.act === 'metrics' && Number.isSafeInteger(frame.id)) {
-      void collectAppMetrics().then((reply) => internals.sendCorralFrame({ act: 'metrics', id: frame.id, ...reply }));
+      void collectAppMetrics().then((reply) => sendMetrics(frame.id, reply));
     }
   }
 
@@ -156,7 +172,7 @@ class WorkerRuntime {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       collectAppMetrics().then((reply) => new Promise<void>((resolve) => {
-        if (reply.metrics === null || !internals.sendCorralFrame({ act: 'metrics', id: 0, final: true, ...reply }, () => resolve())) resolve();
+        if (reply.metrics === null || !sendMetrics(0, reply, () => resolve(), true)) resolve();
       })),
       new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, ms)); }),
     ]);

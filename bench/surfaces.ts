@@ -1,0 +1,112 @@
+// npm run bench, tenth part: the primary's loop is the data path, and its surfaces must not stall
+// it. `corral start -i 2 --admin` of an app whose prom-client counter has SERIES label sets in
+// each worker (10,000 and 100,000, as an app with many tenants or routes has); a client opens a
+// new connection for each request (Connection: close), one after another, so that every request
+// waits for the primary to accept and hand over its connection. Measured: that request's latency
+// (median, 99th percentile, worst) with no scrape, and while /metrics is scraped back to back (the
+// scraper in this process, not in the primary); and how long a scrape takes.
+//
+// CORRAL_BENCH_BIN runs another build's bin/corral.cjs (a checkout of an older version), for a
+// before-and-after figure from the same machine.
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const BIN = process.env['CORRAL_BENCH_BIN'] ?? fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
+const PROM_CLIENT = createRequire(import.meta.url).resolve('prom-client');
+const SERIES = [10_000, 100_000];
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-bench-surfaces-'));
+const APP = path.join(dir, 'app.cjs');
+writeFileSync(APP, `const client = require(${JSON.stringify(PROM_CLIENT)});
+const wide = new client.Counter({ name: 'app_tenant_requests_total', help: 'Requests per tenant.', labelNames: ['tenant'] });
+for (let i = 0; i < Number(process.env.SERIES); i += 1) wide.inc({ tenant: 't' + i });
+require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');\n`);
+
+function startCorral(port: number, series: number): Promise<{ child: ChildProcess; admin: string }> {
+  const child = spawn(process.execPath, [BIN, 'start', APP, '-i', '2', '--admin', '0'], {
+    env: { ...process.env, PORT: String(port), SERIES: String(series), CORRAL_RUN_DIR: path.join(dir, 'run'), CORRAL_LOG_DIR: path.join(dir, 'logs'), NODE_OPTIONS: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk;
+      const admin = / admin (http:\/\/\S+) /.exec(/ready: 2 workers.*/.exec(text)?.[0] ?? '')?.[1];
+      if (admin !== undefined) resolve({ child, admin });
+    });
+    child.once('exit', () => reject(new Error(`corral exited before it was ready:\n${text}`)));
+  });
+}
+
+/** One request on a new connection; its latency in ms. */
+function timedRequest(port: number, pathname = '/'): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: '127.0.0.1', port, path: pathname, agent: false, headers: { connection: 'close' } }, (response) => {
+      response.resume().on('end', () => resolve(performance.now() - started));
+    });
+    request.on('error', reject);
+    request.setTimeout(30_000, () => request.destroy(new Error('timeout')));
+  });
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+interface Row { p50: number; p99: number; max: number; scrapeMs: number }
+const rows = new Map<string, Row[]>();
+
+async function measure(series: number, scraping: boolean): Promise<void> {
+  const port = await freePort();
+  const { child, admin } = await startCorral(port, series);
+  const adminPort = Number(new URL(admin).port);
+  // The first scrape gathers everything once (warm-up, not counted).
+  await timedRequest(adminPort, '/metrics');
+  let running = true;
+  const scrapes: number[] = [];
+  const scraper = (async () => {
+    while (running && scraping) scrapes.push(await timedRequest(adminPort, '/metrics'));
+  })();
+  const latencies: number[] = [];
+  const until = performance.now() + SECONDS * 1000;
+  while (performance.now() < until) latencies.push(await timedRequest(port));
+  running = false;
+  await scraper;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  latencies.sort((a, b) => a - b);
+  const key = `${series / 1000}k series, ${scraping ? 'scraped back to back' : 'no scrape'}`;
+  const sortedScrapes = [...scrapes].sort((a, b) => a - b);
+  rows.set(key, [...(rows.get(key) ?? []), {
+    p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, scrapeMs: percentile(sortedScrapes, 50),
+  }]);
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+const range = (values: readonly number[], digits = 1): string =>
+  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+
+try {
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const series of SERIES) {
+      for (const scraping of [false, true]) await measure(series, scraping);
+    }
+  }
+  console.log(`\nThe primary's loop under its own surfaces: new-connection latency, ms (median of ${ROUNDS} rounds, range), ${SECONDS} s each, ${BIN}`);
+  console.log('variant                                  p50                 p99                  max                    scrape ms');
+  for (const [key, samples] of rows) {
+    console.log(`${key.padEnd(40)} ${range(samples.map((row) => row.p50), 2).padEnd(19)} ${range(samples.map((row) => row.p99)).padEnd(20)} ` +
+      `${range(samples.map((row) => row.max)).padEnd(22)} ${key.includes('no scrape') ? '-' : range(samples.map((row) => row.scrapeMs), 0)}`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
