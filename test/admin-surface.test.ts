@@ -100,6 +100,34 @@ describe('probes are answered whatever other clients do', () => {
     }
   });
 
+  test('a connection whose pipelined second request is still served is not given up for a newcomer', { timeout: 60_000 }, async () => {
+    const { admin } = await startCluster();
+    // /livez, then an event stream on the same connection: once /livez has been answered, the
+    // connection still has a request in progress.
+    const pipelined = await openRaw(admin, `GET /livez HTTP/1.1\r\nHost: ${admin.host}\r\n\r\nGET /api/events HTTP/1.1\r\nHost: ${admin.host}\r\n\r\n`);
+    let received = '';
+    pipelined.setEncoding('latin1').on('data', (chunk: string) => { received += chunk; });
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (received.includes('event: backlog')) resolve();
+        else pipelined.once('data', check);
+      };
+      check();
+    });
+    // A whole peer's worth of idle connections from the same address: the idle ones are given up, not the stream.
+    for (let index = 0; index < PER_PEER + 4; index += 1) await openRaw(admin, '');
+    const before = received.length;
+    await new Promise<void>((resolve, reject) => {
+      pipelined.once('close', () => reject(new Error('the pipelined stream was closed')));
+      const check = (): void => {
+        if (received.length > before && received.slice(before).includes('event: snapshot')) resolve();
+        else pipelined.once('data', check);
+      };
+      check();
+    });
+    assert.equal(pipelined.closed, false);
+  });
+
   test('a request head that never completes is answered 408 and closed', { timeout: 60_000 }, async () => {
     const { admin } = await startCluster();
     const answer = await rawExchange(admin, `GET /metrics HTTP/1.1\r\nHost: ${admin.host}\r\n`);

@@ -92,3 +92,22 @@ test('an answer is cut into parts of at most 2,000 values; a metric larger than 
   assert.deepEqual(summed.map((metric) => [metric.name, metric.values.length]), [['b', 1], ['a_total', 4_500]]);
   assert.equal(summed[0]!.values[0]!.value, 2, 'a label set in two parts of one answer is summed (prom-client\'s rule), as one metric split is not');
 });
+
+test("a reload keeps what the old workers counted since the last scrape, though their final answers come in many parts", { timeout: 120_000 }, async () => {
+  const port = await freePort();
+  cluster = createCluster({ exec: APP, workers: 2, admin: 0, env: { PORT: String(port), SERIES: '20000' } });
+  await cluster.start();
+  const managed = cluster;
+  const requests = (text: string): number => text.split('\n').filter((line) => line.startsWith('app_requests_total{'))
+    .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
+  assert.equal(requests(await managed.metrics()), 0);
+  // Counted after that scrape: only the old workers' final answers (20,000 series each, ten
+  // parts) carry these into the totals.
+  for (let index = 0; index < 40; index += 1) await (await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })).text();
+  await managed.reload();
+  const after = await managed.metrics();
+  assert.equal(requests(after), 40);
+  const tenants = after.split('\n').filter((line) => line.startsWith('app_tenant_requests_total{'));
+  assert.equal(tenants.length, 20_000);
+  assert.ok(tenants.every((line) => line.endsWith(' 4')), 'the old workers\' 2 carried, the new ones\' 2 added');
+});

@@ -336,13 +336,13 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
   cluster.on('scale', ({ workers }) => log.log('info', 'scaled', `scaled to ${workers} worker${workers === 1 ? '' : 's'}`, { workers }));
 }
 
-/** An option error from createCluster(), told in terms of the flag or config key that set it. */
 /** ` by x-forwarded-for, 2 proxies in front` for the start line: what the sticky balancer reads the client from. */
 function stickyNote(header: string | undefined, hops: number): string {
   if (header === undefined) return '';
   return ` by ${header}${FORWARDING_HEADERS.has(header) ? `, ${hops} prox${hops === 1 ? 'y' : 'ies'} in front` : ''}`;
 }
 
+/** An option error from createCluster(), told in terms of the flag or config key that set it. */
 export function optionError(error: unknown, request: StartRequest): unknown {
   if (error instanceof ExecNotFoundError) return new CliError(`corral: ${error.message}`, EXIT.APP_FAILED);
   const option = error instanceof InvalidOptionError ? error.option.split('.')[0]!

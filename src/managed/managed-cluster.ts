@@ -53,6 +53,12 @@ import type {
 
 export type * from './types.js';
 
+/**
+ * How long a stop waits, once every worker has exited, for the operations it overtook to settle
+ * (they fail at once then; the bound only keeps a stop from ever hanging on one).
+ */
+const OPERATIONS_SETTLE_TIMEOUT = 1_000;
+
 /** The moves the cluster's state may make; anything else is a bug in corral. */
 const TRANSITIONS: Readonly<Record<ClusterState, readonly ClusterState[]>> = {
   idle: ['starting', 'closing'],
@@ -92,8 +98,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #startError: StartFailedError | undefined;
   /** Reloads and scalings run one at a time, in order. */
   #operations: Promise<unknown> = Promise.resolve();
-  /** What the queue holds, running or waiting, as a stop would say it cancelled them ('reload', 'scale to 4 workers'). */
-  readonly #pending = new Set<{ readonly what: string }>();
+  /** What a stop cancelled, as it says it ('reload', 'scale to 4 workers'): operations that ended in OperationCancelledError. */
+  readonly #cancelled: string[] = [];
   /** The environment new workers get (options.env until setEnv()). */
   #env: Readonly<Record<string, string | undefined>>;
   readonly #prepareReload: (() => Promise<void>) | undefined;
@@ -252,12 +258,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
    * have drained and exited.
    */
   scale(workers: number | string): Promise<ScaleResult> {
+    let target: number;
     try {
-      scaleTarget(workers, this.#slots.size); // Bad requests fail now, not in the queue.
+      target = scaleTarget(workers, this.#slots.size); // Bad requests fail now, not in the queue.
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    return this.#enqueue('scale', () => this.#scale(workers), `scale to ${String(workers)} workers`);
+    return this.#enqueue('scale', () => this.#scale(workers), `scale to ${target} worker${target === 1 ? '' : 's'}`);
   }
 
   /**
@@ -346,11 +353,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       for (const waiter of waiters) waiter.reject(new ClusterClosedError('wait for ready()'));
     }
     let result: ShutdownResult | undefined;
-    // What the stop overtakes, said in its result: a stop that drained cleanly is clean whatever was under way.
-    const cancelled = [...new Set([...this.#pending].map((entry) => entry.what))];
     try {
       await this.#shutdownDelay();
-      result = { ...await shutdownSequence(this.#shutdownHost(), timeout), cancelled };
+      const sequence = await shutdownSequence(this.#shutdownHost(), timeout);
+      // What the stop overtook (each settled by now: its workers have exited), said in its
+      // result: a stop that drained cleanly is clean whatever was under way.
+      await this.#settled(this.#operations, OPERATIONS_SETTLE_TIMEOUT);
+      result = { ...sequence, cancelled: [...new Set(this.#cancelled)] };
       return result;
     } finally {
       this.#orphanGuard.close();
@@ -403,6 +412,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     this.#endShutdownDelay = undefined;
   }
 
+  /** Waits for `promise` to settle, `ms` at most (on the cluster's clock). */
+  async #settled(promise: Promise<unknown>, ms: number): Promise<void> {
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    await Promise.race([promise.catch(() => {}), new Promise<void>((resolve) => { timer = this.#clock.setTimeout(resolve, ms); })]);
+    this.#clock.clearTimeout(timer);
+  }
+
   /**
    * Whether the cluster should get new connections (`/readyz`): every slot has a ready worker and
    * no stop is under way. `reason` says why not.
@@ -434,8 +450,6 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
    */
   #enqueue<T>(action: string, operation: () => Promise<T>, what: string = action): Promise<T> {
     if (this.#isClosing()) return Promise.reject(new ClusterClosedError(action));
-    const entry = { what };
-    this.#pending.add(entry);
     const run = (): Promise<T> => {
       if (this.#isClosing()) return Promise.reject(new OperationCancelledError(action));
       if (this.#state === 'idle') return Promise.reject(new ClusterBusyError(action, this.#state));
@@ -443,8 +457,9 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     };
     const result = this.#operations.then(run, run);
     this.#operations = result.catch(() => {});
-    const done = (): void => void this.#pending.delete(entry);
-    result.then(done, done);
+    result.catch((error: unknown) => {
+      if (error instanceof OperationCancelledError) this.#cancelled.push(what);
+    });
     return result;
   }
 

@@ -93,7 +93,6 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
     return this.#loaded;
   }
 
-  /** The last lines the worker wrote to stderr while starting (and the error it died of). */
   /**
    * One part of an answer about the app's metrics (worker/metrics-parts.cts): the parts of one
    * answer are gathered, and the whole is one 'metrics' event. One over METRICS_MAX_VALUES values
@@ -120,6 +119,7 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
     }, frame.final === true);
   }
 
+  /** The last lines the worker wrote to stderr while starting (and the error it died of). */
   get stderrTail(): string {
     const lines = this.#stderr.split('\n');
     if (lines.at(-1) === '') lines.pop();

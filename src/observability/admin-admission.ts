@@ -8,9 +8,9 @@
  * none (a request head not yet complete, an idle keep-alive) is the first to go: when a peer
  * holds PER_PEER connections, its oldest idle one is closed to admit its next; when the server
  * holds MAX_CONNECTIONS, the oldest idle one of anybody's is. A probe sends its request the
- * moment it connects and is answered at once, so it always finds room; a peer that only opens
- * connections loses its own. A connection is refused only when every one counted against it is
- * busy. The descriptors the admin server can take stay bounded all the while.
+ * moment it connects and is answered at once, so it finds room unless every connection counted
+ * against it has a request in progress; a peer that only opens connections loses its own. The
+ * descriptors the admin server can take stay bounded all the while.
  *
  * Peers are counted by address, IPv6 ones by their /64 (one host can hold all of one).
  */
@@ -23,7 +23,8 @@ export const PER_PEER = 16;
 
 interface Entry {
   readonly peer: string;
-  busy: boolean;
+  /** Requests in progress on it: more than one when a client pipelines. */
+  requests: number;
 }
 
 export class AdminAdmission {
@@ -48,22 +49,27 @@ export class AdminAdmission {
     const peer = peerOf(socket.remoteAddress);
     if ((this.#perPeer.get(peer) ?? 0) >= this.#limits.perPeer && !this.#evictIdle(peer)) return this.#refuse(socket);
     if (this.#connections.size >= this.#limits.total && !this.#evictIdle(undefined)) return this.#refuse(socket);
-    this.#connections.set(socket, { peer, busy: false });
+    this.#connections.set(socket, { peer, requests: 0 });
     this.#perPeer.set(peer, (this.#perPeer.get(peer) ?? 0) + 1);
     socket.once('close', () => this.#forget(socket));
     return true;
   }
 
-  /** A request began on `socket` (busy) or its response ended (idle again). */
-  setBusy(socket: net.Socket, busy: boolean): void {
+  /** A request began on `socket`; call `ended` once its response has ended. */
+  requestBegan(socket: net.Socket): void {
     const entry = this.#connections.get(socket);
-    if (entry !== undefined) entry.busy = busy;
+    if (entry !== undefined) entry.requests += 1;
+  }
+
+  requestEnded(socket: net.Socket): void {
+    const entry = this.#connections.get(socket);
+    if (entry !== undefined) entry.requests = Math.max(0, entry.requests - 1);
   }
 
   /** Closes the oldest idle connection (of `peer`, or of anybody's); false when there is none. */
   #evictIdle(peer: string | undefined): boolean {
     for (const [socket, entry] of this.#connections) {
-      if (entry.busy || (peer !== undefined && entry.peer !== peer)) continue;
+      if (entry.requests > 0 || (peer !== undefined && entry.peer !== peer)) continue;
       // Counted out now: 'close' comes later, and the new connection needs the room at once.
       this.#forget(socket);
       socket.destroy();

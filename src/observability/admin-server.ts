@@ -23,7 +23,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AdminListenError } from '../errors.js';
 import type { AdminAddress } from './admin-address.js';
-import { AdminAdmission } from './admin-admission.js';
+import { AdminAdmission, peerOf } from './admin-admission.js';
 import { hostAllowed } from './admin-host.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import type { DashboardFeed } from './dashboard-feed.js';
@@ -80,8 +80,8 @@ export class AdminServer {
     source.feed.setMaxListeners(MAX_STREAMS + 2);
     server.on('connection', (socket: Socket) => admin.admission.admit(socket));
     server.on('request', (request, response) => {
-      admin.admission.setBusy(request.socket, true);
-      response.once('close', () => admin.admission.setBusy(request.socket, false));
+      admin.admission.requestBegan(request.socket);
+      response.once('close', () => admin.admission.requestEnded(request.socket));
       admin.#serve(request, response, source);
     });
     server.on('clientError', answerClientError);
@@ -168,7 +168,7 @@ export class AdminServer {
    * happen, for STREAM_LIFETIME at most; at most MAX_STREAMS at once (STREAMS_PER_PEER from one peer).
    */
   #stream(request: http.IncomingMessage, response: http.ServerResponse, feed: DashboardFeed): void {
-    const peer = request.socket.remoteAddress ?? '';
+    const peer = peerOf(request.socket.remoteAddress);
     const fromPeer = [...this.#streams.values()].filter((other) => other === peer).length;
     if (this.#streams.size >= MAX_STREAMS || fromPeer >= STREAMS_PER_PEER) {
       response.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '30' });
@@ -209,8 +209,8 @@ export class AdminServer {
 
 /**
  * A request Node could not parse: answered with its status, as a client can act on it, rather
- * than dropped. A head over Node's 16 KiB limit is 414 while the request line is still being
- * read (no line end yet: the URL is what is too long), 431 after; a head not whole within
+ * than dropped. A head over Node's limit (http.maxHeaderSize, 16 KiB) is 414 when its request
+ * line alone is that long (the URL is what is too long), 431 otherwise; a head not whole within
  * HEADERS_TIMEOUT is 408.
  */
 function answerClientError(error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
@@ -218,10 +218,17 @@ function answerClientError(error: Error & { code?: string; rawPacket?: Buffer },
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? (error.rawPacket?.includes('\r\n') === true ? 431 : 414)
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? (requestLineTooLong(error.rawPacket) ? 414 : 431)
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const body = status === 414 ? 'The URL is too long.\n' : status === 431 ? 'The request headers are too large (16 KiB at most).\n'
     : status === 408 ? `The request head did not come within ${HEADERS_TIMEOUT} ms.\n` : 'The request could not be read as HTTP.\n';
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/** Whether the request line of the head Node refused, as far as it was read, is past the head limit by itself. */
+function requestLineTooLong(raw: Buffer | undefined): boolean {
+  if (raw === undefined) return false;
+  const end = raw.indexOf('\r\n');
+  return (end === -1 ? raw.length : end) >= http.maxHeaderSize;
 }

@@ -79,7 +79,9 @@ export function parseAppMetrics(raw: readonly unknown[]): AppMetric[] {
 /** parseAppMetrics, as steps (util/sliced.ts): the primary runs it in slices at each scrape. */
 export function* parseAppMetricsSteps(raw: readonly unknown[]): Steps<AppMetric[]> {
   const metrics: AppMetric[] = [];
+  let done = 0;
   for (const item of raw) {
+    if (++done % ITEMS_PER_STEP === 0) yield;
     if (typeof item !== 'object' || item === null) continue;
     const { name, help, type, aggregator = 'sum', values } = item as Record<string, unknown>;
     if (typeof name !== 'string' || !METRIC_NAME.test(name) || typeof type !== 'string' || !TYPES.has(type)) continue;
@@ -87,7 +89,7 @@ export function* parseAppMetricsSteps(raw: readonly unknown[]): Steps<AppMetric[
     const parsed: (AppMetricValue | undefined)[] = [];
     for (const value of values as unknown[]) {
       parsed.push(parseValue(value));
-      if (parsed.length % ITEMS_PER_STEP === 0) yield;
+      if (++done % ITEMS_PER_STEP === 0) yield;
     }
     if (parsed.some((value) => value === undefined)) continue;
     metrics.push({
@@ -111,6 +113,7 @@ export function* aggregateSteps(lists: readonly (readonly AppMetric[])[]): Steps
       const group = byName.get(metric.name);
       if (group === undefined) byName.set(metric.name, [metric]);
       else group.push(metric);
+      if (++done % ITEMS_PER_STEP === 0) yield;
     }
   }
   const result: AppMetric[] = [];
@@ -130,6 +133,7 @@ export function* aggregateSteps(lists: readonly (readonly AppMetric[])[]): Steps
     }
     const values: AppMetricValue[] = [];
     for (const same of byLabels.values()) {
+      if (++done % ITEMS_PER_STEP === 0) yield;
       const [head] = same as [AppMetricValue, ...AppMetricValue[]];
       values.push({
         value: reduce(same.map((value) => value.value)),
@@ -176,9 +180,12 @@ export class CarriedTotals {
     }
   }
 
-  /** As one more worker's metrics, for aggregate(). */
+  /**
+   * As one more worker's metrics, for aggregate(): copies, since a worker that exits while a
+   * scrape sums in slices adds to these totals, and that scrape counts it among the live ones.
+   */
   list(): AppMetric[] {
-    return [...this.#metrics.values()].map(({ metric, values }) => ({ ...metric, values: [...values.values()] }));
+    return [...this.#metrics.values()].map(({ metric, values }) => ({ ...metric, values: [...values.values()].map((value) => ({ ...value })) }));
   }
 }
 

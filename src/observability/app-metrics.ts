@@ -50,7 +50,8 @@ export class AppMetricsCollector {
   watch(source: MetricsSource): void {
     this.#sources.add(source);
     source.link.on('metrics', (_id, reply, final) => {
-      if (!final || reply.metrics === null) return;
+      // A final answer read after the worker's exit was handled is too late: its previous answer was carried.
+      if (!final || reply.metrics === null || !this.#sources.has(source)) return;
       const metrics = reply.metrics;
       this.#finals.set(source, runSliced(parseAppMetricsSteps(metrics)).then((parsed) => void this.#latest.set(source, parsed)));
     });
@@ -84,7 +85,10 @@ export class AppMetricsCollector {
         continue;
       }
       if (reply.error !== undefined) errors.push(reply.error);
-      if (reply.metrics !== null) this.#latest.set(source, await runSliced(parseAppMetricsSteps(reply.metrics)));
+      if (reply.metrics === null) continue;
+      const parsed = await runSliced(parseAppMetricsSteps(reply.metrics));
+      // It exited meanwhile (its totals are carried), or its final answer, newer, is on its way.
+      if (this.#sources.has(source) && !this.#finals.has(source)) this.#latest.set(source, parsed);
     }
     const lists = [...this.#latest.values()];
     return { metrics: await runSliced(aggregateSteps([...lists, this.#carried.list()])), workers: lists.length, late, errors };

@@ -83,13 +83,15 @@ export function render(families: readonly MetricFamily[], format: ExpositionForm
 /** render, as steps (util/sliced.ts): the admin server renders in slices. */
 export function* renderSteps(families: readonly MetricFamily[], format: ExpositionFormat): Steps<string> {
   const lines: string[] = [];
+  let done = 0;
   for (const family of families) {
+    if (++done % ITEMS_PER_STEP === 0) yield;
     const declared = format === 'openmetrics' ? openMetricsFamilyName(family) : family.name;
     const type = format === 'openmetrics' && family.type === 'untyped' ? 'unknown' : family.type;
     lines.push(`# HELP ${declared} ${escapeHelp(family.help)}`, `# TYPE ${declared} ${type}`);
     for (const sample of family.samples) {
       lines.push(`${sampleName(family, sample, format)}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
-      if (lines.length % ITEMS_PER_STEP === 0) yield;
+      if (++done % ITEMS_PER_STEP === 0) yield;
     }
   }
   if (format === 'openmetrics') lines.push('# EOF');

@@ -43,6 +43,11 @@ function parents(): Map<number, number> {
  * followSpawns() is called (the primary does not).
  */
 let spawned: Set<ChildProcess> | undefined;
+/**
+ * A worker thread was started: its spawns are published on its own thread's channels, which this
+ * one does not see, so from then on /proc is always read.
+ */
+let threadStarted = false;
 
 function followSpawns(): void {
   if (spawned !== undefined) return;
@@ -51,6 +56,9 @@ function followSpawns(): void {
   diagnosticsChannel.subscribe('child_process', (message) => {
     pruneEnded(children);
     children.add((message as { process: ChildProcess }).process);
+  });
+  diagnosticsChannel.subscribe('worker_threads', () => {
+    threadStarted = true;
   });
 }
 
@@ -62,12 +70,12 @@ function pruneEnded(children: Set<ChildProcess>): void {
 }
 
 /**
- * Whether this process may have descendants: false only when it followed its spawns and none
- * runs. (A process forked by native code, which node:child_process does not see, is then missed
- * where the kernel does not list children; see descendantsOf.)
+ * Whether this process may have descendants: false only when it followed its spawns, none runs,
+ * and it started no worker thread. (A process forked by native code, which node:child_process
+ * does not see, is then missed where the kernel does not list children; see descendantsOf.)
  */
 function mayHaveDescendants(): boolean {
-  if (spawned === undefined || listsChildren()) return true;
+  if (spawned === undefined || threadStarted || listsChildren()) return true;
   pruneEnded(spawned);
   return spawned.size > 0;
 }

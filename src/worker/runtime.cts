@@ -41,19 +41,23 @@ type ShutdownHook = (info: ShutdownInfo) => unknown;
 /** The drain gives up waiting for output to flush this long before its deadline, so that it exits rather than being SIGKILLed. */
 const FLUSH_MARGIN = 50;
 
-/** The app's metrics in parts (metrics-parts.cts); `callback` once the last has been written. */
+/**
+ * The app's metrics in parts (metrics-parts.cts); `callback` once the last has been written.
+ * False when they cannot be sent at all (no channel). process.send() also returns false while its
+ * queue is long, but the message is queued all the same and the callback comes once written: a
+ * draining worker waits for that, or it would exit with the last parts unsent.
+ */
 function sendMetrics(id: number, reply: protocol.AppMetricsReply, callback?: () => void, final = false): boolean {
-  if (reply.metrics === null) return internals.sendCorralFrame({ act: 'metrics', id, ...reply }, callback);
-  const parts = metricParts(reply.metrics);
-  let sent = true;
+  if (typeof process.send !== 'function' || !process.connected) return false;
+  const parts = reply.metrics === null ? [null] : metricParts(reply.metrics);
   parts.forEach((metrics, index) => {
     const last = index === parts.length - 1;
-    sent = internals.sendCorralFrame({
+    internals.sendCorralFrame({
       act: 'metrics', id, metrics, ...(reply.error === undefined ? {} : { error: reply.error }),
       ...(final ? { final: true } : {}), ...(last ? {} : { more: true }),
-    }, last ? callback : undefined) && sent;
+    }, last ? callback : undefined);
   });
-  return sent;
+  return true;
 }
 
 /** SIGKILLs every process below this worker; /proc is read only when there may be one. */

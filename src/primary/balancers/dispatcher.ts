@@ -32,7 +32,7 @@ import type {
 import { kHandoffsAccepted, kRuntimeReport } from '../../internal/symbols.js';
 import { slotOf } from './slot-of.js';
 import { headerComplete, headerValues } from './http-head.js';
-import { DEFAULT_PROXY_HOPS, stickyClient } from './forwarded-client.js';
+import { DEFAULT_PROXY_HOPS, FORWARDING_HEADERS, stickyClient } from './forwarded-client.js';
 import type {
   BalancingStrategy, Candidate, ConnectionInfo, StrategyFactory, WorkerLoad,
 } from './strategy.js';
@@ -245,7 +245,10 @@ export class Dispatcher implements ListenHandle {
       if (!this.#reading.delete(client)) return; // The server closed meanwhile (and closed it).
       if (head === null) return; // The client went away before sending its request.
       connection.head = head;
-      connection.header = stickyClient(name, headerValues(head, name), this.#stickyProxyHops);
+      // A head cut off at HEAD_LIMIT or HEAD_TIMEOUT may lack the line a proxy appends at its end
+      // (a client pads its head to push it out): a forwarding header is read from a whole head only.
+      connection.header = FORWARDING_HEADERS.has(name) && !headerComplete(head) ? undefined
+        : stickyClient(name, headerValues(head, name), this.#stickyProxyHops);
       this.#place(connection);
     });
   }
