@@ -67,6 +67,25 @@ describe('slot supervision', () => {
     assert.ok(second.action === 'restart' && second.delay === 100 && second.crashes === 2);
   });
 
+  test('a worker SIGKILLed past maxMemoryHard before resetAfter backs off as an early crash, however long it served; after resetAfter it is refilled at once', () => {
+    const clock = new FakeClock();
+    const slot = supervisor(clock);
+    const memoryKill = { ...crash, uptime: 3_000, readyFor: 2_500, killedForMemory: true };
+    const verdicts = [1, 2, 3, 4].map(() => {
+      clock.advance(3_000);
+      return slot.exited(memoryKill);
+    });
+    assert.deepEqual(verdicts.map((verdict) => verdict.action === 'restart' && verdict.delay), [0, 100, 200, 30_000]);
+    assert.deepEqual(verdicts.map((verdict) => verdict.action === 'restart' && verdict.enteredCrashloop), [false, false, false, true]);
+    // One that ran resetAfter before reaching the limit is a leak over time, not a loop.
+    const other = supervisor(clock);
+    for (let index = 0; index < 10; index += 1) {
+      clock.advance(10_000);
+      const verdict = other.exited({ ...memoryKill, uptime: 10_000, readyFor: 9_800 });
+      assert.deepEqual(verdict, { action: 'restart', delay: 0, crashes: 0, crashloop: false, enteredCrashloop: false }, `kill ${index + 1}`);
+    }
+  });
+
   test('crashes spread wider than the window never enter crashloop', () => {
     const clock = new FakeClock();
     const slot = supervisor(clock);
