@@ -2,9 +2,9 @@
  * `corral start` arguments → createCluster() options. Flags override the config file; both are
  * checked by createCluster()'s own validation, and errors name the flag or the config key.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import util, { parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { ClusterOptions } from '../managed/options.js';
 import { environment, FlagValueError } from '../options/flag-parsers.js';
 import { OPTION_TABLE, type OptionFlag } from '../options/table.js';
@@ -12,6 +12,7 @@ import { describeValue } from '../util/describe-value.js';
 import { CLI_KEY_TABLE, COMMAND_FLAGS } from './cli-options.js';
 import { appNameOf, CLI_ONLY_KEYS, findConfig, loadConfig, PROFILE_KEY, type ConfigApp, type LoadedConfig } from './config-file.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { readEnvFile } from './env-file.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-file.js';
@@ -249,13 +250,7 @@ function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, 
     if (typeof file !== 'string' || file === '') {
       throw new CliError(`corral: ${sources.get('envFile') ?? 'envFile'}: expected the path of an environment file, got ${describeValue(file)}.`, EXIT.USAGE);
     }
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new CliError(`corral: ${sources.get('envFile') ?? 'envFile'}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, EXIT.USAGE);
-    }
-    Object.assign(fromFiles, util.parseEnv(text));
+    Object.assign(fromFiles, readEnvFile(file, sources.get('envFile') ?? 'envFile'));
   }
   const profile = merged['profile'];
   let fromProfile: unknown;

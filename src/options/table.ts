@@ -549,6 +549,13 @@ function normalizeEnv(env: unknown): Readonly<Record<string, string | undefined>
       throw new InvalidOptionError(`env.${key}`, 'a string (environment values are strings)', value,
         `Write it as a string, e.g. String(${JSON.stringify(value)}).`);
     }
+    // Node refuses to fork with one (ERR_INVALID_ARG_VALUE): said here, before anything forks.
+    const shown = (text: string): string => text.replaceAll('\0', '\\0');
+    const fix = 'Remove them (a value read from a binary or UTF-16 file?).';
+    if (key.includes('\0')) throw new InvalidOptionError('env', 'variable names free of NUL characters, which no environment can hold', shown(key), fix);
+    if (value?.includes('\0') === true) {
+      throw new InvalidOptionError(`env.${key}`, 'free of NUL characters, which no environment variable can hold', shown(value), fix);
+    }
   }
   return { ...(env as Record<string, string | undefined>) };
 }

@@ -1,0 +1,84 @@
+// Bad input to the command line, each refused before anything forks with exit 2 and a message that
+// names it as the user wrote it (the flag, the config key, the file) and the fix: env files that
+// are not UTF-8 text, a config file whose exported Promise rejects, negative values after a flag,
+// a scale below one worker, an admin port that cannot be opened. And the sockets that killed
+// primaries leave behind: never taken for running apps, removed once provably dead.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, describe, test } from 'node:test';
+import { freePort } from './helpers/net-client.js';
+import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
+
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-inputs-'));
+const RUN_DIR = path.join(dir, 'run');
+const env = { CORRAL_RUN_DIR: RUN_DIR, CORRAL_LOG_DIR: path.join(dir, 'logs'), NODE_OPTIONS: '' };
+after(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  await killPrograms();
+  // Detached apps a test left running, failed or not.
+  await runCommand(BIN, ['stop', 'all'], { cwd: dir, env });
+});
+
+/** Serves the variable named by $SHOW; appends a line to $STARTED (when set) as it starts. */
+const APP = path.join(dir, 'app.cjs');
+writeFileSync(APP, `'use strict';
+if (process.env.STARTED) require('node:fs').appendFileSync(process.env.STARTED, 'started\\n');
+require('node:http').createServer((req, res) => res.end(String(process.env[process.env.SHOW ?? 'SHOW'])))
+  .listen(Number(process.env.PORT), '127.0.0.1');
+`);
+
+function write(name: string, content: string | Buffer): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, content);
+  return file;
+}
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Runs `corral start` that must be refused: exit 2, its message, no stack trace, no start line, no worker. */
+async function refusedStart(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
+  const started = path.join(dir, `started-${Math.random().toString(36).slice(2)}`);
+  const result = await runCommand(BIN, ['start', ...args], { cwd: dir, env: { ...env, PORT: String(await freePort()), STARTED: started, ...extraEnv } });
+  assert.equal(result.status, 2, result.stderr);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  assert.doesNotMatch(result.stderr, /starting \d+ workers?/, 'no start line');
+  assert.equal(existsSync(started), false, 'no worker started');
+  return result.stderr;
+}
+
+describe('env files', () => {
+  test('UTF-16 (with or without a byte order mark) or a NUL byte: exit 2 naming --env-file or envFile, the file and the fix', { timeout: 30_000 }, async () => {
+    const text = 'A=1\nB=2\n';
+    const cases: [string, RegExp][] = [
+      [write('bom16.env', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])),
+        /is UTF-16 text \(it starts with a UTF-16 byte order mark\), and env files are read as UTF-8\. Save it as UTF-8 \(iconv -f UTF-16 -t UTF-8/],
+      [write('bare16.env', Buffer.from(text, 'utf16le')), /looks like UTF-16 text \(a NUL byte beside each character\).*Save it as UTF-8/],
+      [write('nul.env', Buffer.from('A=1\nB=x\0y\n')), /holds a NUL byte \(line 2\), which no environment variable can hold.*Remove the NUL bytes/],
+    ];
+    for (const [file, why] of cases) {
+      const stderr = await refusedStart([APP, '--env-file', file]);
+      assert.match(stderr, new RegExp(`^corral: --env-file: ${escape(file)} `));
+      assert.match(stderr, why);
+    }
+    write('envfile.config.mjs', "export default { exec: './app.cjs', envFile: './nul.env' };\n");
+    assert.match(await refusedStart(['envfile.config.mjs']), /^corral: envfile\.config\.mjs: envFile: .*nul\.env holds a NUL byte \(line 2\)/);
+    // The same for a config's env: a NUL never reaches a fork.
+    write('nul-env.config.mjs', "export default { exec: './app.cjs', env: { TOKEN: 'ab\\u0000cd' } };\n");
+    assert.match(await refusedStart(['nul-env.config.mjs']),
+      /^corral: nul-env\.config\.mjs: env: Expected `env\.TOKEN` to be free of NUL characters, which no environment variable can hold, got 'ab\\0cd' \(string\)\. Remove them/);
+  });
+
+  test('a UTF-8 byte order mark (as Notepad writes) is not part of the first name', { timeout: 30_000 }, async () => {
+    const file = write('bom8.env', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('GREETING=hello\n')]));
+    const port = await freePort();
+    const app = startProgram(BIN, ['start', APP, '-i', '1', '--name', 'bom8', '--env-file', file], { cwd: dir, env: { ...env, PORT: String(port), SHOW: 'GREETING' } });
+    await app.waitForErr(/ready: 1 worker/);
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'hello');
+    app.child.kill('SIGTERM');
+    assert.equal((await exitOf(app)).code, 0);
+  });
+});
