@@ -82,3 +82,21 @@ describe('env files', () => {
     assert.equal((await exitOf(app)).code, 0);
   });
 });
+
+describe('a config file that exports a Promise', () => {
+  test('is awaited: the app starts with what it resolves to', { timeout: 30_000 }, async () => {
+    write('promised.config.mjs', "export default new Promise((resolve) => setTimeout(() => resolve({ name: 'promised', exec: './app.cjs', workers: 1 }), 50));\n");
+    const app = startProgram(BIN, ['start', 'promised.config.mjs'], { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
+    await app.waitForErr(/corral\[promised\] ready: 1 worker/);
+    app.child.kill('SIGTERM');
+    assert.equal((await exitOf(app)).code, 0);
+  });
+
+  test('that rejects: exit 2 naming the file and the reason, with the fix (ESM and CommonJS)', { timeout: 30_000 }, async () => {
+    write('rejected.config.mjs', "export default Promise.reject(new Error('the vault is sealed'));\n");
+    assert.match(await refusedStart(['rejected.config.mjs']),
+      /^corral: rejected\.config\.mjs exports a Promise, which rejected: the vault is sealed\. Make it resolve to the options \(export default \{ exec: '\.\/server\.js' \}\), or export them directly\.\n$/);
+    write('rejected.config.cjs', "module.exports = (async () => { throw new Error('no secrets'); })();\n");
+    assert.match(await refusedStart(['rejected.config.cjs']), /^corral: rejected\.config\.cjs exports a Promise, which rejected: no secrets\. Make it resolve/);
+  });
+});
