@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
+import { startOptions } from './helpers/internals.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
 
@@ -98,5 +99,28 @@ describe('a config file that exports a Promise', () => {
       /^corral: rejected\.config\.mjs exports a Promise, which rejected: the vault is sealed\. Make it resolve to the options \(export default \{ exec: '\.\/server\.js' \}\), or export them directly\.\n$/);
     write('rejected.config.cjs', "module.exports = (async () => { throw new Error('no secrets'); })();\n");
     assert.match(await refusedStart(['rejected.config.cjs']), /^corral: rejected\.config\.cjs exports a Promise, which rejected: no secrets\. Make it resolve/);
+  });
+});
+
+describe('negative values', () => {
+  test('after a flag that takes a value, a negative number is its value, refused by its own check (not "ambiguous")', { timeout: 30_000 }, async () => {
+    const cases: [string[], RegExp][] = [
+      [['--shutdown-timeout', '-1'], /^corral: --shutdown-timeout: Expected `shutdownTimeout` to be a finite number ≥ 0, got `-1` \(number\)\.\n$/],
+      [['--max-memory', '-200M'], /^corral: --max-memory: Expected `maxMemory` to be a size such as 200M.*got '-200M' \(string\)\.\n$/],
+      [['--start-timeout', '-0.5'], /^corral: --start-timeout: Expected `startTimeout` to be a finite number ≥ 0, got `-0\.5` \(number\)\.\n$/],
+    ];
+    for (const [flags, message] of cases) assert.match(await refusedStart([APP, ...flags]), message);
+    const logs = await runCommand(BIN, ['logs', 'app', '-n', '-5'], { cwd: dir, env });
+    assert.equal(logs.status, 2);
+    assert.match(logs.stderr, /^corral logs: --lines takes a whole number ≥ 0, got '-5'\. For example -n 100\.\n$/);
+  });
+
+  test('-i -1 and --node-args with dashes still read as values; after -- they are the app\'s', async () => {
+    const request = await startOptions.parseStart([APP, '-i', '-1', '--shutdown-timeout', '-1', '--node-args', '--max-old-space-size=64', '--', '-5'], dir);
+    const options = request.options as unknown as Record<string, unknown>;
+    assert.equal(options['workers'], -1);
+    assert.equal(options['shutdownTimeout'], -1, 'read as the value, for createCluster() to refuse');
+    assert.deepEqual(options['execArgv'], ['--max-old-space-size=64']);
+    assert.deepEqual(options['args'], ['-5']);
   });
 });

@@ -13,6 +13,7 @@ import { CLI_KEY_TABLE, COMMAND_FLAGS } from './cli-options.js';
 import { appNameOf, CLI_ONLY_KEYS, findConfig, loadConfig, PROFILE_KEY, type ConfigApp, type LoadedConfig } from './config-file.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { readEnvFile } from './env-file.js';
+import { joinDashValues } from './dash-values.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-file.js';
@@ -60,9 +61,16 @@ const START_FLAGS: Record<string, { type: 'string' | 'boolean'; short?: string; 
 // `--watch=<path>` (repeatable) beside the plain `--watch`: read as this hidden flag (parseStart).
 START_FLAGS['watch-path'] = { type: 'string', multiple: true };
 
+/**
+ * The flags that take a value: `-i -1` (PM2's "all but one"), `--shutdown-timeout -1` (refused by
+ * its check, with its message) and `--node-args --max-old-space-size=512` (the shell dropped the
+ * quotes) are read as their values (dash-values.ts).
+ */
+const VALUE_FLAGS = START_FLAG_LIST.filter((flag) => flag.value !== '');
+
 export async function parseStart(argv: readonly string[], cwd: string): Promise<StartRequest> {
   const { values, positionals } = parseArgs({
-    args: watchPaths(joinDashValues(argv)), options: START_FLAGS, allowPositionals: true, strict: true,
+    args: watchPaths(joinDashValues(argv, VALUE_FLAGS)), options: START_FLAGS, allowPositionals: true, strict: true,
   });
   // `corral start ecosystem.config.js`: a config file given as the script.
   let configArg = values['config'] as string | undefined;
@@ -290,31 +298,6 @@ function watchOption(value: unknown, source: string | undefined, cwd: unknown): 
     return paths;
   }
   throw new CliError(`corral: ${source ?? 'watch'}: expected true, or a list of paths to watch, got ${describeValue(value)}.`, EXIT.USAGE);
-}
-
-/**
- * Values that start with a dash would read as flags: `-i -1` (PM2's "all but one") becomes
- * `--instances=-1`, and `--node-args "--max-old-space-size=512"` (the shell drops the quotes)
- * becomes `--node-args=--max-old-space-size=512`.
- */
-function joinDashValues(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let index = 0; index < argv.length; index += 1) {
-    const arg = argv[index]!;
-    const next = argv[index + 1];
-    if (arg === '--') {
-      out.push(...argv.slice(index));
-      break;
-    }
-    const flag = KEY_FLAGS.find((candidate) => arg === `--${candidate.name}` || (candidate.short !== undefined && arg === `-${candidate.short}`));
-    if (flag?.dashValue !== undefined && next !== undefined && flag.dashValue.test(next)) {
-      out.push(`--${flag.name}=${next}`);
-      index += 1;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
 }
 
 export { splitArgs } from '../options/flag-parsers.js';

@@ -91,7 +91,10 @@ export interface OptionFlag {
   readonly help: string;
   /** It may be given more than once. */
   readonly multiple?: boolean;
-  /** Values starting with a dash that still belong to the flag (`-i -1`, `--node-args --inspect`). */
+  /**
+   * Values starting with a dash that still belong to the flag (`--node-args --inspect`), besides
+   * negative numbers, which every flag that takes a value reads as its value (cli/dash-values.ts).
+   */
   readonly dashValue?: RegExp;
   /** Its text → the option's raw value (then checked like a value from code). @default the text */
   readonly parse?: FlagParser;
@@ -151,7 +154,7 @@ export const OPTION_TABLE = {
     },
     flag: {
       name: 'instances', short: 'i', value: '<N|max|-N>', help: 'workers: a number, max (one per CPU), or -N (all CPUs but N)',
-      dashValue: /^-\d+$/, parse: numberOrText,
+      parse: numberOrText,
     },
     resolve: normalizeWorkerCount,
   }),
