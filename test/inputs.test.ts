@@ -124,3 +124,25 @@ describe('negative values', () => {
     assert.deepEqual(options['args'], ['-5']);
   });
 });
+
+describe('corral scale', () => {
+  test('below one worker, or above the most: exit 2 saying why, and what to ask for instead', { timeout: 30_000 }, async () => {
+    const app = startProgram(BIN, ['start', APP, '-i', '2', '--name', 'scaled'], { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
+    await app.waitForErr(/ready: 2 workers/);
+    const cases: [string, RegExp][] = [
+      ['-5', /got '-5' \(string\)\. -5 from 2 workers would leave -3: a running cluster keeps at least 1 worker\. Scale down by -1 at most \(to 1 worker\); to run none, stop the app \(`corral stop`, or close\(\)\)\.\n$/],
+      ['0', /got '0' \(string\)\. 0 workers: a running cluster keeps at least 1 worker\. Scale down by -1 at most/],
+      ['+2000', /\+2000 from 2 workers would make 2002: a cluster runs 1024 workers at most\. Ask for 1024 at most \(\+1022\)\.\n$/],
+    ];
+    for (const [count, message] of cases) {
+      const result = await runCommand(BIN, ['scale', 'scaled', count], { cwd: dir, env });
+      assert.equal(result.status, 2, result.stderr);
+      assert.match(result.stderr, /^corral: Expected `scale` to be a worker count from 1 to 1024, or \+N \/ -N \(now 2\)/);
+      assert.match(result.stderr, message);
+    }
+    const status = JSON.parse((await runCommand(BIN, ['status', 'scaled', '--json'], { cwd: dir, env })).stdout) as { workers: number };
+    assert.equal(status.workers, 2);
+    app.child.kill('SIGTERM');
+    assert.equal((await exitOf(app)).code, 0);
+  });
+});

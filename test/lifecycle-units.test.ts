@@ -198,7 +198,10 @@ describe('scaling', () => {
     assert.equal(scaling.scaleTarget(3, 2), 3);
     assert.equal(scaling.scaleTarget('+2', 2), 4);
     assert.equal(scaling.scaleTarget('-1', 2), 1);
-    assert.throws(() => scaling.scaleTarget('-2', 2), /a worker count from 1 to 1024, or \+N \/ -N \(now 2\)/);
+    assert.throws(() => scaling.scaleTarget('-2', 2), /a worker count from 1 to 1024, or \+N \/ -N \(now 2\), got '-2' \(string\)\. -2 from 2 workers would leave 0: a running cluster keeps at least 1 worker\. Scale down by -1 at most/);
+    assert.throws(() => scaling.scaleTarget('-1', 1), /-1 from 1 worker would leave 0: a running cluster keeps at least 1 worker\. It runs 1 worker, the fewest; to run none, stop the app/);
+    assert.throws(() => scaling.scaleTarget(0, 3), /got `0` \(number\)\. 0 workers: a running cluster keeps at least 1 worker\. Scale down by -2 at most \(to 1 worker\)/);
+    assert.throws(() => scaling.scaleTarget(1025, 1024), /1025 workers: a cluster runs 1024 workers at most\. Ask for 1024 at most\./);
     assert.throws(() => scaling.scaleTarget('lots', 2), /got 'lots'/);
   });
 });
