@@ -5,6 +5,7 @@
 // primaries leave behind: never taken for running apps, removed once provably dead.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,5 +145,22 @@ describe('corral scale', () => {
     assert.equal(status.workers, 2);
     app.child.kill('SIGTERM');
     assert.equal((await exitOf(app)).code, 0);
+  });
+});
+
+describe('an admin port that cannot be opened', () => {
+  test('is the error, said first: exit 2 naming --admin or the config key, no start line, nothing forked', { timeout: 30_000 }, async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const said = new RegExp(`^\\S+ corral\\[app\\] ERROR --admin: The admin server cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use\\. ` +
+        'Choose another admin address \\(--admin <\\[host:\\]port>\\), or 0 for any free port\\.\\n$');
+      assert.match(await refusedStart([APP, '-i', '1', '--admin', String(port)]), said);
+      write('admin.config.mjs', `export default { exec: './app.cjs', workers: 1, admin: ${port} };\n`);
+      assert.match(await refusedStart(['admin.config.mjs']), /ERROR admin\.config\.mjs: admin: The admin server cannot listen on/);
+    } finally {
+      taken.close();
+    }
   });
 });
