@@ -4,7 +4,7 @@
 // a scale below one worker, an admin port that cannot be opened. And the sockets that killed
 // primaries leave behind: never taken for running apps, removed once provably dead.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -162,5 +162,62 @@ describe('an admin port that cannot be opened', () => {
     } finally {
       taken.close();
     }
+  });
+});
+
+describe('the sockets of killed primaries', () => {
+  /** Until `pid` is gone (or a zombie, which holds no socket any more), with a deadline. */
+  async function whenGone(pid: number, ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const status = existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, 'utf8') : '';
+      if (status === '' || /^State:\s+Z/m.test(status)) return;
+      if (Date.now() > deadline) throw new Error(`pid ${pid} still runs after ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  async function startDetached(name: string): Promise<number> {
+    const result = await runCommand(BIN, ['start', APP, '-i', '1', '--name', name, '-d'], { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
+    assert.equal(result.status, 0, result.stderr);
+    return Number(/primary pid (\d+)/.exec(result.stdout)?.[1]);
+  }
+
+  test('status <unknown> and list show only live apps; a SIGKILLed primary\'s socket is removed; a live or unanswering one, or a file not a socket, never is', { timeout: 60_000 }, async () => {
+    const ghost = await startDetached('ghost');
+    await startDetached('alive');
+    process.kill(ghost, 'SIGKILL');
+    await whenGone(ghost);
+    const ghostSocket = path.join(RUN_DIR, 'ghost.sock');
+    const aliveSocket = path.join(RUN_DIR, 'alive.sock');
+    assert.ok(statSync(ghostSocket).isSocket(), 'the killed primary left its socket');
+    // A socket that accepts and never answers (a primary too busy to): not provably dead.
+    const hungSocket = path.join(RUN_DIR, 'hung.sock');
+    const hung = net.createServer(() => {});
+    await new Promise<void>((resolve) => hung.listen(hungSocket, resolve));
+    const notSocket = write('run/plain.sock', 'not a socket\n');
+    try {
+      const status = await runCommand(BIN, ['status', 'nope'], { cwd: dir, env });
+      assert.equal(status.status, 3, status.stderr);
+      assert.match(status.stderr, /^corral: no app named 'nope' is running for this user\. Running: (alive, hung|hung, alive)\. Start one with 'corral start <script>'\.\n$/);
+      assert.equal(existsSync(ghostSocket), false, 'the dead primary\'s socket is removed');
+      const list = await runCommand(BIN, ['list', '--json'], { cwd: dir, env });
+      assert.equal(list.status, 0, list.stderr);
+      const apps = (JSON.parse(list.stdout) as { apps: { name: string; state: string }[] }).apps;
+      assert.deepEqual(apps.map((app) => [app.name, app.state]), [['alive', 'running'], ['hung', 'not answering']]);
+      assert.ok(statSync(aliveSocket).isSocket(), 'a live app\'s socket stays');
+      assert.ok(statSync(hungSocket).isSocket(), 'a socket that did not answer in time stays');
+      assert.equal(readFileSync(notSocket, 'utf8'), 'not a socket\n', 'a file that is not a socket stays');
+    } finally {
+      hung.close();
+    }
+    // A killed primary named on the command line: said as such, and its socket removed.
+    const named = await startDetached('named');
+    process.kill(named, 'SIGKILL');
+    await whenGone(named);
+    const result = await runCommand(BIN, ['status', 'named'], { cwd: dir, env });
+    assert.equal(result.status, 3);
+    assert.match(result.stderr, /^corral: nothing answers on .*named\.sock: the app is not running, its primary was killed\. Its stale control socket was removed\. Running: alive\./);
+    assert.equal(existsSync(path.join(RUN_DIR, 'named.sock')), false);
   });
 });
