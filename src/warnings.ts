@@ -28,6 +28,8 @@ export const WARNINGS = {
   CORRAL_EXEC_UNREADABLE: 'the worker script became unreadable',
   /** A managed worker already over maxMemory once ready: maxMemory is not applied to it. */
   CORRAL_MAX_MEMORY_TOO_LOW: 'maxMemory below what a fresh worker uses',
+  /** A managed worker already over maxMemoryHard once ready: it is not SIGKILLed for it (nor recycled). */
+  CORRAL_MAX_MEMORY_HARD_TOO_LOW: 'maxMemoryHard below what a fresh worker uses',
   /** NODE_CLUSTER_SCHED_POLICY names no policy. */
   CORRAL_BAD_SCHED_POLICY_ENV: 'an unknown NODE_CLUSTER_SCHED_POLICY',
   /** A balancer of one's own threw from `pick()`, or returned no candidate (once per process). */

@@ -67,6 +67,25 @@ describe('slot supervision', () => {
     assert.ok(second.action === 'restart' && second.delay === 100 && second.crashes === 2);
   });
 
+  test('a worker SIGKILLed past maxMemoryHard before resetAfter backs off as an early crash, however long it served; after resetAfter it is refilled at once', () => {
+    const clock = new FakeClock();
+    const slot = supervisor(clock);
+    const memoryKill = { ...crash, uptime: 3_000, readyFor: 2_500, killedForMemory: true };
+    const verdicts = [1, 2, 3, 4].map(() => {
+      clock.advance(3_000);
+      return slot.exited(memoryKill);
+    });
+    assert.deepEqual(verdicts.map((verdict) => verdict.action === 'restart' && verdict.delay), [0, 100, 200, 30_000]);
+    assert.deepEqual(verdicts.map((verdict) => verdict.action === 'restart' && verdict.enteredCrashloop), [false, false, false, true]);
+    // One that ran resetAfter before reaching the limit is a leak over time, not a loop.
+    const other = supervisor(clock);
+    for (let index = 0; index < 10; index += 1) {
+      clock.advance(10_000);
+      const verdict = other.exited({ ...memoryKill, uptime: 10_000, readyFor: 9_800 });
+      assert.deepEqual(verdict, { action: 'restart', delay: 0, crashes: 0, crashloop: false, enteredCrashloop: false }, `kill ${index + 1}`);
+    }
+  });
+
   test('crashes spread wider than the window never enter crashloop', () => {
     const clock = new FakeClock();
     const slot = supervisor(clock);
@@ -179,7 +198,10 @@ describe('scaling', () => {
     assert.equal(scaling.scaleTarget(3, 2), 3);
     assert.equal(scaling.scaleTarget('+2', 2), 4);
     assert.equal(scaling.scaleTarget('-1', 2), 1);
-    assert.throws(() => scaling.scaleTarget('-2', 2), /a worker count from 1 to 1024, or \+N \/ -N \(now 2\)/);
+    assert.throws(() => scaling.scaleTarget('-2', 2), /a worker count from 1 to 1024, or \+N \/ -N \(now 2\), got '-2' \(string\)\. -2 from 2 workers would leave 0: a running cluster keeps at least 1 worker\. Scale down by -1 at most/);
+    assert.throws(() => scaling.scaleTarget('-1', 1), /-1 from 1 worker would leave 0: a running cluster keeps at least 1 worker\. It runs 1 worker, the fewest; to run none, stop the app/);
+    assert.throws(() => scaling.scaleTarget(0, 3), /got `0` \(number\)\. 0 workers: a running cluster keeps at least 1 worker\. Scale down by -2 at most \(to 1 worker\)/);
+    assert.throws(() => scaling.scaleTarget(1025, 1024), /1025 workers: a cluster runs 1024 workers at most\. Ask for 1024 at most\./);
     assert.throws(() => scaling.scaleTarget('lots', 2), /got 'lots'/);
   });
 });

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
-import { createCluster, type HealthAction, type ManagedCluster, type RuntimeReport } from 'corral';
+import { createCluster, type HealthAction, type ManagedCluster, type RuntimeReport, type Worker } from 'corral';
 import { startLoad } from './helpers/load.js';
 import { memoryBudget } from './helpers/internals.js';
 import { freePort } from './helpers/net-client.js';
@@ -331,6 +331,116 @@ require('node:http').createServer((req, res) => res.end(String(process.pid))).li
     } finally {
       process.off('warning', onWarning);
     }
+  });
+});
+
+describe('a maxMemoryHard that would SIGKILL forever', () => {
+  /** Collects corral's process warnings of one code while `body` runs. */
+  async function withWarnings(code: string, body: (warnings: Error[]) => Promise<void>): Promise<void> {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      if ((warning as Error & { code?: string }).code === code) warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      await body(warnings);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  }
+
+  /** Resolves after `count` reports of `worker`; rejects if it exits first, or at the deadline. */
+  function reportsFrom(cluster: ManagedCluster, worker: Worker, count: number, timeout = 15_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let reports = 0;
+      const done = (error?: Error): void => {
+        clearTimeout(timer);
+        cluster.off('report', onReport);
+        cluster.off('exit', onExit);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const timer = setTimeout(() => done(new Error(`only ${reports} of ${count} reports within ${timeout} ms`)), timeout);
+      const onReport = (from: Worker): void => {
+        if (from === worker && (reports += 1) >= count) done();
+      };
+      const onExit = (from: Worker, code: number | null, signal: string | null): void => {
+        if (from === worker) done(new Error(`the worker exited (${signal ?? `code ${code}`}) after ${reports} reports`));
+      };
+      cluster.on('report', onReport);
+      cluster.on('exit', onExit);
+    });
+  }
+
+  test('below what a fresh worker uses: no worker is ever SIGKILLed for it (bound: 0); corral warns once, naming --max-memory-hard and the fix', { timeout: 20_000 }, async () => {
+    const port = await freePort();
+    await withWarnings('CORRAL_MAX_MEMORY_HARD_TOO_LOW', async (warnings) => {
+      const cluster = managed({ exec: LEAKING_APP, workers: 1, env: { PORT: String(port) }, maxMemoryHard: '8M', reportInterval: 100 });
+      const actions: HealthAction[] = [];
+      cluster.on('health', (action) => actions.push(action));
+      let exits = 0;
+      cluster.on('exit', () => { exits += 1; });
+      await cluster.start();
+      const worker = cluster.workers[0]!;
+      // Ten reports once ready, each over the limit: the first decided, the others changed nothing.
+      await reportsFrom(cluster, worker, 10);
+      assert.deepEqual(actions, [], 'no kill, no recycle');
+      assert.equal(exits, 0);
+      assert.equal(cluster.workers[0], worker, 'the same worker serves');
+      assert.equal(cluster.status().slots[0]!.restarts, 0);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!.message, /already uses [\d.]+ MiB \(rss\) once ready, over maxMemoryHard \(--max-memory-hard, 8 MiB\): SIGKILLing it would only start another like it.*so maxMemoryHard is not applied to it\. Raise maxMemoryHard above what a fresh worker uses \([\d.]+ MiB here\)/);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200);
+    });
+  });
+
+  test('below both limits: neither applies, and one warning names both', { timeout: 20_000 }, async () => {
+    const port = await freePort();
+    await withWarnings('CORRAL_MAX_MEMORY_HARD_TOO_LOW', async (warnings) => {
+      const cluster = managed({ exec: LEAKING_APP, workers: 1, env: { PORT: String(port) }, maxMemory: '4M', maxMemoryHard: '8M', reportInterval: 100 });
+      const actions: HealthAction[] = [];
+      cluster.on('health', (action) => actions.push(action));
+      await cluster.start();
+      await reportsFrom(cluster, cluster.workers[0]!, 5);
+      assert.deepEqual(actions, []);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!.message, /over maxMemoryHard \(--max-memory-hard, 8 MiB\) and maxMemory \(--max-memory, 4 MiB\).*so neither limit is applied to it\. Raise maxMemoryHard and maxMemory above/);
+    });
+  });
+
+  test('reached soon after each start: the kills back off as early crashes and the slot enters crashloop after crashLoop.maxCrashes kills (bound: 3 here)', { timeout: 40_000 }, async () => {
+    const port = await freePort();
+    // Under the limit at its first report once ready, past it 1.5 s later (longer than minUptime,
+    // so before the fix each kill was a crash after serving, refilled at once, forever).
+    const growing = path.join(dir, 'grows-after-start.cjs');
+    writeFileSync(growing, `'use strict';
+const kept = [];
+require('node:http').createServer((req, res) => res.end(String(process.pid))).listen(Number(process.env.PORT), '127.0.0.1', () => {
+  setTimeout(() => { kept.push(Buffer.alloc(160 * 1024 * 1024, 1)); }, 1500);
+});
+`);
+    const cluster = managed({
+      exec: growing, workers: 1, env: { PORT: String(port) }, maxMemoryHard: '150M', reportInterval: 100,
+      crashLoop: { maxCrashes: 3, retryDelay: 60_000 },
+    });
+    const kills: HealthAction[] = [];
+    cluster.on('health', (action) => kills.push(action));
+    await cluster.start();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no crashloop within 30 s; ${kills.length} kills so far`)), 30_000);
+    });
+    try {
+      const [info] = await Promise.race([once(cluster, 'crashloop'), deadline]) as [{ crashes: number; retryIn: number; signal: string | null }];
+      assert.equal(info.crashes, 3);
+      assert.equal(info.signal, 'SIGKILL');
+      assert.ok(info.retryIn >= 60_000, `the next start is ${info.retryIn} ms away`);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(kills.length, 3, 'one kill per crash, then the slot waits retryDelay');
+    for (const kill of kills) assert.deepEqual([kill.reason, kill.action, kill.limit], ['memory', 'kill', 150 * MiB]);
+    assert.equal(cluster.status().slots[0]!.state, 'crashloop');
   });
 });
 

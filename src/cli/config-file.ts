@@ -85,7 +85,8 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new CliError(`corral: ${name} did not finish loading within ${CONFIG_LOAD_TIMEOUT / 1000} s: ` +
-        'its top-level code is still waiting (an await that never settles?). Make it settle, or compute the value before exporting it.', EXIT.USAGE)),
+        'its top-level code, or the Promise it exports, is still waiting (an await that never settles?). Make it settle, ' +
+        'or compute the value before exporting it.', EXIT.USAGE)),
       CONFIG_LOAD_TIMEOUT);
     });
     try {
@@ -94,7 +95,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
       delete createRequire(import.meta.url).cache[file];
       const url = `${pathToFileURL(file).href}?load=${++loads}`;
       const module = await Promise.race([import(url) as Promise<{ default?: unknown }>, timedOut]);
-      raw = module.default;
+      raw = await exported(module.default, name, timedOut);
     } catch (error) {
       if (error instanceof CliError) throw error;
       throw new CliError(`corral: cannot load ${name}: ${thrownText(error)}`, EXIT.USAGE);
@@ -139,6 +140,26 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     seen.set(appName, app.where);
   }
   return { file, apps, notes };
+}
+
+/**
+ * A config module's export, awaited when it is a Promise (`export default loadSecrets()`, an async
+ * IIFE), as vite's and eslint's config files may be: read as an object, a Promise has no options
+ * and its rejection would go unheard. The same load timeout bounds it.
+ */
+async function exported(value: unknown, name: string, timedOut: Promise<never>): Promise<unknown> {
+  if (!isThenable(value)) return value;
+  try {
+    return await Promise.race([value, timedOut]);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`corral: ${name} exports a Promise, which rejected: ${thrownText(error).replace(/\.?$/, '.')} ` +
+      'Make it resolve to the options (export default { exec: \'./server.js\' }), or export them directly.', EXIT.USAGE);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** The name an app of a config file runs under: its `name`, else its script's base name (as createCluster() gives it). */

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { liveApps } from '../control/client.js';
 import { logDirectory, logFilePath, logFiles } from './log-file.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { joinDashValues } from './dash-values.js';
 import type { CliOutput } from './output-sink.js';
 
 const DEFAULT_LINES = 20;
@@ -16,7 +17,7 @@ const FOLLOW_INTERVAL = 200;
 
 export async function runLogs(argv: readonly string[], io: CliOutput): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: [...argv],
+    args: joinDashValues(argv, [{ name: 'lines', short: 'n' }]),
     options: { follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' }, json: { type: 'boolean' } },
     allowPositionals: true,
   });

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { liveApps, resolveApp, send, type FoundApp } from '../control/client.js';
 import type { StatusReport } from '../control/status-report.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { joinDashValues } from './dash-values.js';
 import { appLines, changes, eventLines, painter, plainLines, wantsColor, type MonitEvent } from './monit-view.js';
 import type { CliOutput } from './output-sink.js';
 
@@ -39,7 +40,7 @@ async function statusOf(app: FoundApp): Promise<StatusReport | string> {
 }
 
 export async function runMonit(argv: readonly string[], io: CliOutput, terminal: Terminal = { stdout: process.stdout, stdin: process.stdin }): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { interval: { type: 'string' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args: joinDashValues(argv, [{ name: 'interval' }]), options: { interval: { type: 'string' } }, allowPositionals: true });
   if (positionals.length > 1) throw new CliError(`corral monit: one app name at most, got ${positionals.join(' ')}.`, EXIT.USAGE);
   const interval = values.interval === undefined ? DEFAULT_INTERVAL : Number(values.interval);
   if (!Number.isInteger(interval) || interval < MIN_INTERVAL) {

@@ -2,9 +2,9 @@
  * `corral start` arguments → createCluster() options. Flags override the config file; both are
  * checked by createCluster()'s own validation, and errors name the flag or the config key.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import util, { parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { ClusterOptions } from '../managed/options.js';
 import { environment, FlagValueError } from '../options/flag-parsers.js';
 import { OPTION_TABLE, type OptionFlag } from '../options/table.js';
@@ -12,6 +12,8 @@ import { describeValue } from '../util/describe-value.js';
 import { CLI_KEY_TABLE, COMMAND_FLAGS } from './cli-options.js';
 import { appNameOf, CLI_ONLY_KEYS, findConfig, loadConfig, PROFILE_KEY, type ConfigApp, type LoadedConfig } from './config-file.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { readEnvFile } from './env-file.js';
+import { joinDashValues } from './dash-values.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-file.js';
@@ -61,9 +63,16 @@ const START_FLAGS: Record<string, { type: 'string' | 'boolean'; short?: string; 
 // `--watch=<path>` (repeatable) beside the plain `--watch`: read as this hidden flag (parseStart).
 START_FLAGS['watch-path'] = { type: 'string', multiple: true };
 
+/**
+ * The flags that take a value: `-i -1` (PM2's "all but one"), `--shutdown-timeout -1` (refused by
+ * its check, with its message) and `--node-args --max-old-space-size=512` (the shell dropped the
+ * quotes) are read as their values (dash-values.ts).
+ */
+const VALUE_FLAGS = START_FLAG_LIST.filter((flag) => flag.value !== '');
+
 export async function parseStart(argv: readonly string[], cwd: string): Promise<StartRequest> {
   const { values, positionals } = parseArgs({
-    args: watchPaths(joinDashValues(argv)), options: START_FLAGS, allowPositionals: true, strict: true,
+    args: watchPaths(joinDashValues(argv, VALUE_FLAGS)), options: START_FLAGS, allowPositionals: true, strict: true,
   });
   // `corral start ecosystem.config.js`: a config file given as the script.
   let configArg = values['config'] as string | undefined;
@@ -257,13 +266,7 @@ function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, 
     if (typeof file !== 'string' || file === '') {
       throw new CliError(`corral: ${sources.get('envFile') ?? 'envFile'}: expected the path of an environment file, got ${describeValue(file)}.`, EXIT.USAGE);
     }
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new CliError(`corral: ${sources.get('envFile') ?? 'envFile'}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`, EXIT.USAGE);
-    }
-    Object.assign(fromFiles, util.parseEnv(text));
+    Object.assign(fromFiles, readEnvFile(file, sources.get('envFile') ?? 'envFile'));
   }
   const profile = merged['profile'];
   let fromProfile: unknown;
@@ -292,7 +295,7 @@ function workerEnvironment(merged: Record<string, unknown>, configEnv: unknown, 
  * parseStart(). Flags whose values start with a dash come out joined (`--instances=-1`).
  */
 export function separateEnvValues(argv: readonly string[]): { argv: string[]; env: Map<string, string> } {
-  const args = watchPaths(joinDashValues(argv));
+  const args = watchPaths(joinDashValues(argv, VALUE_FLAGS));
   const { tokens } = parseArgs({ args, options: START_FLAGS, allowPositionals: true, strict: true, tokens: true });
   const env = new Map<string, string>();
   const replaced = new Map<number, readonly string[]>();
@@ -335,31 +338,6 @@ function watchOption(value: unknown, source: string | undefined, cwd: unknown): 
     return paths;
   }
   throw new CliError(`corral: ${source ?? 'watch'}: expected true, or a list of paths to watch, got ${describeValue(value)}.`, EXIT.USAGE);
-}
-
-/**
- * Values that start with a dash would read as flags: `-i -1` (PM2's "all but one") becomes
- * `--instances=-1`, and `--node-args "--max-old-space-size=512"` (the shell drops the quotes)
- * becomes `--node-args=--max-old-space-size=512`.
- */
-function joinDashValues(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let index = 0; index < argv.length; index += 1) {
-    const arg = argv[index]!;
-    const next = argv[index + 1];
-    if (arg === '--') {
-      out.push(...argv.slice(index));
-      break;
-    }
-    const flag = KEY_FLAGS.find((candidate) => arg === `--${candidate.name}` || (candidate.short !== undefined && arg === `-${candidate.short}`));
-    if (flag?.dashValue !== undefined && next !== undefined && flag.dashValue.test(next)) {
-      out.push(`--${flag.name}=${next}`);
-      index += 1;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
 }
 
 export { splitArgs } from '../options/flag-parsers.js';

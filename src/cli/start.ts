@@ -32,6 +32,7 @@ import { notifyEnvironment, notifySystemd, SystemdNotifier } from './systemd-not
 import { shortList } from '../util/short-list.js';
 import { nameOf } from '../primary/balancers/balancers.js';
 import { FORWARDING_HEADERS } from '../primary/balancers/forwarded-client.js';
+import { kOpenAdmin } from '../internal/symbols.js';
 
 const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   shutdown: 'shutting down gracefully',
@@ -160,15 +161,32 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     onReopenLogs: () => file?.reopen(),
   });
   const { options } = cluster;
+  /** Undoes the above when the app ends before it served (its cluster closed or never started). */
+  const endBeforeServing = async (): Promise<void> => {
+    removeSignalHandlers();
+    await control.close();
+    cpuMeter.close();
+    stopNotifying();
+  };
+  try {
+    // The admin port before anything else runs or is said: one that cannot be opened is the
+    // error, and no line says that workers are starting (start() would open it first anyway).
+    await cluster[kOpenAdmin]();
+  } catch (error) {
+    if (!(error instanceof AdminListenError)) throw error;
+    await cluster.close();
+    await endBeforeServing();
+    log.log('error', 'admin-failed', `${request.sources.get('admin') ?? 'admin'}: ${error.message}`, { admin: `${error.address.host}:${error.address.port}` });
+    file?.close();
+    return EXIT.USAGE;
+  }
   if (request.primaryModule !== undefined) {
     try {
       await loadPrimaryModule(request.primaryModule);
     } catch (error) {
       if (!(error instanceof PrimaryModuleError)) throw error;
-      removeSignalHandlers();
-      await control.close();
-      cpuMeter.close();
-      stopNotifying();
+      await cluster.close();
+      await endBeforeServing();
       log.log('error', 'primary-failed', error.message, { primary: error.file });
       file?.close();
       return EXIT.APP_FAILED;
@@ -209,26 +227,12 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     file?.flush();
     detached?.ready({ name: options.name, pid: process.pid, workers: options.workers, ms, socket: control.path, logFile: logPath });
   } catch (error) {
-    if (error instanceof AdminListenError) {
-      // Nothing was forked: the admin port is opened first.
-      await closed;
-      removeSignalHandlers();
-      await control.close();
-      cpuMeter.close();
-      stopNotifying();
-      log.log('error', 'admin-failed', error.message, { admin: `${error.address.host}:${error.address.port}` });
-      file?.close();
-      return EXIT.APP_FAILED;
-    }
     if (!(error instanceof StartFailedError)) {
       // Closed by a signal while starting: fall through to the shutdown result.
       if (!(error instanceof CorralError && error.code === 'CORRAL_ERR_CLUSTER_CLOSED')) throw error;
     } else {
       await closed;
-      removeSignalHandlers();
-      await control.close();
-      cpuMeter.close();
-      stopNotifying();
+      await endBeforeServing();
       log.log('error', 'start-failed', error.message, { slot: error.failure.slot, exitCode: error.failure.exitCode });
       file?.close();
       return EXIT.APP_FAILED;

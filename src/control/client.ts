@@ -1,10 +1,10 @@
 /** The client side of the control socket: find the running apps, send a request, read the reply. */
-import { readdirSync } from 'node:fs';
+import { readdirSync, type Stats } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ControlError } from './errors.js';
 import { CONTROL_PROTOCOL_VERSION, type ControlReply, type ControlRequest } from './protocol.js';
-import { checkRunDirectory, checkSocket, runDirectories, socketPath } from './run-dir.js';
+import { checkRunDirectory, checkSocket, removeDeadSocket, runDirectories, socketPath } from './run-dir.js';
 
 let nextId = 1;
 
@@ -41,8 +41,11 @@ export function send(file: string, request: Omit<ControlRequest, 'v' | 'id'>, ti
   });
 }
 
-/** Whether a primary answers on `file` (and its pid). */
-export async function probe(file: string): Promise<{ alive: boolean; pid?: number }> {
+/**
+ * Whether a primary answers on `file` (and its pid). `refused`: the connection was refused, so no
+ * primary listens there (a busy one still accepts, and a timeout counts as alive).
+ */
+export async function probe(file: string): Promise<{ alive: boolean; pid?: number; refused?: boolean }> {
   try {
     // `launch` is cheap (status samples every process's CPU for 200 ms); any reply, even an
     // error from a primary too old to know it, means it is alive.
@@ -52,7 +55,8 @@ export async function probe(file: string): Promise<{ alive: boolean; pid?: numbe
   } catch (error) {
     if (error instanceof ControlError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ECONNREFUSED' || code === 'ENOENT') return { alive: false };
+    if (code === 'ECONNREFUSED') return { alive: false, refused: true };
+    if (code === 'ENOENT') return { alive: false };
     // Something answered, or we may not ask (EACCES): treat it as taken rather than replace it.
     return { alive: true };
   }
@@ -93,14 +97,35 @@ export function findApps(): FoundApp[] {
   return found;
 }
 
-/** The apps whose primary answers, each once (the first directory wins), with their pids. */
+type AppState = { readonly alive: true; readonly pid?: number } | { readonly alive: false; readonly removed: boolean };
+
+/**
+ * Whether the primary behind `app`'s socket answers. A socket of this user that refuses the
+ * connection is a dead primary's, and is removed (run-dir.ts removeDeadSocket()), so that no
+ * command takes it for an app again; on a timeout or any other error it stays (a busy primary, a
+ * socket we may not use). Throws ControlError for a socket that is not this user's.
+ */
+async function inspect(app: FoundApp): Promise<AppState> {
+  let seen: Stats;
+  try {
+    seen = checkSocket(app.socket);
+  } catch (error) {
+    if (error instanceof ControlError) throw error;
+    return { alive: false, removed: false }; // Gone since the directory was read.
+  }
+  const state = await probe(app.socket);
+  if (state.alive) return { alive: true, ...(state.pid === undefined ? {} : { pid: state.pid }) };
+  return { alive: false, removed: state.refused === true && removeDeadSocket(app.socket, seen) };
+}
+
+/** The apps whose primary answers, each once (the first directory wins), with their pids; dead primaries' sockets are removed. */
 export async function liveApps(): Promise<(FoundApp & { pid: number | undefined })[]> {
   const found = findApps();
   const probes = await Promise.all(found.map(async (app) => {
     try {
-      return { app, state: await probe(app.socket) };
+      return { app, state: await inspect(app) };
     } catch {
-      return { app, state: { alive: false } }; // Not a socket of ours: not an app.
+      return { app, state: { alive: false } as const }; // Not a socket of ours: not an app.
     }
   }));
   const seen = new Set<string>();
@@ -115,14 +140,29 @@ export async function liveApps(): Promise<(FoundApp & { pid: number | undefined 
 export async function resolveApp(name: string | undefined): Promise<FoundApp> {
   if (name !== undefined) {
     socketPath(name); // A name too long for a socket path is said as such.
-    const matches = findApps().filter((app) => app.name === name);
-    if (matches.length === 0) throw notRunning(`no app named '${name}' is running for this user`, findApps().map((app) => app.name));
-    if (matches.length === 1) return matches[0]!;
-    // Several directories hold one (a stale socket beside a live one): the live one.
-    for (const match of matches) {
-      if ((await probe(match.socket).catch(() => ({ alive: false }))).alive) return match;
+    // Several directories may hold one (a stale socket beside a live one): the live one.
+    let refused: ControlError | undefined;
+    let dead: FoundApp | undefined;
+    for (const match of findApps().filter((app) => app.name === name)) {
+      let state: AppState;
+      try {
+        state = await inspect(match);
+      } catch (error) {
+        if (!(error instanceof ControlError)) throw error;
+        refused ??= error; // Not this user's socket: said as such, if nothing else answers.
+        continue;
+      }
+      if (state.alive) return match;
+      if (state.removed) dead ??= match;
     }
-    return matches[0]!;
+    if (refused !== undefined) throw refused;
+    // Only the apps that answer are running (any other dead primary's socket is removed too).
+    const running = (await liveApps()).map((app) => app.name);
+    if (dead !== undefined) {
+      throw notRunning(`nothing answers on ${dead.socket}: the app is not running, its primary was killed. Its stale control socket ` +
+        'was removed', running);
+    }
+    throw notRunning(`no app named '${name}' is running for this user`, running);
   }
   const live = await liveApps();
   if (live.length === 1) return live[0]!;
@@ -133,7 +173,7 @@ export async function resolveApp(name: string | undefined): Promise<FoundApp> {
 
 function notRunning(what: string, others: readonly string[]): ControlError {
   return new ControlError('CORRAL_ERR_APP_NOT_RUNNING',
-    `${what}${others.length > 0 ? ` (running: ${others.join(', ')})` : ''}. Start one with 'corral start <script>'.`);
+    `${what}.${others.length > 0 ? ` Running: ${others.join(', ')}.` : ''} Start one with 'corral start <script>'.`);
 }
 
 /** Turns a socket error into what the user should know. */

@@ -10,7 +10,7 @@
  * refused with the path and the fix, never repaired (a chmod would hand over whatever another
  * user already put inside).
  */
-import { lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, unlinkSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ControlError } from './errors.js';
@@ -83,16 +83,34 @@ export function checkRunDirectory(dir: string): void {
   }
 }
 
-/** Throws unless `file` is a socket of this user (not a symlink, not another user's). */
-export function checkSocket(file: string): void {
+/** Throws unless `file` is a socket of this user (not a symlink, not another user's); returns what it is. */
+export function checkSocket(file: string): Stats {
   const stat = lstatSync(file);
   const uid = process.getuid?.();
   const problem = stat.isSymbolicLink() ? 'is a symbolic link'
     : !stat.isSocket() ? 'is not a socket'
       : uid !== undefined && stat.uid !== uid ? `belongs to another user (uid ${stat.uid}; you are uid ${uid})` : undefined;
-  if (problem === undefined) return;
+  if (problem === undefined) return stat;
   throw new ControlError('CORRAL_ERR_RUN_DIR', `the control socket ${file} ${problem}: corral did not make it for you, and will not talk to it. ` +
     'Remove it, and check who can write to its directory.');
+}
+
+/**
+ * Removes `file`, a control socket of this user (`seen`: checkSocket() before the connection) on
+ * which a connection was refused: no primary listens there, as one SIGKILLed (or OOM-killed)
+ * leaves it. Not if it is another file now: a primary starting under that name unlinks the dead
+ * socket and binds a new one (another inode), which stays. Only the instant between the lstat and
+ * the unlink below is left for such a start to fall into. Returns whether it was removed.
+ */
+export function removeDeadSocket(file: string, seen: Stats): boolean {
+  const now = lstatSync(file, { throwIfNoEntry: false });
+  if (now === undefined || now.ino !== seen.ino || now.dev !== seen.dev) return false;
+  try {
+    unlinkSync(file);
+    return true;
+  } catch {
+    return false; // Gone already (another command removed it), or not ours to remove.
+  }
 }
 
 export function socketPath(name: string, dir: string = runDirectory()): string {

@@ -9,3 +9,5 @@ export const kRuntimeReport = Symbol('corral.runtimeReport');
 export const kHandoffsAccepted = Symbol('corral.handoffsAccepted');
 /** A worker's slot in a managed cluster: a restarted or reloaded worker takes its predecessor's (the sticky balancer hashes on it). */
 export const kSlot = Symbol('corral.slot');
+/** A managed cluster's admin server opened before start(): `corral start` says a port it cannot open before its start line. */
+export const kOpenAdmin = Symbol('corral.openAdmin');

@@ -51,11 +51,22 @@ export function memoryOf(report: RuntimeReport, measure: MemoryMeasure): number 
   return measure === 'heap' ? report.memory.heapUsed : report.memory.rss;
 }
 
+/** The memory limits a fresh worker was already over, and which are so left out for it. */
+export interface LimitsLeftOut {
+  /** maxMemory: recycling it would only start another like it. */
+  readonly memory: boolean;
+  /** maxMemoryHard: SIGKILLing it would only start another like it, and fail its requests each time. */
+  readonly memoryHard: boolean;
+}
+
 export interface LimitWatchEvents {
   /** A limit was passed. Called at most once per worker, unless a recycle failed (then again after `retryDelay`). */
   breach(breach: LimitBreach): void;
-  /** Its first report after readiness was already over maxMemory: memory recycling would never end; it is left out for this worker. */
-  startsOverLimit(memory: number, limits: WorkerLimits): void;
+  /**
+   * Its first report after readiness was already over maxMemory or maxMemoryHard: acting on it
+   * would never end (each replacement starts as big); those limits are left out for this worker.
+   */
+  startsOverLimit(memory: number, limits: WorkerLimits, leftOut: LimitsLeftOut): void;
 }
 
 export class LimitWatch {
@@ -66,9 +77,10 @@ export class LimitWatch {
   #stopped = false;
   /** A breach was reported and is being acted on: nothing more until it fails. */
   #acting = false;
-  /** The first report after readiness decides whether the soft memory limit applies. */
+  /** The first report after readiness decides whether the memory limits apply. */
   #checkedBaseline = false;
   #softMemory: boolean;
+  #hardMemory: boolean;
   #readyAt = 0;
   #ageTimer: ClockTimer | undefined;
 
@@ -77,6 +89,7 @@ export class LimitWatch {
     this.#clock = clock;
     this.#events = events;
     this.#softMemory = limits.memory > 0;
+    this.#hardMemory = limits.memoryHard > 0;
   }
 
   /** The worker is ready: from now on its limits count. */
@@ -91,19 +104,13 @@ export class LimitWatch {
     if (!this.#ready || this.#stopped) return;
     const { memory, memoryHard, measure, requests } = this.limits;
     const used = memoryOf(report, measure);
-    if (memoryHard > 0 && used >= memoryHard) {
+    if (!this.#checkedBaseline) this.#checkBaseline(used);
+    if (this.#hardMemory && used >= memoryHard) {
       // The hard limit acts even while a recycle is under way: it is what bounds a fast leak.
       this.#stopped = true;
       this.#clearAge();
       this.#events.breach({ reason: 'memory', action: 'kill', measure, value: used, limit: memoryHard });
       return;
-    }
-    if (!this.#checkedBaseline) {
-      this.#checkedBaseline = true;
-      if (this.#softMemory && used >= memory) {
-        this.#softMemory = false;
-        this.#events.startsOverLimit(used, this.limits);
-      }
     }
     if (this.#acting) return;
     if (this.#softMemory && used >= memory) this.#breach({ reason: 'memory', action: 'recycle', measure, value: used, limit: memory });
@@ -123,6 +130,23 @@ export class LimitWatch {
   stop(): void {
     this.#stopped = true;
     this.#clearAge();
+  }
+
+  /**
+   * A worker already over a memory limit at its first report once ready would be replaced by one
+   * just like it: the soft limit would recycle forever, the hard one SIGKILL forever (each kill
+   * failing the requests in flight, 16 kills in 10 s with two workers). Both are guarded alike:
+   * the limit is left out for this worker, and said once (slots.ts), with the fix.
+   */
+  #checkBaseline(used: number): void {
+    this.#checkedBaseline = true;
+    const leftOut = {
+      memory: this.#softMemory && used >= this.limits.memory,
+      memoryHard: this.#hardMemory && used >= this.limits.memoryHard,
+    };
+    if (leftOut.memory) this.#softMemory = false;
+    if (leftOut.memoryHard) this.#hardMemory = false;
+    if (leftOut.memory || leftOut.memoryHard) this.#events.startsOverLimit(used, this.limits, leftOut);
   }
 
   #breach(breach: LimitBreach): void {

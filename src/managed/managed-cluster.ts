@@ -30,6 +30,7 @@ import type { Worker } from '../primary/worker.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { emitWarning, emitWarningOnce } from '../warnings.js';
 import { AdminServer } from '../observability/admin-server.js';
+import { kOpenAdmin } from '../internal/symbols.js';
 import { ClusterObserver } from '../observability/cluster-observer.js';
 import { DashboardFeed } from '../observability/dashboard-feed.js';
 import type { ExpositionFormat } from '../observability/exposition.js';
@@ -106,6 +107,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   readonly #observer: ClusterObserver;
   /** The admin server (`admin`), once start() opened it. */
   #admin: { server: AdminServer; feed: DashboardFeed } | undefined;
+  #adminOpened: Promise<void> | undefined;
 
   constructor(options: ClusterOptions, context: ManagedClusterContext = {}) {
     super();
@@ -332,6 +334,14 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   }
 
   /**
+   * @internal Opens the admin server (`admin`) now, before start(), which then keeps it; rejects
+   * with AdminListenError. `corral start` opens it before it says that workers are starting.
+   */
+  [kOpenAdmin](): Promise<void> {
+    return this.#openAdmin();
+  }
+
+  /**
    * @internal The terminal of this process hung up (signals.ts): the primary and every worker let
    * go of it (src/worker/release-terminal.cts), so that nothing fails writing to it or exiting.
    */
@@ -374,7 +384,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     }
   }
 
-  async #openAdmin(): Promise<void> {
+  /** Opens the admin server once, whether [kOpenAdmin]() or start() asks first. */
+  #openAdmin(): Promise<void> {
+    this.#adminOpened ??= this.#listenAdmin();
+    return this.#adminOpened;
+  }
+
+  async #listenAdmin(): Promise<void> {
     const address = this.options.admin;
     if (address === undefined) return;
     const feed = new DashboardFeed({

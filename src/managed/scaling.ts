@@ -39,7 +39,20 @@ export function scaleTarget(request: number | string, current: number): number {
   }
   if (target === undefined || !Number.isInteger(target) || target < 1 || target > MAX_WORKERS) {
     throw new InvalidOptionError('scale', `a worker count from 1 to ${MAX_WORKERS}, or +N / -N (now ${current})`, request,
-      'For example scale(4), scale("+1") or `corral scale +1`.');
+      target === undefined || !Number.isInteger(target) ? 'For example scale(4), scale("+1") or `corral scale +1`.' : outOfRange(request, target, current));
   }
   return target;
+}
+
+/** Why a well-formed request is out of range, and what to ask for instead. */
+function outOfRange(request: number | string, target: number, current: number): string {
+  const text = String(request).trim();
+  const asked = typeof request === 'string' && /^[+-]/.test(text)
+    ? `${text} from ${current} worker${current === 1 ? '' : 's'} would ${text.startsWith('-') ? 'leave' : 'make'} ${target}` : `${target} workers`;
+  if (target > MAX_WORKERS) {
+    return `${asked}: a cluster runs ${MAX_WORKERS} workers at most. Ask for ${MAX_WORKERS} at most${current < MAX_WORKERS ? ` (+${MAX_WORKERS - current})` : ''}.`;
+  }
+  // Zero workers is a stopped app: that is what stop is for, and it frees the port and the name.
+  const lowest = current > 1 ? `Scale down by -${current - 1} at most (to 1 worker)` : 'It runs 1 worker, the fewest';
+  return `${asked}: a running cluster keeps at least 1 worker. ${lowest}; to run none, stop the app (\`corral stop\`, or close()).`;
 }

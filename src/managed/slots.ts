@@ -355,11 +355,21 @@ export class SlotTable {
         const { worker } = managed;
         this.#act(managed, { ...breach, slot: slot.index, worker, lastReport: worker[kRuntimeReport] }, watch);
       },
-      startsOverLimit: (used, limits) => {
-        this.#warnings.warn(0, 'CORRAL_MAX_MEMORY_TOO_LOW',
-          `corral: worker ${managed.worker.id} (slot ${slot.index}) already uses ${formatSize(used)} (${limits.measure}) once ready, ` +
-          `over maxMemory (${formatSize(limits.memory)}): recycling it would only start another like it, so maxMemory is not ` +
-          `applied to it${limits.memoryHard > 0 ? ' (maxMemoryHard still is)' : ''}. Raise maxMemory above what a fresh worker uses.`);
+      startsOverLimit: (used, limits, leftOut) => {
+        const uses = `corral: worker ${managed.worker.id} (slot ${slot.index}) already uses ${formatSize(used)} (${limits.measure}) once ready, `;
+        if (!leftOut.memoryHard) {
+          this.#warnings.warn(0, 'CORRAL_MAX_MEMORY_TOO_LOW',
+            `${uses}over maxMemory (${formatSize(limits.memory)}): recycling it would only start another like it, so maxMemory is not ` +
+            `applied to it${limits.memoryHard > 0 ? ' (maxMemoryHard still is)' : ''}. Raise maxMemory above what a fresh worker uses.`);
+          return;
+        }
+        // maxMemoryHard is above maxMemory: a worker over the hard limit is over both.
+        const both = leftOut.memory;
+        this.#warnings.warn(0, 'CORRAL_MAX_MEMORY_HARD_TOO_LOW',
+          `${uses}over maxMemoryHard (--max-memory-hard, ${formatSize(limits.memoryHard)})` +
+          `${both ? ` and maxMemory (--max-memory, ${formatSize(limits.memory)})` : ''}: SIGKILLing it would only start another like it, ` +
+          `again and again, each kill failing the requests in flight, so ${both ? 'neither limit is' : 'maxMemoryHard is not'} applied to it. ` +
+          `Raise maxMemoryHard${both ? ' and maxMemory' : ''} above what a fresh worker uses (${formatSize(used)} here), with room for its growth under load.`);
       },
     });
     void managed.started.then((outcome) => {
@@ -431,6 +441,7 @@ export class SlotTable {
       uptime,
       readyFor: worker.readyAt === undefined ? undefined : this.#host.clock.now() - worker.readyAt,
       killedFromOutside: exit.signal !== null && !exit.killed && !FAULT_SIGNALS.has(exit.signal),
+      killedForMemory: exit.killed && worker.endReason === 'memory',
       clusterStarting: this.#host.isStarting(),
     });
     if (verdict.action === 'give-up') {

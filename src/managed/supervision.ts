@@ -9,6 +9,10 @@
  *    to crashes after readiness comes back as fast as the fork rate bound allows, so such crashes
  *    never take the whole cluster down. A start cut short by an outside signal is refilled at
  *    once too: it says nothing about the code.
+ *  - A worker that corral SIGKILLed past maxMemoryHard before it ran `restart.resetAfter` ms is an
+ *    early crash too, however long it served: its replacement will reach the limit as soon, so
+ *    refilling at once would SIGKILL forever (the hard-limit guard beside limit-watch.ts's
+ *    baseline check, which catches a worker already over the limit once ready).
  *  - An early crash (the worker never became ready, or exited on its own within minUptime of it)
  *    is what backs off: refilled at once the first time, then after an exponential, jittered
  *    delay (backoff.ts) from `restart.minDelay`. A worker that ran `resetAfter` ms resets it.
@@ -42,6 +46,8 @@ export interface ExitReport {
   readonly readyFor?: number;
   /** A signal from outside corral ended it (not one of corral's SIGKILLs, not a fault such as SIGSEGV). */
   readonly killedFromOutside?: boolean;
+  /** corral SIGKILLed it past maxMemoryHard. */
+  readonly killedForMemory?: boolean;
   /** The cluster has not yet been ready as a whole (its first start()). */
   readonly clusterStarting: boolean;
 }
@@ -101,7 +107,11 @@ export class SlotSupervisor {
     this.#readyAt = undefined;
     const restart = this.#policy.restart;
     if (this.#ranLongEnough(report.uptime)) this.#recover();
-    const served = report.readyFor !== undefined && restart !== false && report.readyFor >= restart.minUptime;
+    // A worker that reached maxMemoryHard soon after its start will be replaced by one that reaches
+    // it as soon: not refilled at once, or a limit a little above a fresh worker's size would
+    // SIGKILL forever (only its first report once ready is checked against the limit).
+    const memoryLoop = report.killedForMemory === true && !this.#ranLongEnough(report.uptime);
+    const served = report.readyFor !== undefined && restart !== false && report.readyFor >= restart.minUptime && !memoryLoop;
     if (report.killedFromOutside === true || served) {
       // Not the code failing to run: refill at once, and count nothing.
       if (restart === false) return { action: 'none' };

@@ -92,7 +92,10 @@ export interface OptionFlag {
   readonly help: string;
   /** It may be given more than once. */
   readonly multiple?: boolean;
-  /** Values starting with a dash that still belong to the flag (`-i -1`, `--node-args --inspect`). */
+  /**
+   * Values starting with a dash that still belong to the flag (`--node-args --inspect`), besides
+   * negative numbers, which every flag that takes a value reads as its value (cli/dash-values.ts).
+   */
   readonly dashValue?: RegExp;
   /** Its text → the option's raw value (then checked like a value from code). @default the text */
   readonly parse?: FlagParser;
@@ -152,7 +155,7 @@ export const OPTION_TABLE = {
     },
     flag: {
       name: 'instances', short: 'i', value: '<N|max|-N>', help: 'workers: a number, max (one per CPU), or -N (all CPUs but N)',
-      dashValue: /^-\d+$/, parse: numberOrText,
+      parse: numberOrText,
     },
     resolve: normalizeWorkerCount,
   }),
@@ -585,6 +588,13 @@ function normalizeEnv(env: unknown): Readonly<Record<string, string | undefined>
     if (value !== undefined && typeof value !== 'string') {
       throw new InvalidOptionError(`env.${key}`, 'a string (environment values are strings)', value,
         `Write it as a string, e.g. String(${JSON.stringify(value)}).`);
+    }
+    // Node refuses to fork with one (ERR_INVALID_ARG_VALUE): said here, before anything forks.
+    const shown = (text: string): string => text.replaceAll('\0', '\\0');
+    const fix = 'Remove them (a value read from a binary or UTF-16 file?).';
+    if (key.includes('\0')) throw new InvalidOptionError('env', 'variable names free of NUL characters, which no environment can hold', shown(key), fix);
+    if (value?.includes('\0') === true) {
+      throw new InvalidOptionError(`env.${key}`, 'free of NUL characters, which no environment variable can hold', shown(value), fix);
     }
   }
   return { ...(env as Record<string, string | undefined>) };
