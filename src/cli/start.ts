@@ -66,8 +66,12 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   let cluster: ManagedCluster;
   try {
     // A detached primary's workers write through it, into the log file with their tags.
+    const passesOutput = detached !== undefined || request.logFile || request.logPrefix !== undefined;
     cluster = createCluster(detached === undefined ? request.options : { ...request.options, silent: true }, {
       primary,
+      // Worker output passes through this primary, which pauses a pipe while its destination is
+      // full (worker-output.ts): workers then wait for it, rather than queue it in their memory.
+      blockingOutput: passesOutput,
       // Each reload reads the config file and the env files again: a changed env takes effect.
       prepareReload: async () => {
         restartNeeded = await rereadConfig(argv, cwd, request, cluster, log);
