@@ -6,7 +6,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { liveApps } from '../control/client.js';
-import { logDirectory, logFilePath, logFiles } from './log-file.js';
+import { logDirectory, logFilePath, logFiles } from './log-paths.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
 

@@ -14,7 +14,7 @@ import { appNameOf, CLI_ONLY_KEYS, findConfig, loadConfig, PROFILE_KEY, type Con
 import { CliError, EXIT } from './exit-codes.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
-import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-file.js';
+import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-paths.js';
 import { size } from '../options/units.js';
 
 /** The smallest log file size before rotation. */
