@@ -12,7 +12,7 @@ import type { ReloadResult, ScaleResult } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
 import { describeReady, launchDetached, type DetachedReady } from './detach.js';
 import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
-import { logDirectory, logFilePath } from './log-file.js';
+import { logDirectory, logFilePath } from './log-paths.js';
 import { processEnded } from './process-ended.js';
 import type { CliOutput } from './output-sink.js';
 import { formatDuration } from '../options/units.js';

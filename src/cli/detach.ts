@@ -10,16 +10,19 @@
  * the pipe closes.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, renameSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { LogFileError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
 import { openLogFile } from './safe-log-open.js';
+import { primaryOutputPath } from './log-paths.js';
 
 const REPORT_FD_ENV = 'CORRAL_DETACH_REPORT_FD';
 /** The most error text the detached primary keeps for its report. */
 const ERROR_TEXT_LIMIT = 16 * 1024;
+/** `<name>.primary.out` past this size is moved aside (to `.1`, replacing the one before) when the app starts. */
+const PRIMARY_OUTPUT_LIMIT = 1024 * 1024;
 
 export interface DetachedReady {
   readonly name: string;
@@ -120,14 +123,24 @@ export const thisLauncher = (): Launcher => ({
 export type DetachOutcome = { readonly ok: true; readonly ready: DetachedReady } | { readonly ok: false; readonly code: number; readonly message: string };
 
 /**
- * Starts `corral start <argv>` in the background and waits for its report. `logFile` receives
- * the primary's own stdout and stderr as well (what Node itself would print if the primary
- * failed outside corral's code).
+ * Starts `corral start <argv>` in the background and waits for its report.
+ *
+ * The primary's own stdout and stderr (descriptors 1 and 2: what Node itself prints outside
+ * corral's code, such as a crash of the primary) go to `<name>.primary.out`, not to the log
+ * file: every line corral writes goes through the primary's RotatingLogFile, and Node cannot
+ * point descriptors 1 and 2 elsewhere later (no dup2), so a log file given to them would keep
+ * being written after it was rotated away or removed (into `<name>.log.1`, then into a deleted
+ * file). That file is moved to `<name>.primary.out.1` at a start once it is over
+ * PRIMARY_OUTPUT_LIMIT, so that it stays small whatever a --primary module prints over time.
  */
 export async function launchDetached(argv: readonly string[], logFile: string, launcher: Launcher = thisLauncher()): Promise<DetachOutcome> {
   let output: number;
   try {
-    output = openLogFile(logFile).fd;
+    // The log file is checked now (created 0600 if missing), so that an untrusted one is refused before anything starts.
+    closeSync(openLogFile(logFile).fd);
+    const primaryOutput = primaryOutputPath(logFile);
+    keepSmall(primaryOutput);
+    output = openLogFile(primaryOutput).fd;
   } catch (error) {
     // A log file or directory that cannot be trusted: said before anything starts (exit 2, as bad usage).
     if (error instanceof LogFileError) return { ok: false, code: EXIT.USAGE, message: `corral: ${error.message}` };
@@ -163,8 +176,15 @@ export async function launchDetached(argv: readonly string[], logFile: string, l
   const code = await exited;
   return {
     ok: false, code: code === null || code === 0 ? EXIT.APP_FAILED : code,
-    message: `corral: the app's primary exited (code ${code ?? 'unknown'}) before it said how its start went; see ${logFile}.`,
+    message: `corral: the app's primary exited (code ${code ?? 'unknown'}) before it said how its start went; see ${logFile} ` +
+      `and ${primaryOutputPath(logFile)} (what Node printed).`,
   };
+}
+
+/** Moves `file` to `<file>.1` when it has grown past PRIMARY_OUTPUT_LIMIT (a regular file only; a link is left for the opener to refuse). */
+function keepSmall(file: string): void {
+  const stat = lstatSync(file, { throwIfNoEntry: false });
+  if (stat?.isFile() === true && stat.size > PRIMARY_OUTPUT_LIMIT) renameSync(file, `${file}.1`);
 }
 
 /** `corral start -d`: the start in the background, said on the terminal. Returns the exit code. */

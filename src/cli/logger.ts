@@ -17,14 +17,17 @@ export function createLogger(
 ): Logger {
   return {
     log(level, event, message, fields = {}) {
-      const time = now().toISOString();
-      if (format === 'json') {
-        write(`${JSON.stringify({ time, level, app: name, event, msg: message, ...fields })}\n`, level);
-        return;
-      }
-      // Multi-line messages (stderr tails) keep one timestamped line each.
-      const tag = level === 'info' ? '' : ` ${level.toUpperCase()}`;
-      for (const line of message.split('\n')) write(`${time} corral[${name}]${tag} ${line}\n`, level);
+      for (const line of formatLog(name, format, level, event, message, fields, now())) write(line, level);
     },
   };
+}
+
+/** One of corral's messages as the lines it is written as (each with its newline). */
+export function formatLog(name: string, format: LogFormat, level: LogLevel, event: string, message: string,
+  fields: Readonly<Record<string, unknown>> = {}, now = new Date()): string[] {
+  const time = now.toISOString();
+  if (format === 'json') return [`${JSON.stringify({ time, level, app: name, event, msg: message, ...fields })}\n`];
+  // Multi-line messages (stderr tails) keep one timestamped line each.
+  const tag = level === 'info' ? '' : ` ${level.toUpperCase()}`;
+  return message.split('\n').map((line) => `${time} corral[${name}]${tag} ${line}\n`);
 }

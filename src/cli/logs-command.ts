@@ -3,10 +3,11 @@
  * still runs or not: the last lines across its rotated files, then, with -f, every new line as it
  * is written, across rotations.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { liveApps } from '../control/client.js';
-import { logDirectory, logFilePath, logFiles } from './log-file.js';
+import { logDirectory, logFilePath, logFiles } from './log-paths.js';
+import { LogFollower } from './log-follow.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { joinDashValues } from './dash-values.js';
 import type { CliOutput } from './output-sink.js';
@@ -29,8 +30,8 @@ export async function runLogs(argv: readonly string[], io: CliOutput): Promise<n
   const file = logFilePath(await appName(positionals[0]));
   const files = logFiles(file);
   if (files.length === 0) {
-    throw new CliError(`corral logs: there is no log file ${file}. It is written for apps started with -d (detached) or --log-file; ` +
-      'CORRAL_LOG_DIR, XDG_STATE_HOME and HOME choose where.', EXIT.NOT_RUNNING);
+    throw new CliError(`corral logs: there is no log file ${file}. It is written for apps started with -d (detached) or --log-file ` +
+      "(one removed under a running app is made again within seconds of the app's next line); CORRAL_LOG_DIR, XDG_STATE_HOME and HOME choose where.", EXIT.NOT_RUNNING);
   }
   const render = values.json === true ? (line: string): string => `${JSON.stringify(parseLogLine(line))}\n` : (line: string): string => `${line}\n`;
   // The current file is read up to its size now, and followed from exactly there: no line written
@@ -42,7 +43,7 @@ export async function runLogs(argv: readonly string[], io: CliOutput): Promise<n
     if (current !== undefined) closeSync(current);
     return EXIT.OK;
   }
-  return follow(file, current ?? openSync(file, 'r'), size, (line) => io.out(render(line)));
+  return follow(file, current ?? openSync(file, 'r'), size, io, (line) => io.out(render(line)));
 }
 
 /** The named app; without a name, the only running app, or the only app with a log file. */
@@ -71,39 +72,16 @@ function lastLines(files: readonly string[], count: number, current: string, siz
   return lines;
 }
 
-/** Prints each new complete line of `file` until a signal ends the command; follows rotations. */
-function follow(file: string, opened: number, from: number, onLine: (line: string) => void): Promise<number> {
+/** Prints each new complete line of `file` until a signal ends the command; follows rotations (log-follow.ts). */
+function follow(file: string, opened: number, from: number, io: CliOutput, onLine: (line: string) => void): Promise<number> {
   return new Promise((resolve) => {
-    let fd = opened;
-    let position = from;
-    let inode = fstatSync(fd).ino;
-    let partial = '';
-    const buffer = Buffer.alloc(64 * 1024);
-    const drain = (): void => {
-      for (let read = readSync(fd, buffer, 0, buffer.length, position); read > 0; read = readSync(fd, buffer, 0, buffer.length, position)) {
-        position += read;
-        const lines = (partial + buffer.toString('utf8', 0, read)).split('\n');
-        partial = lines.pop()!;
-        for (const line of lines) onLine(line);
-      }
-    };
-    const timer = setInterval(() => {
-      drain();
-      // Rotated: the old file is finished (drained above); the new one is read from its start.
-      const current = statSync(file, { throwIfNoEntry: false });
-      if (current !== undefined && current.ino !== inode) {
-        closeSync(fd);
-        fd = openSync(file, 'r');
-        inode = fstatSync(fd).ino;
-        position = 0;
-        drain();
-      }
-    }, FOLLOW_INTERVAL);
+    const follower = new LogFollower(file, opened, from, onLine, (note) => io.err(`${note}\n`));
+    const timer = setInterval(() => follower.poll(), FOLLOW_INTERVAL);
     const stop = (): void => {
       clearInterval(timer);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      closeSync(fd);
+      follower.close();
       resolve(EXIT.OK);
     };
     process.on('SIGINT', stop);

@@ -15,9 +15,15 @@
  * Anything else is refused with the path, what is wrong and the fix (LogFileError), never
  * repaired: a chmod or chown would not undo what another user could already do with it. As
  * control/run-dir.ts does for the run directory and the control sockets.
+ *
+ * openLogFile() is synchronous, for the start (nothing serves yet); openLogFileAsync() does the
+ * same checks with asynchronous calls, for a running primary (rotation, reopening), whose event
+ * loop must not wait on a stalled disk.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { close, closeSync, constants, fstat, fstatSync, lstatSync, mkdirSync, open, openSync, readlinkSync, type Stats } from 'node:fs';
+import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { LogFileError } from '../errors.js';
 
 // O_NONBLOCK: a FIFO with no reader fails (ENXIO) rather than hanging the primary in open(); on a
@@ -34,7 +40,14 @@ export interface OpenedLogFile {
   readonly fd: number;
   /** Its size when opened (appends go after it). */
   readonly size: number;
+  /** Its identity, to tell later whether its path still names it. */
+  readonly ino: number;
+  readonly dev: number;
 }
+
+const openAsync = promisify(open);
+const fstatAsync = promisify(fstat);
+const closeAsync = promisify(close);
 
 /** Opens `file` for appending, creating it (0600) if missing, after checking its directory. Throws LogFileError. */
 export function openLogFile(file: string): OpenedLogFile {
@@ -55,7 +68,29 @@ export function openLogFile(file: string): OpenedLogFile {
       closeSync(fd);
       throw error instanceof LogFileError ? error : cannotOpen(file, error);
     }
-    return { fd, size: stat.size };
+    return { fd, size: stat.size, ino: stat.ino, dev: stat.dev };
+  }
+}
+
+/** As openLogFile, without blocking the event loop. Rejects with LogFileError. */
+export async function openLogFileAsync(file: string): Promise<OpenedLogFile> {
+  await ensureLogDirectoryAsync(path.dirname(file));
+  for (let attempt = 1; ; attempt += 1) {
+    const fd = await openDescriptorAsync(file, attempt < ATTEMPTS);
+    if (fd === undefined) continue;
+    let stat: Stats;
+    try {
+      stat = await fstatAsync(fd);
+      if (stat.nlink === 0 && attempt < ATTEMPTS) {
+        await closeAsync(fd);
+        continue;
+      }
+      checkLogFile(file, stat);
+    } catch (error) {
+      await closeAsync(fd).catch(() => {});
+      throw error instanceof LogFileError ? error : cannotOpen(file, error);
+    }
+    return { fd, size: stat.size, ino: stat.ino, dev: stat.dev };
   }
 }
 
@@ -70,18 +105,38 @@ function openDescriptor(file: string, retry: boolean): number | undefined {
     return openSync(file, EXISTING);
   } catch (error) {
     if (errorCode(error) === 'ENOENT' && retry) return undefined;
-    // ELOOP: a symlink (O_NOFOLLOW); ENXIO: a FIFO with no reader or a socket; EISDIR: a directory.
-    if (errorCode(error) === 'ELOOP' || errorCode(error) === 'ENXIO' || errorCode(error) === 'EISDIR') {
-      let stat: Stats | undefined;
-      try {
-        stat = lstatSync(file);
-      } catch {
-        stat = undefined;
-      }
-      if (stat !== undefined && !stat.isFile()) throw notAFile(file, stat);
-    }
-    throw cannotOpen(file, error);
+    throw openFailure(file, error, needsLstat(error) ? lstatOrUndefined(() => lstatSync(file)) : undefined);
   }
+}
+
+async function openDescriptorAsync(file: string, retry: boolean): Promise<number | undefined> {
+  try {
+    return await openAsync(file, CREATE, 0o600);
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST') throw cannotOpen(file, error);
+  }
+  try {
+    return await openAsync(file, EXISTING);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT' && retry) return undefined;
+    throw openFailure(file, error, needsLstat(error) ? await lstat(file).catch(() => undefined) : undefined);
+  }
+}
+
+// ELOOP: a symlink (O_NOFOLLOW); ENXIO: a FIFO with no reader or a socket; EISDIR: a directory.
+const needsLstat = (error: unknown): boolean => ['ELOOP', 'ENXIO', 'EISDIR'].includes(errorCode(error));
+
+function lstatOrUndefined(call: () => Stats): Stats | undefined {
+  try {
+    return call();
+  } catch {
+    return undefined;
+  }
+}
+
+/** What an open of an existing file that failed is told as: what is in its place when that is not a file. */
+function openFailure(file: string, error: unknown, stat: Stats | undefined): LogFileError {
+  return stat !== undefined && !stat.isFile() ? notAFile(file, stat) : cannotOpen(file, error);
 }
 
 /** Throws unless `stat` (of the open descriptor) is a regular file of this user, private, with one name. */
@@ -127,13 +182,35 @@ export function ensureLogDirectory(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    // EEXIST: something that is not a directory has its name (said below, as lstat sees it).
-    if (errorCode(error) !== 'EEXIST') {
-      throw new LogFileError(dir, `the log directory ${dir} cannot be created (${errorCode(error)}). Set CORRAL_LOG_DIR to a directory you can write.`, error);
-    }
+    throwUnlessExists(dir, error);
   }
   checkLogDirectory(dir);
 }
+
+async function ensureLogDirectoryAsync(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throwUnlessExists(dir, error);
+  }
+  let stat: Stats;
+  try {
+    stat = await lstat(dir);
+  } catch (error) {
+    throw unreadableDirectory(dir, error);
+  }
+  checkDirectoryStat(dir, stat);
+}
+
+function throwUnlessExists(dir: string, error: unknown): void {
+  // EEXIST: something that is not a directory has its name (said below, as lstat sees it).
+  if (errorCode(error) !== 'EEXIST') {
+    throw new LogFileError(dir, `the log directory ${dir} cannot be created (${errorCode(error)}). Set CORRAL_LOG_DIR to a directory you can write.`, error);
+  }
+}
+
+const unreadableDirectory = (dir: string, error: unknown): LogFileError =>
+  new LogFileError(dir, `the log directory ${dir} cannot be read (${errorCode(error)}). Set CORRAL_LOG_DIR to a directory you can write.`, error);
 
 /** Throws LogFileError unless `dir` is a directory (not a symlink) of this user that nobody else can write to. */
 export function checkLogDirectory(dir: string): void {
@@ -141,8 +218,12 @@ export function checkLogDirectory(dir: string): void {
   try {
     stat = lstatSync(dir);
   } catch (error) {
-    throw new LogFileError(dir, `the log directory ${dir} cannot be read (${errorCode(error)}). Set CORRAL_LOG_DIR to a directory you can write.`, error);
+    throw unreadableDirectory(dir, error);
   }
+  checkDirectoryStat(dir, stat);
+}
+
+function checkDirectoryStat(dir: string, stat: Stats): void {
   const uid = process.getuid?.();
   if (stat.isSymbolicLink()) {
     // Whoever can change the link chooses where the logs go; the real directory is checked if named.

@@ -16,7 +16,7 @@ import { readEnvFile } from './env-file.js';
 import { joinDashValues } from './dash-values.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
-import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-file.js';
+import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-paths.js';
 import { size } from '../options/units.js';
 
 /** The smallest log file size before rotation. */

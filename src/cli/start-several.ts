@@ -5,7 +5,7 @@
  */
 import { launchDetached, describeReady } from './detach.js';
 import { EXIT } from './exit-codes.js';
-import { logFilePath } from './log-file.js';
+import { logFilePath } from './log-paths.js';
 import type { CliOutput } from './output-sink.js';
 import type { SeveralAppsError } from './start-options.js';
 

@@ -15,7 +15,7 @@ import { createCluster, type ManagedCluster } from '../managed/managed-cluster.j
 import type { ShutdownResult } from '../managed/shutdown.js';
 import { handleSignals, type SignalAction } from '../managed/signals.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, formatLog, type Logger } from './logger.js';
 import { loadPrimaryModule, processPrimary } from './primary-module.js';
 import { parseStart, SeveralAppsError, type StartRequest } from './start-options.js';
 import { startSeveral } from './start-several.js';
@@ -23,7 +23,8 @@ import type { CliOutput } from './output-sink.js';
 import { fileSink, passWorkerOutput, terminalSink, type WorkerLineSink } from './worker-output.js';
 import { startDetached, withoutDetach, type DetachedChild } from './detach.js';
 import type { LaunchInfo } from '../control/protocol.js';
-import { logDirectory, logFilePath, RotatingLogFile } from './log-file.js';
+import { RotatingLogFile } from './log-file.js';
+import { logDirectory, logFilePath } from './log-paths.js';
 import { watchFiles } from './watch.js';
 import { describeHealthAction } from './health-line.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
@@ -68,8 +69,12 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   let cluster: ManagedCluster;
   try {
     // A detached primary's workers write through it, into the log file with their tags.
+    const passesOutput = detached !== undefined || request.logFile || request.logPrefix !== undefined;
     cluster = createCluster(detached === undefined ? request.options : { ...request.options, silent: true }, {
       primary,
+      // Worker output passes through this primary, which pauses a pipe while its destination is
+      // full (worker-output.ts): workers then wait for it, rather than queue it in their memory.
+      blockingOutput: passesOutput,
       // Each reload reads the config file and the env files again: a changed env takes effect.
       prepareReload: async () => {
         restartNeeded = await rereadConfig(argv, cwd, request, cluster, log);
@@ -90,18 +95,22 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     if (pm2Notes !== undefined) streams.err(`corral: ${pm2Notes}\n`);
     return startDetached(argv, logPath, streams);
   }
-  // A detached primary's stdout and stderr are its log file already: its lines go to the file alone.
+  // A detached primary has no terminal: its lines go to the log file alone (its stdout and stderr
+  // are `<name>.primary.out`, for what Node prints outside corral's code and the log file's own troubles).
   const terminal = detached === undefined;
   let file: RotatingLogFile | undefined;
   if (request.logFile || detached !== undefined) {
     try {
+      const name = cluster.options.name;
       file = new RotatingLogFile(logPath, {
         maxSize: request.logMaxSize,
         maxFiles: request.logMaxFiles,
-        // A rotated-in or reopened file that cannot be trusted says why and the fix, as at the start.
-        onError: (error) => streams.err(`${new Date().toISOString()} corral[${cluster.options.name}] ERROR ` +
-          (error instanceof LogFileError ? `${error.message} Its lines are dropped from now on; the app keeps serving\n`
-            : `the log file ${logPath} cannot be written (${(error as NodeJS.ErrnoException).code ?? error.message}): its lines are dropped from now on; the app keeps serving\n`)),
+        // Troubles of the file itself (full, stalled, removed) and what they cost: to stderr, the
+        // terminal's, or a detached primary's own file (detach.ts), since the log may not take them.
+        onWarning: (message) => {
+          for (const line of formatLog(name, request.logFormat, 'warn', 'log-file', message)) streams.err(line);
+        },
+        notice: (message) => formatLog(name, request.logFormat, 'warn', 'log-lost', message).join(''),
       });
     } catch (error) {
       // The log file or its directory cannot be trusted (a symlink, another user's, open to others…): its message names the fix.
@@ -177,7 +186,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     await cluster.close();
     await endBeforeServing();
     log.log('error', 'admin-failed', `${request.sources.get('admin') ?? 'admin'}: ${error.message}`, { admin: `${error.address.host}:${error.address.port}` });
-    file?.close();
+    await file?.close();
     return EXIT.USAGE;
   }
   if (request.primaryModule !== undefined) {
@@ -188,7 +197,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       await cluster.close();
       await endBeforeServing();
       log.log('error', 'primary-failed', error.message, { primary: error.file });
-      file?.close();
+      await file?.close();
       return EXIT.APP_FAILED;
     }
     log.log('info', 'primary', `loaded the primary module ${request.primaryModule}`, { primary: request.primaryModule });
@@ -224,7 +233,8 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       `${file === undefined ? '' : `; log file ${file.path}`}`,
     { workers: options.workers, ms, socket: control.path, ...(cluster.adminUrl === undefined ? {} : { admin: cluster.adminUrl }) });
     if (request.watch !== undefined) stopWatching = watchAndReload(cluster, request.watch, log);
-    file?.flush();
+    // The ready line is in the file before the command that waits says where to read it.
+    await file?.flush();
     detached?.ready({ name: options.name, pid: process.pid, workers: options.workers, ms, socket: control.path, logFile: logPath });
   } catch (error) {
     if (!(error instanceof StartFailedError)) {
@@ -234,7 +244,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
       await closed;
       await endBeforeServing();
       log.log('error', 'start-failed', error.message, { slot: error.failure.slot, exitCode: error.failure.exitCode });
-      file?.close();
+      await file?.close();
       return EXIT.APP_FAILED;
     }
   }
@@ -247,7 +257,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   // The workers' last lines (their drain flushed them into the pipes) are passed on before exiting.
   await outputEnded(OUTPUT_END_TIMEOUT);
   const code = finish(result, log);
-  file?.close();
+  await file?.close();
   return code;
 }
 

@@ -149,6 +149,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       clock: this.#clock,
       primary: this.#primary,
       orphanGuard: this.#orphanGuard,
+      blockingOutput: context.blockingOutput === true,
       // Workers see LISTEN_FDS and LISTEN_FDNAMES (they listen with `listen({ fd: 3 })`), but not
       // LISTEN_PID: it names the primary, and code that checks it would take the sockets for its own.
       // Nor systemd's notify socket and watchdog: the primary is the service systemd watches, and a

@@ -71,6 +71,8 @@ export interface SlotHost {
   readonly orphanGuard: OrphanGuard;
   /** The environment every worker gets (before its slot's own variables). */
   workerEnv(): Readonly<Record<string, string | undefined>>;
+  /** Workers write to their stdout and stderr pipes blocking (ManagedClusterContext.blockingOutput). */
+  readonly blockingOutput?: boolean;
   /** The cluster's events: the table emits restart, crashloop, startFailed, report and error. */
   readonly events: EventEmitter<ManagedClusterEvents>;
   /** The generation a refilled slot's worker gets. */
@@ -271,6 +273,7 @@ export class SlotTable {
         ...(countsConnections(options.balancer) ? { handoffs: true } : {}),
         appMetrics: true,
         ...(options.stickyHeader === undefined ? {} : { replayHeads: true }),
+        ...(this.#host.blockingOutput === true ? { blockingOutput: true } : {}),
       }, options.instanceVar === 'none' ? null : options.instanceVar),
     };
     const worker = this.#host.primary.fork(env);

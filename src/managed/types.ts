@@ -228,5 +228,13 @@ export interface ManagedClusterContext {
    * env files here, and calls `setEnv()`); a rejection fails the reload before anything changes.
    */
   prepareReload?: () => Promise<void>;
+  /**
+   * The caller reads every worker's stdout and stderr (`silent: true`) and pauses a pipe while it
+   * cannot take more (`corral start -d`, `--log-file`, `--log-prefix`): workers then write to them
+   * as to a terminal, blocking while the pipe is full, instead of queueing what they write in their
+   * own memory (Node's writes to a pipe are asynchronous on POSIX). Not for callers that may leave
+   * the pipes unread: their workers would block. @default false
+   */
+  blockingOutput?: boolean;
 }
 

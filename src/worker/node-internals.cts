@@ -10,7 +10,10 @@
  *    place where its size is known without serializing it a second time (maxMessageSize);
  *  - node:cluster's `newconn` frame on that event (prepended to Node's own listener) and a
  *    socket's `_handle`: how the runtime tells the connections the primary handed over from
- *    those a server accepted itself (least-connections counts the former).
+ *    those a server accepted itself (least-connections counts the former);
+ *  - the `_handle` of process.stdout and stderr when they are pipes, whose `setBlocking(true)`
+ *    (libuv's uv_stream_set_blocking) makes writes wait for the reader, as Node itself does for a
+ *    terminal on POSIX (tty.WriteStream) and for pipes on Windows.
  *
  * Covered by the worker-runtime and reliability tests on every supported Node line.
  */
@@ -59,6 +62,20 @@ const internals = {
   /** The libuv handle under a socket (undocumented `_handle`): the key that ties it to its handoff. */
   socketHandle(socket: object): unknown {
     return (socket as { _handle?: unknown })._handle;
+  },
+
+  /**
+   * Makes writes to `stream` (process.stdout or stderr) block while its pipe is full, as they do
+   * on a terminal. Node makes a pipe non-blocking (libuv's uv_pipe_open sets O_NONBLOCK on any
+   * pipe, socketpair or FIFO it is given) and queues what does not fit in the process's memory,
+   * without bound: with a reader that pauses, a fast logger grows by hundreds of MiB. False when
+   * the stream is not a pipe or its handle has no setBlocking (another Node): it then stays as Node
+   * made it.
+   */
+  blockWrites(stream: NodeJS.WriteStream): boolean {
+    const handle = (stream as unknown as { _type?: unknown; _handle?: { setBlocking?: (blocking: boolean) => number } | null });
+    if (handle._type !== 'pipe' || typeof handle._handle?.setBlocking !== 'function') return false;
+    return handle._handle.setBlocking(true) === 0;
   },
 
   /** Calls `listener` for each corral frame of this protocol version the primary sends. */

@@ -146,6 +146,12 @@ declare namespace protocol {
     replayHeads?: boolean;
     /** The primary serves the app's metrics: send them once more at the end of a drain (`metrics` with `final`). */
     appMetrics?: boolean;
+    /**
+     * The primary reads the worker's stdout and stderr pipes and pauses them while what they feed
+     * is full (a log file, a slow terminal): make writes to them block, as on a terminal, so that
+     * the app waits rather than queueing its output in its own memory without bound.
+     */
+    blockingOutput?: boolean;
   }
 }
 

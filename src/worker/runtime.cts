@@ -90,6 +90,12 @@ class WorkerRuntime {
     this.#forwardStartupStderr();
     survivePipeLoss(process.stdout);
     survivePipeLoss(process.stderr);
+    if (settings.blockingOutput === true) {
+      // The primary pauses these pipes while their destination is full: the app then waits, as
+      // on a terminal, instead of queueing its output in this process's memory.
+      internals.blockWrites(process.stdout);
+      internals.blockWrites(process.stderr);
+    }
     internals.sendCorralFrame({ act: 'hello' });
     const limit = settings.maxMessageSize ?? protocol.DEFAULT_MAX_MESSAGE_SIZE;
     if (limit > 0) limitMessages(limit, (bytes) => internals.sendCorralFrame({ act: 'message-refused', bytes, limit }));
