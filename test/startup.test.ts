@@ -78,12 +78,16 @@ const SECRETS = {
   MULTI: 'line one\nline two\ttabbed',
   DOLLAR: '$HOME ${PATH}',
 } as const;
-/** The same, in systemd's EnvironmentFile= syntax, written here by hand from systemd.exec(5). */
+/**
+ * The same, in systemd's EnvironmentFile= syntax, written here by hand from systemd.exec(5), under
+ * the names `corral start` takes them from: EnvironmentFile= sets its variables on the primary too,
+ * where NODE_OPTIONS, PATH or CORRAL_LOG_DIR would change corral itself, and not the workers alone.
+ */
 const SECRET_LINES = [
-  'TOKEN="hunter2 \\"quoted\\" \'single\' 5\\$ and \\$ %h %% back\\\\slash \\`tick\\` é"',
-  'MULTI="line one\nline two\ttabbed"',
-  'DOLLAR="\\$HOME \\${PATH}"',
-  'FROM_SHELL="shell secret"',
+  'CORRAL_ENV_TOKEN="hunter2 \\"quoted\\" \'single\' 5\\$ and \\$ %h %% back\\\\slash \\`tick\\` é"',
+  'CORRAL_ENV_MULTI="line one\nline two\ttabbed"',
+  'CORRAL_ENV_DOLLAR="\\$HOME \\${PATH}"',
+  'CORRAL_ENV_FROM_SHELL="shell secret"',
 ];
 const secretArgs = Object.entries(SECRETS).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
 
@@ -105,7 +109,7 @@ function systemdReads(envFile: string): Map<string, string> {
   assert.ok(generator !== undefined, "this test reads the file with systemd's environment.d generator (Debian's systemd package), which is missing");
   const config = mkdtempSync(path.join(dir, 'xdg-'));
   mkdirSync(path.join(config, 'environment.d'));
-  const text = readFileSync(envFile, 'utf8').split(/\n(?=[A-Z_]+=)/).filter((line) => !line.startsWith('DOLLAR=')).join('\n');
+  const text = readFileSync(envFile, 'utf8').split(/\n(?=[A-Z_]+=)/).filter((line) => !line.startsWith('CORRAL_ENV_DOLLAR=')).join('\n');
   writeFileSync(path.join(config, 'environment.d', 'corral.conf'), text);
   const result = spawnSync(generator, [], { encoding: 'utf8', env: { XDG_CONFIG_HOME: config } });
   assert.equal(result.status, 0, result.stderr);
@@ -128,7 +132,7 @@ describe('corral startup systemd --env: the values stay out of the unit and its 
     assert.equal(installed.status, 0, installed.stderr);
     const envFile = path.join(home, '.config/corral/secret-api.env');
     const unitFile = path.join(home, '.config/systemd/user/corral-secret-api.service');
-    assert.match(installed.stdout, new RegExp(`^wrote ${envFile} \\(mode 0600: TOKEN, MULTI, DOLLAR, FROM_SHELL\\)\\nwrote ${unitFile}\\n`));
+    assert.match(installed.stdout, new RegExp(`^wrote ${envFile} \\(mode 0600: CORRAL_ENV_TOKEN, CORRAL_ENV_MULTI, CORRAL_ENV_DOLLAR, CORRAL_ENV_FROM_SHELL\\)\\nwrote ${unitFile}\\n`));
     assertNoSecret(installed.stdout + installed.stderr, 'the output');
 
     const unit = readFileSync(unitFile, 'utf8');
@@ -144,8 +148,11 @@ describe('corral startup systemd --env: the values stay out of the unit and its 
     assert.equal(statSync(path.dirname(envFile)).mode & 0o777, 0o700);
     const text = readFileSync(envFile, 'utf8');
     assert.deepEqual(text.split(/\n(?=[A-Z_]+=)/).slice(1).map((line) => line.trimEnd()), SECRET_LINES, text);
+    assert.deepEqual(text.split(/\n(?=[A-Z_]+=)/).slice(1).map((line) => line.split('=')[0]),
+      ['CORRAL_ENV_TOKEN', 'CORRAL_ENV_MULTI', 'CORRAL_ENV_DOLLAR', 'CORRAL_ENV_FROM_SHELL'], 'prefixed names alone: none systemd would set on the primary as they are');
     const read = systemdReads(envFile);
-    assert.deepEqual([...['TOKEN', 'MULTI', 'FROM_SHELL'].map((key) => [key, read.get(key)])],
+    assert.deepEqual(['TOKEN', 'MULTI', 'FROM_SHELL'].filter((key) => read.has(key)), [], 'systemd reads none of them under its own name');
+    assert.deepEqual([...['TOKEN', 'MULTI', 'FROM_SHELL'].map((key) => [key, read.get(`CORRAL_ENV_${key}`)])],
       [['TOKEN', SECRETS.TOKEN], ['MULTI', SECRETS.MULTI], ['FROM_SHELL', 'shell secret']], 'systemd reads back the values given');
 
     // Again, over a file left with mode 0644 and over a link planted at its name: a new file of
@@ -154,7 +161,7 @@ describe('corral startup systemd --env: the values stay out of the unit and its 
     const again = await runCommand(BIN, ['startup', 'systemd', '--user', '--install', APP, '--name', 'secret-api', '--env', 'TOKEN=second'], { cwd: dir, env: { HOME: home } });
     assert.equal(again.status, 0, again.stderr);
     assert.equal(statSync(envFile).mode & 0o777, 0o600);
-    assert.match(readFileSync(envFile, 'utf8'), /\nTOKEN="second"\n$/);
+    assert.match(readFileSync(envFile, 'utf8'), /\nCORRAL_ENV_TOKEN="second"\n$/);
     const decoy = path.join(dir, 'decoy');
     writeFileSync(decoy, 'untouched');
     rmSync(envFile);
@@ -164,7 +171,7 @@ describe('corral startup systemd --env: the values stay out of the unit and its 
     assert.equal(readFileSync(decoy, 'utf8'), 'untouched');
     assert.ok(!lstatSync(envFile).isSymbolicLink());
     assert.equal(statSync(envFile).mode & 0o777, 0o600);
-    assert.match(readFileSync(envFile, 'utf8'), /\nTOKEN="third"\n$/);
+    assert.match(readFileSync(envFile, 'utf8'), /\nCORRAL_ENV_TOKEN="third"\n$/);
   });
 
   test('printed, the unit names /etc/corral/<name>.env, and stderr says how to make it and which names go in, never the values; --env-file stays corral\'s', { timeout: 180_000 }, async () => {
@@ -180,7 +187,8 @@ describe('corral startup systemd --env: the values stay out of the unit and its 
     assert.ok(unit.includes(`\nExecStart=${process.execPath} ${BIN} start ${APP} --name printed-api --env TOKEN --env MULTI --env DOLLAR --env-file app.env\n`), unit);
     assert.match(printed.stderr, /the unit reads the values of --env TOKEN, MULTI, DOLLAR from \/etc\/corral\/printed-api\.env \(EnvironmentFile=\); they are not printed/);
     assert.match(printed.stderr, /\n {2}sudo install -D -m 600 \/dev\/null \/etc\/corral\/printed-api\.env\n/);
-    assert.match(printed.stderr, /a line KEY="value" for each of TOKEN, MULTI, DOLLAR .*Or add --install/);
+    assert.match(printed.stderr, /a line CORRAL_ENV_KEY="value" for each of CORRAL_ENV_TOKEN, CORRAL_ENV_MULTI, CORRAL_ENV_DOLLAR \(/);
+    assert.match(printed.stderr, /prefixed, as systemd sets the variables of EnvironmentFile= on corral's primary too.*NODE_OPTIONS.*corral start takes CORRAL_ENV_KEY out of its own environment and gives it to the workers alone, as KEY\..*Or add --install/s);
     assert.match(printed.stderr, new RegExp(`note: ${envFile} \\(--env-file\\), which corral reads at each start and reload, is open to every user \\(mode 0644\\): if it holds secrets, chmod 600`));
     const file = path.join(dir, 'corral-printed-api.service');
     writeFileSync(file, unit);
@@ -190,19 +198,29 @@ describe('corral startup systemd --env: the values stay out of the unit and its 
     assert.equal(closed.status, 0, closed.stderr);
     assert.equal(closed.stderr, '', 'no note on a file of mode 0600, and no file of values without --env');
     assert.doesNotMatch(closed.stdout, /EnvironmentFile=/);
+    // A KEY that starts with CORRAL_ENV_ itself is prefixed as any other: --env CORRAL_ENV_X takes CORRAL_ENV_CORRAL_ENV_X first.
+    const own = await runCommand(BIN, ['startup', 'systemd', APP, '--name', 'printed-api', '--env', 'CORRAL_ENV_X=1'], { cwd: dir });
+    assert.equal(own.status, 0, own.stderr);
+    assert.match(own.stdout, /\nExecStart=.* --name printed-api --env CORRAL_ENV_X\n/);
+    assert.match(own.stderr, /for each of CORRAL_ENV_CORRAL_ENV_X \(/);
   });
 
-  test('a name systemd would drop is refused, naming it and not its value', async () => {
+  test('a name systemd would drop, or --env KEY could not take, is refused, naming it and not its value', async () => {
     const bad = await runCommand(BIN, ['startup', 'systemd', APP, '--env', 'my-key=topsecret'], { cwd: dir });
     assert.equal(bad.status, 2, bad.stderr);
-    assert.match(bad.stderr, /^corral startup: --env my-key=…: systemd's EnvironmentFile= takes only names of letters, digits and underscores, not starting with a digit, and would drop this one\. Rename the variable \(e\.g\. my_key\)\./);
+    assert.match(bad.stderr, /^corral startup: --env my-key=…: a unit passes on only variables named with letters, digits and underscores, not starting with a digit \(systemd's EnvironmentFile= drops other names, and --env KEY alone takes no other\)\. Rename the variable \(e\.g\. my_key\)\./);
     assert.doesNotMatch(bad.stderr + bad.stdout, /topsecret/);
+    // A leading digit would be a good name once prefixed (CORRAL_ENV_1KEY), but ExecStart's --env 1KEY could not take it.
+    const digit = await runCommand(BIN, ['startup', 'systemd', APP, '--env', '1KEY=topsecret'], { cwd: dir });
+    assert.equal(digit.status, 2, digit.stderr);
+    assert.match(digit.stderr, /^corral startup: --env 1KEY=…: a unit passes on only variables named .*\(e\.g\. _1KEY\)\./);
+    assert.doesNotMatch(digit.stderr + digit.stdout, /topsecret/);
     const unset = await runCommand(BIN, ['startup', 'systemd', APP, '--env', 'CORRAL_TEST_NEVER_SET'], { cwd: dir });
     assert.equal(unset.status, 2, unset.stderr);
     assert.match(unset.stderr, /got 'CORRAL_TEST_NEVER_SET' \(string\), which is not set in corral's environment to pass on/);
   });
 
-  test('--env KEY alone: the value KEY has in corral\'s environment, still over the config file\'s env (what the unit\'s ExecStart relies on)', async () => {
+  test('--env KEY alone: the value CORRAL_ENV_KEY, or else KEY, has in corral\'s environment, still over the config file\'s env (what the unit\'s ExecStart relies on)', async () => {
     const project = mkdtempSync(path.join(dir, 'project-'));
     writeFileSync(path.join(project, 'api.cjs'), '');
     writeFileSync(path.join(project, 'corral.config.json'), JSON.stringify({ exec: './api.cjs', env: { CORRAL_TEST_TOKEN: 'from the config file', OTHER: 'kept' } }));
@@ -213,8 +231,13 @@ describe('corral startup systemd --env: the values stay out of the unit and its 
       assert.deepEqual(passed.options.env, { CORRAL_TEST_TOKEN: 'from the environment', OTHER: 'kept' });
       const given = await startOptions.parseStart(['--env', 'CORRAL_TEST_TOKEN=from the flag'], project);
       assert.deepEqual(given.options.env, { CORRAL_TEST_TOKEN: 'from the flag', OTHER: 'kept' });
+      // The name a unit's EnvironmentFile= sets, CORRAL_ENV_<KEY>, comes first.
+      process.env['CORRAL_ENV_CORRAL_TEST_TOKEN'] = 'from the unit\'s file';
+      const prefixed = await startOptions.parseStart(['--env', 'CORRAL_TEST_TOKEN'], project);
+      assert.deepEqual(prefixed.options.env, { CORRAL_TEST_TOKEN: 'from the unit\'s file', OTHER: 'kept' });
     } finally {
       delete process.env['CORRAL_TEST_TOKEN'];
+      delete process.env['CORRAL_ENV_CORRAL_TEST_TOKEN'];
     }
     // The arguments of the unit: each --env KEY=VALUE left as --env KEY (the last of a name alone), the values taken out.
     const separated = startOptions.separateEnvValues(['api.cjs', '-i', '-1', '--env', 'A=1', '--env=B=2=3', '--name', 'n', '--env', 'A=9', '--watch=src', '--', '--env', 'X=1']);

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, lstatSync, renameSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { LogFileError } from '../errors.js';
+import { launchEnvironment } from '../options/passed-env.js';
 import { EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
 import { openLogFile } from './safe-log-open.js';
@@ -114,9 +115,13 @@ export interface Launcher {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** This process's own: process.argv[1] is this corral's bin script, however it was started (npx, a global install, a checkout). */
+/**
+ * This process's own: process.argv[1] is this corral's bin script, however it was started (npx, a
+ * global install, a checkout); the environment as it was started with, the CORRAL_ENV_* variables
+ * that `corral start` took out included (passed-env.ts), for the detached start's `--env KEY`.
+ */
 export const thisLauncher = (): Launcher => ({
-  execPath: process.execPath, execArgv: process.execArgv, bin: process.argv[1]!, cwd: process.cwd(), env: process.env,
+  execPath: process.execPath, execArgv: process.execArgv, bin: process.argv[1]!, cwd: process.cwd(), env: launchEnvironment(),
 });
 
 /** How a detached start went: ready, or the exit code and the error to say. */

@@ -34,6 +34,7 @@ import { shortList } from '../util/short-list.js';
 import { nameOf } from '../primary/balancers/balancers.js';
 import { FORWARDING_HEADERS } from '../primary/balancers/forwarded-client.js';
 import { kOpenAdmin } from '../internal/symbols.js';
+import { launchEnvironment, PASSED_ENV_PREFIX, takePassedEnvironment, unusedPassedNames } from '../options/passed-env.js';
 
 const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   shutdown: 'shutting down gracefully',
@@ -52,6 +53,9 @@ const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
 const OUTPUT_END_TIMEOUT = 5_000;
 
 export async function runStart(argv: readonly string[], streams: CliOutput, detached?: DetachedChild): Promise<number> {
+  // A unit's --env values (CORRAL_ENV_<KEY>, passed-env.ts) are for `--env KEY` to give the
+  // workers: out of this process's environment before anything else here reads it or inherits it.
+  takePassedEnvironment();
   // From here on node:cluster in this process is the primary that forks the app's workers: for
   // the config file, and for the --primary module.
   const primary = processPrimary();
@@ -85,7 +89,9 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   }
   const logPath = logFilePath(cluster.options.name);
   const launch: LaunchInfo = {
-    argv: withoutDetach(argv), cwd: process.cwd(), env: definedEnv(process.env), execPath: process.execPath,
+    // With the CORRAL_ENV_* variables taken at the start: `corral restart` starts the app again from
+    // this, and its `--env KEY` needs them as this start had them. (Only this user reads it: protocol.ts.)
+    argv: withoutDetach(argv), cwd: process.cwd(), env: definedEnv(launchEnvironment()), execPath: process.execPath,
     execArgv: process.execArgv, bin: process.argv[1] ?? '', detached: detached !== undefined, pid: process.pid,
   };
   const pm2Notes = request.pm2Notes.length === 0 ? undefined
@@ -154,6 +160,13 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     });
   }
   logLifecycle(cluster, log);
+  const unused = unusedPassedNames();
+  if (unused.length > 0) {
+    const flags = unused.map((name) => `--env ${name.slice(PASSED_ENV_PREFIX.length)}`).join(' or ');
+    log.log('warn', 'env-unused', `${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} set, but no ${flags} alone takes ` +
+      `${unused.length === 1 ? 'it' : 'them'}: no worker gets ${unused.length === 1 ? 'its value' : 'their values'} ` +
+      `(a unit's environment file holds the values of the --env KEY flags in its ExecStart)`, { names: unused });
+  }
   if (pm2Notes !== undefined) log.log('info', 'pm2-keys', pm2Notes, { keys: request.pm2Notes.map((note) => note.split(' ')[0]) });
   const closed = new Promise<ShutdownResult>((resolve) => cluster.once('closed', resolve));
   const removeSignalHandlers = handleSignals(cluster, {

@@ -11,7 +11,10 @@
  * `--env` values never go into the unit, which any user may read (`systemctl cat`), nor into its
  * command line (`ps`, `systemctl show`): they go into a file of mode 0600 that the unit names in
  * EnvironmentFile= (systemd-environment-file.ts), and ExecStart keeps `--env KEY` alone, which takes
- * the value from corral's environment, so that --env still wins over the config file's env.
+ * the value from corral's environment, so that --env still wins over the config file's env. The
+ * file names them CORRAL_ENV_<KEY>: systemd sets its variables on the primary itself, where KEY
+ * (NODE_OPTIONS, PATH, CORRAL_LOG_DIR…) would change corral and not only the workers, as a plain
+ * `corral start --env` does (passed-env.ts).
  * `--env-file` files stay corral's to read (at each start and reload, in Node's dotenv syntax, which
  * is not systemd's), named by path only.
  */
@@ -24,7 +27,7 @@ import { CliError, EXIT } from './exit-codes.js';
 import type { CliOutput } from './output-sink.js';
 import { parseStart, separateEnvValues, SeveralAppsError } from './start-options.js';
 import { optionError } from './start.js';
-import { environmentFilePath, environmentFileText } from './systemd-environment-file.js';
+import { environmentFileName, environmentFilePath, environmentFileText } from './systemd-environment-file.js';
 
 /** Seconds systemd waits past corral's own shutdown deadline before it SIGKILLs what is left. */
 const STOP_MARGIN_SECONDS = 5;
@@ -65,6 +68,7 @@ export async function runStartup(argv: readonly string[], io: CliOutput): Promis
   // Made (and its names checked) before anything is printed or written.
   const environmentText = environmentFileText(env);
   const keys = [...env.keys()].join(', ');
+  const names = [...env.keys()].map(environmentFileName).join(', ');
   const unit = systemdUnit({
     name, argv: absoluteArgs(unitArgs, request.sources.get('exec'), options.exec), user, shutdownTimeout, shutdownDelay, environmentFile,
   });
@@ -81,7 +85,9 @@ export async function runStartup(argv: readonly string[], io: CliOutput): Promis
       io.err(`corral startup: the unit reads the values of --env ${keys} from ${environmentFile} (EnvironmentFile=); they are not printed, ` +
         'as a unit is readable by every user. Create that file, readable by its owner alone:\n' +
         `  ${user ? '' : 'sudo '}install -D -m 600 /dev/null ${environmentFile}\n` +
-        `and write into it a line KEY="value" for each of ${keys} (in the double quotes, put a backslash before each ", \\, \` and $). ` +
+        `and write into it a line CORRAL_ENV_KEY="value" for each of ${names} (in the double quotes, put a backslash before each ", \\, \` and $). ` +
+        "The names are prefixed, as systemd sets the variables of EnvironmentFile= on corral's primary too, where NODE_OPTIONS, PATH or " +
+        'CORRAL_LOG_DIR would change corral itself: corral start takes CORRAL_ENV_KEY out of its own environment and gives it to the workers alone, as KEY. ' +
         'Or add --install, which writes both the unit and that file.\n');
     }
     return EXIT.OK;
@@ -91,7 +97,7 @@ export async function runStartup(argv: readonly string[], io: CliOutput): Promis
   if (environmentFile !== undefined) install(environmentFile, environmentText, 0o600, 0o700, user);
   install(path.join(dir, file), unit, 0o644, 0o755, user);
   const systemctl = user ? 'systemctl --user' : 'systemctl';
-  io.out((environmentFile === undefined ? '' : `wrote ${environmentFile} (mode 0600: ${keys})\n`) +
+  io.out((environmentFile === undefined ? '' : `wrote ${environmentFile} (mode 0600: ${names})\n`) +
     `wrote ${path.join(dir, file)}\nnow run:\n  ${systemctl} daemon-reload\n  ${systemctl} enable --now ${file}\n` +
     `then: ${systemctl} reload ${file} (zero-downtime reload), ${systemctl} stop ${file}, journalctl ${user ? '--user ' : ''}-u ${file}\n` +
     (user ? `to keep it running after you log out: loginctl enable-linger ${os.userInfo().username}\n` : ''));
@@ -172,7 +178,8 @@ NotifyAccess=all
 WatchdogSec=30
 ${user ? '' : `User=${account.username}\n`}WorkingDirectory=${quote(process.cwd())}
 Environment=PATH=${quote([...new Set([path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'))}
-${environmentFile === undefined ? '' : `# The --env values, in a file of mode 0600 rather than here: ExecStart's --env KEY takes each one from it.
+${environmentFile === undefined ? '' : `# The --env values, in a file of mode 0600 rather than here, as CORRAL_ENV_KEY: ExecStart's
+# --env KEY takes each one from it and gives it to the workers alone (not to corral itself).
 EnvironmentFile=${environmentFile.replaceAll('%', '%%')}
 `}ExecStart=${exec}
 # A rolling reload with no downtime: systemctl reload.

@@ -154,7 +154,9 @@ The start options are checked now, as 'corral start' checks them.
 --env values (secrets, often) never go into the unit, which every user may read, nor into its
 command line: the unit names a file of mode 0600 in EnvironmentFile= (/etc/corral/<name>.env;
 with --user, ~/.config/corral/<name>.env), and ExecStart passes --env KEY alone, which takes
-the value from there. --install writes that file; without it, the names to put in it are said.
+the value from there. The file holds it as CORRAL_ENV_KEY: systemd sets the file's variables on
+corral's primary too, and corral gives them to the workers alone, as KEY. --install writes that
+file; without it, the names to put in it are said.
 
   --user      a user unit (systemctl --user), for ~/.config/systemd/user
   --install   write it (/etc/systemd/system, which needs root; with --user, your own directory),

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { describeValue } from '../util/describe-value.js';
+import { PASSED_ENV_PREFIX, passedValue } from './passed-env.js';
 
 /** A flag value that cannot be read at all (the CLI reports it as a usage error). */
 export class FlagValueError extends Error {}
@@ -28,16 +29,18 @@ export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Repeated KEY=VALUE flags, added over the config file's `env`. `--env KEY` alone takes the value
- * KEY has in corral's own environment, as `docker run -e KEY` does: the value then stays out of
- * the command line (`ps`), and a systemd unit passes it with EnvironmentFile= (startup-command.ts)
- * while --env keeps its place above the config file's env.
+ * CORRAL_ENV_KEY has in corral's own environment, else KEY's, as `docker run -e KEY` does: the
+ * value then stays out of the command line (`ps`), and a systemd unit passes it in
+ * EnvironmentFile= under the prefixed name (startup-command.ts, passed-env.ts), for the workers
+ * alone, while --env keeps its place above the config file's env.
  */
 export const environment: FlagParser = (text, { current }) => {
   const env: Record<string, string> = {};
   for (const entry of typeof text === 'string' ? [text] : text) {
     const equals = entry.indexOf('=');
-    if (equals === -1 && ENV_NAME.test(entry) && process.env[entry] !== undefined) {
-      env[entry] = process.env[entry];
+    const passed = equals === -1 && ENV_NAME.test(entry) ? passedValue(entry) : undefined;
+    if (passed !== undefined) {
+      env[entry] = passed;
       continue;
     }
     if (equals <= 0) {
@@ -45,7 +48,7 @@ export const environment: FlagParser = (text, { current }) => {
       const pm2 = /^[a-z][a-z0-9_-]*$/.test(entry)
         ? ` (PM2's '--env ${entry}' picks the env_${entry} block of its ecosystem file: here that is --profile ${entry}; --env sets one variable, e.g. --env NODE_ENV=${entry})`
         : '';
-      const unset = equals === -1 && ENV_NAME.test(entry) ? `, which is not set in corral's environment to pass on` : '';
+      const unset = equals === -1 && ENV_NAME.test(entry) ? `, which is not set in corral's environment to pass on, nor is ${PASSED_ENV_PREFIX}${entry}` : '';
       throw new FlagValueError(`--env takes KEY=VALUE, or KEY alone to pass on the value KEY has in corral's environment; got ${describeValue(entry)}${unset}${pm2}. ` +
         'For example --env NODE_ENV=production.');
     }

@@ -239,7 +239,8 @@ export const OPTION_TABLE = {
     schema: { type: 'object', additionalProperties: { type: 'string' } },
     flag: {
       name: 'env', value: 'KEY[=VALUE]', multiple: true, parse: environment,
-      help: "an environment variable for the workers (repeatable); KEY alone passes on\nthe value KEY has in corral's environment, keeping it out of the command line",
+      help: "an environment variable for the workers (repeatable); KEY alone passes on the value\n" +
+        "of CORRAL_ENV_KEY, else of KEY, in corral's environment, keeping it out of the command line",
     },
     resolve: normalizeEnv,
   }),
