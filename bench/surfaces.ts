@@ -6,11 +6,17 @@
 // (median, 99th percentile, worst) with no scrape, and while /metrics is scraped back to back (the
 // scraper in this process, not in the primary); and how long a scrape takes.
 //
+// Then the log disk stalls: `corral start -i 2 --log-file` of an app that logs a line per request,
+// its log directory on a small ext4 image mounted here, which `fsfreeze` freezes for
+// FREEZE_SECONDS while the client goes on (writes to a frozen filesystem wait until it thaws, as
+// on a disk that stopped answering). Measured: the latency of the requests begun during the
+// freeze. This part needs root, loop devices and fsfreeze (util-linux); without them it says so.
+//
 // CORRAL_BENCH_BIN runs another build's bin/corral.cjs (a checkout of an older version), for a
 // before-and-after figure from the same machine.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,9 +36,17 @@ const wide = new client.Counter({ name: 'app_tenant_requests_total', help: 'Requ
 for (let i = 0; i < Number(process.env.SERIES); i += 1) wide.inc({ tenant: 't' + i });
 require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');\n`);
 
-function startCorral(port: number, series: number): Promise<{ child: ChildProcess; admin: string }> {
-  const child = spawn(process.execPath, [BIN, 'start', APP, '-i', '2', '--admin', '0'], {
-    env: { ...process.env, PORT: String(port), SERIES: String(series), CORRAL_RUN_DIR: path.join(dir, 'run'), CORRAL_LOG_DIR: path.join(dir, 'logs'), NODE_OPTIONS: '' },
+const LOGGING_APP = path.join(dir, 'logging-app.cjs');
+writeFileSync(LOGGING_APP, "require('node:http').createServer((req, res) => { console.log('request', req.url, Date.now()); res.end('ok'); })" +
+  ".listen(Number(process.env.PORT), '127.0.0.1');\n");
+const FREEZE_SECONDS = Number(process.env['BENCH_FREEZE_SECONDS'] ?? 4);
+
+function startCorral(port: number, series: number, options: { app?: string; args?: string[]; logDir?: string } = {}): Promise<{ child: ChildProcess; admin: string }> {
+  const child = spawn(process.execPath, [BIN, 'start', options.app ?? APP, '-i', '2', '--admin', '0', ...(options.args ?? [])], {
+    env: {
+      ...process.env, PORT: String(port), SERIES: String(series), CORRAL_RUN_DIR: path.join(dir, 'run'),
+      CORRAL_LOG_DIR: options.logDir ?? path.join(dir, 'logs'), NODE_OPTIONS: '',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   return new Promise((resolve, reject) => {
@@ -91,6 +105,54 @@ async function measure(series: number, scraping: boolean): Promise<void> {
   }]);
 }
 
+/** The requests begun while the log disk was frozen: their latencies, sorted; or why this could not run. */
+async function measureFrozenDisk(): Promise<number[] | string> {
+  const image = path.join(dir, 'logdisk.img');
+  const mount = path.join(dir, 'logdisk');
+  mkdirSync(mount);
+  try {
+    execFileSync('truncate', ['-s', '64M', image]);
+    execFileSync('mkfs.ext4', ['-q', '-F', image]);
+    execFileSync('mount', ['-o', 'loop', image, mount], { stdio: 'pipe' });
+  } catch (error) {
+    return `the log-disk stall needs root, loop devices, mkfs.ext4 and fsfreeze (util-linux, e2fsprogs): ${(error as Error).message.split('\n')[0]}`;
+  }
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  try {
+    ({ child } = await startCorral(port, 0, { app: LOGGING_APP, args: ['--log-file'], logDir: mount }));
+    const latencies: { at: number; ms: number }[] = [];
+    const started = performance.now();
+    let frozenAt = Infinity;
+    let thawedAt = Infinity;
+    const freezer = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      execFileSync('fsfreeze', ['-f', mount]);
+      frozenAt = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, FREEZE_SECONDS * 1000));
+      execFileSync('fsfreeze', ['-u', mount]);
+      thawedAt = performance.now();
+    })();
+    while (performance.now() - started < (FREEZE_SECONDS + 2) * 1000) {
+      const at = performance.now();
+      latencies.push({ at, ms: await timedRequest(port) });
+    }
+    await freezer;
+    return latencies.filter((sample) => sample.at >= frozenAt && sample.at < thawedAt).map((sample) => sample.ms).sort((a, b) => a - b);
+  } finally {
+    try {
+      execFileSync('fsfreeze', ['-u', mount], { stdio: 'ignore' });
+    } catch {
+      // Not frozen.
+    }
+    if (child !== undefined) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child!.once('exit', resolve));
+    }
+    execFileSync('umount', ['-l', mount]);
+  }
+}
+
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const range = (values: readonly number[], digits = 1): string =>
   `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
@@ -106,6 +168,19 @@ try {
   for (const [key, samples] of rows) {
     console.log(`${key.padEnd(40)} ${range(samples.map((row) => row.p50), 2).padEnd(19)} ${range(samples.map((row) => row.p99)).padEnd(20)} ` +
       `${range(samples.map((row) => row.max)).padEnd(22)} ${key.includes('no scrape') ? '-' : range(samples.map((row) => row.scrapeMs), 0)}`);
+  }
+  const frozen: number[][] = [];
+  let skipped: string | undefined;
+  for (let round = 0; round < ROUNDS && skipped === undefined; round += 1) {
+    const result = await measureFrozenDisk();
+    if (typeof result === 'string') skipped = result;
+    else frozen.push(result);
+  }
+  console.log(`\nThe log disk frozen for ${FREEZE_SECONDS} s under --log-file (a line per request): latency of the requests begun meanwhile, ms (median of ${ROUNDS} rounds, range)`);
+  if (skipped !== undefined) console.log(`not measured: ${skipped}`);
+  else {
+    console.log(`requests during the freeze ${range(frozen.map((values) => values.length), 0)}   p50 ${range(frozen.map((values) => percentile(values, 50)), 2)}   ` +
+      `p99 ${range(frozen.map((values) => percentile(values, 99)))}   max ${range(frozen.map((values) => values.at(-1) ?? NaN))}`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

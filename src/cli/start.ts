@@ -73,12 +73,14 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   let cluster: ManagedCluster;
   try {
     // A detached primary's workers write through it, into the log file with their tags.
-    const passesOutput = detached !== undefined || request.logFile || request.logPrefix !== undefined;
     cluster = createCluster(detached === undefined ? request.options : { ...request.options, silent: true }, {
       primary,
-      // Worker output passes through this primary, which pauses a pipe while its destination is
-      // full (worker-output.ts): workers then wait for it, rather than queue it in their memory.
-      blockingOutput: passesOutput,
+      // A detached primary's worker output goes to the log file alone, which pauses a pipe while
+      // the disk is behind and lets it go within a second when the disk stalls (log-file.ts):
+      // workers then wait for it, rather than queue it in their memory without bound. In the
+      // foreground, output also goes to corral's stdout, whose reader may stop for good (a paused
+      // pager): there a blocking write would stop the app itself, so workers queue as Node's do.
+      blockingOutput: detached !== undefined,
       // Each reload reads the config file and the env files again: a changed env takes effect.
       prepareReload: async () => {
         restartNeeded = await rereadConfig(argv, cwd, request, cluster, log);
