@@ -49,6 +49,12 @@ const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
     "(for new app code, 'corral reload' or SIGHUP)",
 };
 
+/**
+ * How often a paused pipe of a detached app's worker (its workers block on it) asks again whether
+ * the log file can take more, so that a wake-up gone amiss cannot stop the app for good.
+ */
+const MAX_OUTPUT_PAUSE = 2_000;
+
 /** How long the primary waits, after the last worker exited, for the rest of its output through --log-prefix. */
 const OUTPUT_END_TIMEOUT = 5_000;
 
@@ -159,7 +165,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     outputEnded = passWorkerOutput(cluster, sinks, () => {
       log.log('warn', 'output-paused', 'worker output is written slower than the workers write it: their output is paused ' +
         'until it is (their writes wait, nothing is dropped)');
-    });
+    }, detached === undefined ? undefined : MAX_OUTPUT_PAUSE);
   }
   logLifecycle(cluster, log);
   const unused = unusedPassedNames();

@@ -71,7 +71,9 @@ export function fileSink(file: RotatingLogFile, format: LogFormat): WorkerLineSi
  * opened so far has ended (or after `ms`), so that the primary exits only after the workers'
  * last lines.
  */
-export function passWorkerOutput(cluster: ManagedCluster, sinks: readonly WorkerLineSink[], onPause: () => void): (ms: number) => Promise<void> {
+export function passWorkerOutput(
+  cluster: ManagedCluster, sinks: readonly WorkerLineSink[], onPause: () => void, maxPause?: number,
+): (ms: number) => Promise<void> {
   let noticedAt = -Infinity;
   const open = new Set<Promise<void>>();
   const whenAllWritable = (callback: () => void, index = 0): void => {
@@ -100,7 +102,23 @@ export function passWorkerOutput(cluster: ManagedCluster, sinks: readonly Worker
           noticedAt = Date.now();
           onPause();
         }
-        whenAllWritable(() => stream.resume());
+        // With `maxPause` (workers that block on a paused pipe, so a pause that never ended would
+        // stop the app), the sinks are asked again every `maxPause` ms: a wake-up that went amiss
+        // costs that long at most.
+        let resumed = false;
+        let timer: NodeJS.Timeout | undefined;
+        const resume = (): void => {
+          if (resumed) return;
+          resumed = true;
+          clearTimeout(timer);
+          stream.resume();
+        };
+        const askAgain = (): void => {
+          whenAllWritable(resume);
+          if (!resumed) timer = setTimeout(askAgain, maxPause);
+        };
+        whenAllWritable(resume);
+        if (!resumed && maxPause !== undefined) timer = setTimeout(askAgain, maxPause);
       });
       const ended = new Promise<void>((resolve) => {
         stream.on('end', () => lines.end());
