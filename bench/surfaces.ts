@@ -106,9 +106,9 @@ async function measure(series: number, scraping: boolean): Promise<void> {
 }
 
 /** The requests begun while the log disk was frozen: their latencies, sorted; or why this could not run. */
-async function measureFrozenDisk(): Promise<number[] | string> {
-  const image = path.join(dir, 'logdisk.img');
-  const mount = path.join(dir, 'logdisk');
+async function measureFrozenDisk(round: number): Promise<number[] | string> {
+  const image = path.join(dir, `logdisk-${round}.img`);
+  const mount = path.join(dir, `logdisk-${round}`);
   mkdirSync(mount);
   try {
     execFileSync('truncate', ['-s', '64M', image]);
@@ -150,6 +150,7 @@ async function measureFrozenDisk(): Promise<number[] | string> {
       await new Promise((resolve) => child!.once('exit', resolve));
     }
     execFileSync('umount', ['-l', mount]);
+    rmSync(image, { force: true });
   }
 }
 
@@ -172,7 +173,7 @@ try {
   const frozen: number[][] = [];
   let skipped: string | undefined;
   for (let round = 0; round < ROUNDS && skipped === undefined; round += 1) {
-    const result = await measureFrozenDisk();
+    const result = await measureFrozenDisk(round);
     if (typeof result === 'string') skipped = result;
     else frozen.push(result);
   }
