@@ -9,8 +9,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing nginx from Debian's packages..." >&2
 apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
-# The package starts a system nginx on port 80; the bench runs its own, so leave the system one stopped.
-(command -v service >/dev/null 2>&1 && service nginx stop >/dev/null 2>&1) || true
-pkill -x nginx 2>/dev/null || true
+# The package would start a system nginx on port 80; the bench runs its own (no-service-start.sh).
+. "$(dirname "$0")/no-service-start.sh"
+install_nginx() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+}
+without_service_start install_nginx
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]

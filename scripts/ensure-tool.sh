@@ -21,10 +21,10 @@ if [ ! -f /tmp/.corral-apt-updated ]; then
   apt-get update -qq >/dev/null
   touch /tmp/.corral-apt-updated
 fi
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
-# The prometheus package starts a system server on :9090 where it can; tests run their own.
-if [ "$package" = prometheus ]; then
-  (command -v service >/dev/null 2>&1 && service prometheus stop >/dev/null 2>&1) || true
-  pkill -x prometheus 2>/dev/null || true
-fi
+# A package such as prometheus would start a system server (:9090); tests run their own (no-service-start.sh).
+. "$(dirname "$0")/no-service-start.sh"
+install_package() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+}
+without_service_start install_package
 command -v "$command_name" >/dev/null 2>&1
