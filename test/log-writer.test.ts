@@ -141,6 +141,32 @@ describe('rotation', () => {
   });
 });
 
+describe('flush() under a writer that never stops', () => {
+  // A detached app's start waits for its ready line to be in the file: workers that flood their
+  // output from the start must not hold it (the queue never empties while they write).
+  test('resolves once the lines there when it was called are written, not when the queue is empty; what came later goes on', { timeout: 60_000 }, async () => {
+    const file = path.join(fresh('flush-flood'), 'app.log');
+    const { log } = open(file, { maxSize: 4 * 1024 * 1024, maxFiles: 1 });
+    let n = 0;
+    let flooding = true;
+    // As a paused worker pipe does: write while the file takes more, then wait until it does.
+    const flood = (): void => {
+      while (flooding && log.write(line(n))) n += 1;
+      if (flooding) log.whenWritable(() => setImmediate(flood));
+    };
+    flood();
+    const before = n;
+    // Several checks of the path and rotations happen under the flood: a notice may go first.
+    log.write('ready line\n');
+    await log.flush();
+    const inFile = readFileSync(file, 'utf8') + (existsSync(`${file}.1`) ? readFileSync(`${file}.1`, 'utf8') : '');
+    assert.match(inFile, /^ready line$/m, 'the line written before flush() is in the file when it resolves');
+    assert.ok(n > before, 'the flood went on meanwhile');
+    flooding = false;
+    await log.close();
+  });
+});
+
 describe('a log file removed or moved under the primary', () => {
   test('is noticed within checkEvery and opened again at its path; the new file says what went with a removed one', async () => {
     const file = path.join(fresh('removed'), 'app.log');

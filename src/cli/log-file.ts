@@ -80,6 +80,8 @@ export class RotatingLogFile {
   #retry: NodeJS.Timeout | undefined;
   /** While the disk stalls or fails, writers are not held and lines past MAX_WAITING are dropped. */
   readonly #trouble: TroubleState;
+  /** Pushed queue entries (queue.passed) that are in the file: taken, and their write finished. */
+  #written = 0;
   #checkedAt = Date.now();
   #sinceCheck = { lines: 0, bytes: 0 };
   #closing: Promise<void> | undefined;
@@ -113,9 +115,13 @@ export class RotatingLogFile {
     else this.#waiters.push(callback);
   }
 
-  /** Resolves once what waits now is written, or the disk stalls or fails (it will not be soon). */
+  /**
+   * Resolves once what waits now is written (not what is written meanwhile: workers that flood
+   * their output never let the queue empty), or the disk stalls or fails (it will not be soon).
+   */
   flush(): Promise<void> {
-    return this.#whenSettled(true);
+    const upTo = this.#queue.pushed;
+    return this.#whenSettled(true, () => this.#written >= upTo);
   }
 
   /**
@@ -162,10 +168,13 @@ export class RotatingLogFile {
     while (this.#retry === undefined && (this.#carry !== undefined || !this.#queue.empty)) {
       try {
         await this.#step();
+        // Whatever was taken from the queue is in the file now (a failed write keeps its rest as the carry).
+        if (this.#carry === undefined) this.#written = this.#queue.passed;
       } catch (error) {
         this.#fail(error as Error);
       }
       this.#release();
+      this.#notify();
     }
     this.#pumping = false;
     this.#release();
@@ -266,9 +275,12 @@ export class RotatingLogFile {
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
 
-  /** Resolves once the pump has stopped: nothing waits, or what waits waits for a retry (or, `orTrouble`, the disk is in trouble). */
-  #whenSettled(orTrouble: boolean): Promise<void> {
-    const done = (): boolean => (orTrouble && this.#trouble.reason !== undefined) || (!this.#pumping && this.#scheduled === undefined);
+  /**
+   * Resolves once the pump has stopped (nothing waits, or what waits waits for a retry), or
+   * `enough()` holds, or (`orTrouble`) the disk is in trouble.
+   */
+  #whenSettled(orTrouble: boolean, enough: () => boolean = () => false): Promise<void> {
+    const done = (): boolean => enough() || (orTrouble && this.#trouble.reason !== undefined) || (!this.#pumping && this.#scheduled === undefined);
     if (done()) return Promise.resolve();
     return new Promise((resolve) => {
       this.#watchers.push(() => {

@@ -1,6 +1,11 @@
 /**
  * The lines waiting for a log file's next write (log-file.ts), in order, with the points where a
  * reopen was asked (lines before such a point go to the file open then, the rest to the new one).
+ *
+ * It counts what was pushed and how much of that has left it, so that a flush can wait for the
+ * lines there now and no later ones (a flood never leaves the queue empty). Notices put before
+ * every line (unshift) are not counted: they only ever join at the front, so they are always its
+ * first entries.
  */
 import { countLines } from './log-trouble.js';
 
@@ -9,6 +14,22 @@ const REOPEN = Symbol('reopen');
 export class LineQueue {
   #entries: (string | typeof REOPEN)[] = [];
   #bytes = 0;
+  /** Entries pushed (lines and reopens), ever. */
+  #pushed = 0;
+  /** Of those, how many have left the queue (taken, or cleared). */
+  #passed = 0;
+  /** How many of the first entries are notices put there by unshift. */
+  #notices = 0;
+
+  /** Entries pushed so far: a position in the queue that `passed` reaches once they are all out. */
+  get pushed(): number {
+    return this.#pushed;
+  }
+
+  /** Pushed entries that have left the queue. */
+  get passed(): number {
+    return this.#passed;
+  }
 
   /** Bytes of the lines waiting. */
   get bytes(): number {
@@ -27,20 +48,25 @@ export class LineQueue {
   push(text: string, bytes = Buffer.byteLength(text)): void {
     this.#entries.push(text);
     this.#bytes += bytes;
+    this.#pushed += 1;
   }
 
   /** Before every line waiting (a notice about the file it goes into). */
   unshift(text: string): void {
     this.#entries.unshift(text);
     this.#bytes += Buffer.byteLength(text);
+    this.#notices += 1;
   }
 
   pushReopen(): void {
     this.#entries.push(REOPEN);
+    this.#pushed += 1;
   }
 
   shiftReopen(): void {
-    if (this.reopenFirst) this.#entries.shift();
+    if (!this.reopenFirst) return;
+    this.#entries.shift();
+    this.#passed += 1;
   }
 
   /**
@@ -62,6 +88,9 @@ export class LineQueue {
     if (count === 0) return undefined;
     const lines = this.#entries.splice(0, count) as string[];
     this.#bytes -= bytes;
+    const notices = Math.min(count, this.#notices);
+    this.#notices -= notices;
+    this.#passed += count - notices;
     return Buffer.from(lines.join(''));
   }
 
@@ -72,5 +101,7 @@ export class LineQueue {
   clear(): void {
     this.#entries = [];
     this.#bytes = 0;
+    this.#notices = 0;
+    this.#passed = this.#pushed;
   }
 }
