@@ -362,7 +362,7 @@ describe('a PM2 ecosystem file', () => {
   apps: [{
     name: 'eco-api', script: './api.cjs', instances: 2, exec_mode: 'cluster', port: ${apiPort}, args: '--mode fast',
     node_args: '--max-old-space-size=256', env: { GREETING: 'hello' }, env_production: { GREETING: 'production' },
-    max_memory_restart: '300M', kill_timeout: 3000, listen_timeout: 8000, min_uptime: 2000, merge_logs: true, time: true,
+    max_memory_restart: '300M', kill_timeout: 3000, kill_signal: 'SIGINT', listen_timeout: 8000, min_uptime: 2000, merge_logs: true, time: true,
   }, {
     name: 'eco-jobs', cwd: 'jobs', script: 'jobs.cjs', instances: 1, env: { PORT: ${jobsPort} },
   }],
@@ -390,7 +390,7 @@ describe('a PM2 ecosystem file', () => {
     const { options } = await startOptions.parseStart(['ecosystem.config.js', '--only', 'eco-api', '--profile', 'production'], project);
     assert.deepEqual({ ...options }, {
       name: 'eco-api', exec: path.join(project, 'api.cjs'), workers: 2, args: ['--mode', 'fast'], execArgv: ['--max-old-space-size=256'],
-      env: { GREETING: 'production', PORT: String(apiPort) }, maxMemory: '300M', shutdownTimeout: 3000, startTimeout: 8000,
+      env: { GREETING: 'production', PORT: String(apiPort) }, maxMemory: '300M', shutdownTimeout: 3000, killSignal: 'SIGINT', startTimeout: 8000,
       restart: { minUptime: 2000 },
     });
     // restart starts it the way it was started: that one app of the file, with the profile.

@@ -59,6 +59,7 @@ export const PM2_KEYS: Readonly<Record<string, Translate>> = {
   max_memory_restart: to('maxMemory'),
   instance_var: to('instanceVar'),
   kill_timeout: to('shutdownTimeout'),
+  kill_signal: to('killSignal'),
   listen_timeout: to('startTimeout'),
   min_uptime: to('restart.minUptime'),
   restart_delay: to('restart.minDelay'),

@@ -9,8 +9,9 @@
  *     Workers that receive the signal themselves (process group, control group) drain the same
  *     way on their own.
  *  3. Anything still running `timeout` ms after the start gets SIGKILL.
- *  4. The result is clean when every worker exited with code 0 before the deadline, or was
- *     still starting and ended by the stop's SIGTERM (its app never served).
+ *  4. The result is clean when every worker exited with code 0 before the deadline, or died of
+ *     its stop signal (an app's handler that re-raises it once done, as plain Node apps do), or
+ *     was still starting and ended by the stop's SIGTERM (its app never served).
  * `force()` (a second SIGINT) SIGKILLs whatever still runs, at once.
  */
 import type { ExitInfo, ManagedWorker } from './managed-worker.js';
@@ -50,7 +51,14 @@ export async function shutdownSequence(host: ShutdownHost, timeout: number): Pro
     workerId: worker.worker.id,
     pid: worker.pid,
   })));
-  return { clean: exits.every((exit) => !exit.killed && (exit.code === 0 || (exit.stoppedWhileStarting && exit.signal === 'SIGTERM'))), exits };
+  return { clean: exits.every((exit) => !exit.killed && (exit.code === 0 || stoppedBySignal(exit))), exits };
+}
+
+/** Signals a stop sends (SIGTERM, Ctrl-C's SIGINT, --kill-signal): dying of one while draining is how some apps end. */
+const STOP_SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']);
+
+function stoppedBySignal(exit: ExitInfo): boolean {
+  return exit.signal !== null && (exit.stoppedWhileStarting ? exit.signal === 'SIGTERM' : STOP_SIGNALS.has(exit.signal));
 }
 
 /** SIGKILLs every worker still running. */

@@ -270,6 +270,7 @@ export class SlotTable {
       ...this.#host.workerEnv(),
       ...runtimeEnv(slot.index, {
         shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
+        killSignal: options.killSignal,
         ...(countsConnections(options.balancer) ? { handoffs: true } : {}),
         appMetrics: true,
         ...(options.stickyHeader === undefined ? {} : { replayHeads: true }),
