@@ -57,7 +57,7 @@ export interface CrashLoopOptions {
   retryDelay?: number;
 }
 
-/** When a worker counts as ready: it listens, it is online, or it called `ready()` from corral/worker. */
+/** When a worker counts as ready: it listens, it is online, or it called `ready()` from corral/worker (or `process.send('ready')`). */
 export type ReadyWhen = 'listening' | 'online' | 'manual';
 
 /** The stop signals a draining worker's app may be sent (what Node lets a process handle and a stop means). */
@@ -320,13 +320,14 @@ export const OPTION_TABLE = {
     resolve: (value) => boolean(value, 'silent', false),
   }),
   /**
-   * When a worker counts as ready: once one of its servers listens, once it is online, or once
-   * it calls `ready()` from `corral/worker`. @default 'listening'
+   * When a worker counts as ready: once one of its servers listens, once it is online (for apps
+   * that serve no port), or once it calls `ready()` from `corral/worker` or, as under PM2's
+   * wait_ready, `process.send('ready')`. @default 'listening'
    */
   readyWhen: option<ReadyWhen>({
-    description: "When a worker counts as ready: 'listening' (default), 'online', or 'manual' (it calls ready() from corral/worker).",
+    description: "When a worker counts as ready: 'listening' (default), 'online' (for apps that serve no port), or 'manual' (it calls ready() from corral/worker, or process.send('ready') as under PM2's wait_ready).",
     schema: { enum: ['listening', 'online', 'manual'] },
-    flag: { name: 'ready', value: '<when>', help: 'listening (default), online, or manual (the app calls ready())' },
+    flag: { name: 'ready', value: '<when>', help: "listening (default), online (an app that serves no port),\nor manual (the app calls ready(), or process.send('ready'))" },
     resolve: (value) => oneOf(value, 'readyWhen', ['listening', 'online', 'manual'], 'listening'),
   }),
   /** A worker not ready this many ms after its fork is stopped and counts as a failed start. @default 30000 */
