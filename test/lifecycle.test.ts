@@ -162,7 +162,7 @@ describe('start and crash-loop policy', () => {
     const corral = startCorral([app, '-i', '1', '--start-timeout', '300']);
     const exit = await exitOf(corral, 20_000);
     assert.equal(exit.code, 1);
-    assert.match(corral.stderr(), /did not listen on a port within 300 ms \(startTimeout\)/);
+    assert.match(corral.stderr(), /did not listen on a port within 300 ms \(--start-timeout\)/);
   });
 
   test('a port already taken fails the start with the EADDRINUSE error', { timeout: 30_000 }, async () => {
