@@ -9,12 +9,14 @@ process.on('SIGUSR1', () => {});
 process.on('SIGUSR2', () => {});
 // The `corral` command. CommonJS, and the CLI is one bundled file (scripts/bundle-cli.js): this
 // process is the app's primary for as long as the app runs, and Node's ES module loader alone
-// would add about 2 MiB to it. The Node version is checked first: on an unsupported Node, print
-// just its message.
+// would add about 2 MiB to it. The Node version is checked first, then that this is Node.js and
+// not Bun or Deno (as the bundle loads): on either, print just the message.
+let cli;
 try {
   require('../dist/support/node-version.cjs');
+  cli = require('../dist/cli/bundle.cjs');
 } catch (error) {
-  if (error?.code !== 'CORRAL_ERR_UNSUPPORTED_NODE') throw error;
+  if (error?.code !== 'CORRAL_ERR_UNSUPPORTED_NODE' && error?.code !== 'CORRAL_ERR_UNSUPPORTED_RUNTIME') throw error;
   process.stderr.write(`corral: ${error.message}\n`);
   process.exit(1);
 }
@@ -22,7 +24,6 @@ try {
 // module of `corral start` may hold servers and timers of its own, which must not keep a
 // stopped app's primary alive. ProcessOutput keeps the primary alive when stdout or stderr
 // closes under it (EPIPE).
-const cli = require('../dist/cli/bundle.cjs');
 const output = new cli.ProcessOutput(process.stdout, process.stderr);
 cli.run(process.argv.slice(2), output).then((code) => {
   process.exitCode = code;

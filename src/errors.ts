@@ -21,6 +21,7 @@ export type CorralErrorCode =
   | 'CORRAL_ERR_CANCELLED'
   | 'CORRAL_ERR_INVALID_CONTROL_FRAME'
   | 'CORRAL_ERR_UNSUPPORTED_NODE'
+  | 'CORRAL_ERR_UNSUPPORTED_RUNTIME'
   | 'CORRAL_ERR_START_FAILED'
   | 'CORRAL_ERR_RELOAD_FAILED'
   | 'CORRAL_ERR_BUSY'
@@ -101,6 +102,8 @@ export class ExecNotFoundError extends CorralError {
   declare readonly code: 'CORRAL_ERR_EXEC_NOT_FOUND';
   readonly exec: string | undefined;
   readonly resolved: string | undefined;
+  /** What is wrong with it: `no such file (ENOENT)`, `it is not a file`. */
+  readonly reason: string;
 
   constructor(exec: string | undefined, resolved: string | undefined, reason: string, cause?: unknown) {
     super('CORRAL_ERR_EXEC_NOT_FOUND',
@@ -113,6 +116,7 @@ export class ExecNotFoundError extends CorralError {
       cause === undefined ? undefined : { cause });
     this.exec = exec;
     this.resolved = resolved;
+    this.reason = reason;
   }
 }
 
@@ -279,5 +283,32 @@ export class LogFileError extends CorralError {
   constructor(file: string, message: string, cause?: unknown) {
     super('CORRAL_ERR_LOG_FILE', message, cause === undefined ? undefined : { cause });
     this.path = file;
+  }
+}
+
+/**
+ * corral loaded under Bun or Deno (support/node-runtime.cts). Both report a Node.js version in
+ * `process.versions.node`, so the version check passes, and both then fail in ways that blame the
+ * app: under Bun every worker "did not listen on a port"; under Deno the app is "ready" while
+ * serving nothing, and its workers are killed as hung every 30 s. Thrown on load of corral and
+ * of the `corral` command; not exported, as nothing can use corral there.
+ */
+export class UnsupportedRuntimeError extends CorralError {
+  declare readonly code: 'CORRAL_ERR_UNSUPPORTED_RUNTIME';
+  /** 'Bun' or 'Deno'. */
+  readonly runtime: string;
+  readonly version: string;
+
+  constructor(runtime: 'Bun' | 'Deno', version: string) {
+    const [run, npx] = runtime === 'Bun' ? ['bun app.js', 'bunx corral'] : ['deno run app.js', 'deno run npm:corral'];
+    super('CORRAL_ERR_UNSUPPORTED_RUNTIME',
+      `corral runs on Node.js, and this is ${runtime}${version === '' ? '' : ` ${version}`} (which reports itself as Node.js ` +
+      `${process.versions.node}): corral's primary and workers rely on node:cluster's internals (its IPC protocol and the ` +
+      `sockets passed over it), which ${runtime} does not implement as Node.js does, so the workers would never serve. Run it with Node.js ` +
+      `(20.19 or later, or 22.12 or later): \`node app.js\` rather than \`${run}\`, \`npx corral start …\` rather than \`${npx} start …\`.`);
+    this.runtime = runtime;
+    this.version = version;
+    // Uncaught, Node prints the stack: keep it to the message, as the frames are corral's loader.
+    this.stack = `${this.name}: ${this.message}`;
   }
 }

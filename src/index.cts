@@ -12,8 +12,9 @@
 // means a consumer needs only @types/node installed, not `"types": ["node"]` in its tsconfig
 // (TypeScript 6 and later include no @types packages by default).
 /// <reference types="node" preserve="true" />
-// First: on an unsupported Node (no require(esm)) this throws one clear error.
+// First: on an unsupported Node (no require(esm)), or under Bun or Deno, this throws one clear error.
 import './support/node-version.cjs';
+import './support/node-runtime.cjs';
 import type * as corralEsm from './index.js' with { 'resolution-mode': 'import' };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- require(esm) of our own entry

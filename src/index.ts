@@ -7,8 +7,10 @@
 // means a consumer needs only @types/node installed, not `"types": ["node"]` in its tsconfig
 // (TypeScript 6 and later include no @types packages by default).
 /// <reference types="node" preserve="true" />
-// First: on an unsupported Node this throws one clear error before anything else loads.
+// First: on an unsupported Node, or under Bun or Deno, this throws one clear error before
+// anything else loads.
 import './support/node-version.cjs';
+import './support/node-runtime.cjs';
 import { processCluster, type Cluster, type ClusterModule } from './cluster.js';
 import { kOnConfigChange } from './internal/symbols.js';
 import * as namedExports from './named-exports.js';

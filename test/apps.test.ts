@@ -234,7 +234,7 @@ require('node:http').createServer((req, res) => {
     assert.match(text, /corral\[fg\] stopped cleanly\n$/);
     for (const [flag, value, message] of [
       ['--log-max-size', '1K', /--log-max-size: expected at least 64K/],
-      ['--log-max-size', 'big', /--log-max-size: Expected `logMaxSize` to be a size such as 200M/],
+      ['--log-max-size', 'big', /--log-max-size must be a size such as 200M/],
       ['--log-max-files', '0', /--log-max-files: expected a whole number of files from 1 to 99, got `0`/],
     ] as const) {
       const bad = await runCommand(BIN, ['start', CHATTY, '--log-file', flag, value], { cwd: dir, env });
@@ -256,7 +256,7 @@ require('node:http').createServer((req, res) => {
     // A usage error is said at once, before anything starts in the background.
     const bad = await runCommand(BIN, ['start', app, '-d', '--instances', 'lots'], { cwd: dir, env });
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /Expected `workers` to be a whole number/);
+    assert.match(bad.stderr, /--instances must be a whole number/);
   });
 });
 
@@ -306,7 +306,7 @@ describe('restart, and every app at once', () => {
     assert.ok(app.child.exitCode === null, 'still running');
     const named = await runCommand(BIN, ['start', APP, '--name', 'all'], { cwd: dir, env });
     assert.equal(named.status, 2);
-    assert.match(named.stderr, /Expected `name` to be a name other than 'all'/);
+    assert.match(named.stderr, /--name must be a name other than 'all'/);
     const help = await runCommand(BIN, ['help', 'restart'], { cwd: dir });
     assert.match(help.stdout, /^Usage: corral restart \[name\|all\] \[--json\]/);
     const unknown = await runCommand(BIN, ['help', 'resurrect'], { cwd: dir });
@@ -340,7 +340,7 @@ describe('what PM2 users set', () => {
     }
     const bad = await runCommand(BIN, ['start', app, '--instance-var', 'CORRAL_SLOT'], { cwd: dir, env });
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--instance-var: Expected `instanceVar` to be an environment variable name such as NODE_APP_INSTANCE, or 'none'.*It may not be CORRAL_SLOT/);
+    assert.match(bad.stderr, /--instance-var must be an environment variable name such as NODE_APP_INSTANCE, or 'none'.*It may not be CORRAL_SLOT/);
   });
 });
 

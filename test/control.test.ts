@@ -107,7 +107,7 @@ describe('corral status, reload, scale, stop', () => {
     assert.equal(down.stdout, 'web: 1 worker (drained and removed slots 1–2)\n');
     const bad = await corralAsync('scale', '-5');
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /Expected `scale` to be a worker count from 1 to 1024, or \+N \/ -N \(now 1\), got '-5'/);
+    assert.match(bad.stderr, /corral: the count must be a worker count from 1 to 1024, or \+N \/ -N \(now 1\), got '-5'/);
     const status = JSON.parse((await corralAsync('status', '--json')).stdout) as { workers: number; generation: number };
     assert.deepEqual({ workers: status.workers, generation: status.generation }, { workers: 1, generation: 2 });
     app.child.kill('SIGTERM');

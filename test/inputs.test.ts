@@ -71,7 +71,7 @@ describe('env files', () => {
     // The same for a config's env: a NUL never reaches a fork.
     write('nul-env.config.mjs', "export default { exec: './app.cjs', env: { TOKEN: 'ab\\u0000cd' } };\n");
     assert.match(await refusedStart(['nul-env.config.mjs']),
-      /^corral: nul-env\.config\.mjs: env: Expected `env\.TOKEN` to be free of NUL characters, which no environment variable can hold, got 'ab\\0cd' \(string\)\. Remove them/);
+      /^corral: nul-env\.config\.mjs: env\.TOKEN must be free of NUL characters, which no environment variable can hold, got 'ab\\0cd' \(string\)\. Remove them/);
   });
 
   test('a UTF-8 byte order mark (as Notepad writes) is not part of the first name', { timeout: 30_000 }, async () => {
@@ -106,9 +106,9 @@ describe('a config file that exports a Promise', () => {
 describe('negative values', () => {
   test('after a flag that takes a value, a negative number is its value, refused by its own check (not "ambiguous")', { timeout: 30_000 }, async () => {
     const cases: [string[], RegExp][] = [
-      [['--shutdown-timeout', '-1'], /^corral: --shutdown-timeout: Expected `shutdownTimeout` to be a finite number ≥ 0, got `-1` \(number\)\.\n$/],
-      [['--max-memory', '-200M'], /^corral: --max-memory: Expected `maxMemory` to be a size such as 200M.*got '-200M' \(string\)\.\n$/],
-      [['--start-timeout', '-0.5'], /^corral: --start-timeout: Expected `startTimeout` to be a finite number ≥ 0, got `-0\.5` \(number\)\.\n$/],
+      [['--shutdown-timeout', '-1'], /^corral: --shutdown-timeout must be a finite number ≥ 0, got `-1` \(number\)\.\n$/],
+      [['--max-memory', '-200M'], /^corral: --max-memory must be a size such as 200M.*got '-200M' \(string\)\.\n$/],
+      [['--start-timeout', '-0.5'], /^corral: --start-timeout must be a finite number ≥ 0, got `-0\.5` \(number\)\.\n$/],
     ];
     for (const [flags, message] of cases) assert.match(await refusedStart([APP, ...flags]), message);
     const logs = await runCommand(BIN, ['logs', 'app', '-n', '-5'], { cwd: dir, env });
@@ -138,7 +138,7 @@ describe('corral scale', () => {
     for (const [count, message] of cases) {
       const result = await runCommand(BIN, ['scale', 'scaled', count], { cwd: dir, env });
       assert.equal(result.status, 2, result.stderr);
-      assert.match(result.stderr, /^corral: Expected `scale` to be a worker count from 1 to 1024, or \+N \/ -N \(now 2\)/);
+      assert.match(result.stderr, /^corral: the count must be a worker count from 1 to 1024, or \+N \/ -N \(now 2\)/);
       assert.match(result.stderr, message);
     }
     const status = JSON.parse((await runCommand(BIN, ['status', 'scaled', '--json'], { cwd: dir, env })).stdout) as { workers: number };

@@ -284,7 +284,7 @@ describe('the admin server', () => {
   test('bad addresses and a taken port are refused with the fix; nothing is forked', { timeout: 60_000 }, async () => {
     const bad = spawnSync(process.execPath, [BIN, 'start', APP, '--admin', '99999'], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--admin: Expected `admin` to be a port \(9100: loopback\) or 'host:port'.*got `99999` \(number\)\. A port is a whole number from 0 to 65535/);
+    assert.match(bad.stderr, /--admin must be a port \(9100: loopback\) or 'host:port'.*got `99999` \(number\)\. A port is a whole number from 0 to 65535/);
     const colon = spawnSync(process.execPath, [BIN, 'start', APP, '--admin', ':9100'], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
     assert.equal(colon.status, 2);
     assert.match(colon.stderr, /Name the host: '127\.0\.0\.1:9100' for this machine only, '0\.0\.0\.0:9100' for every interface/);

@@ -241,7 +241,7 @@ describe('maxRequests and maxAge', () => {
       { cwd: dir, env: { NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR, PORT: String(port) } });
     await corral.waitForErr(/ready: 2 workers/);
     const load = startLoad(port, { connections: 4, keepAlive: false });
-    const lines = await corral.waitForErr(/has served \d+ requests, its maxRequests \(100 with its jitter\); recycling it: a replacement starts, then it drains$/, 3, 30_000);
+    const lines = await corral.waitForErr(/has served \d+ requests, its --max-requests \(100 with its jitter\); recycling it: a replacement starts, then it drains$/, 3, 30_000);
     assert.match(lines[0]!, /WARN worker \d+ \(slot \d, pid \d+\) has served/);
     await corral.waitForErr(/drains: its replacement serves the slot$/, 3);
     const result = await load.stop();
@@ -504,7 +504,7 @@ describe('recycling options', () => {
   test('corral start names the flag of a bad limit, and its usage lists the recycling flags', async () => {
     const bad = await runCommand(BIN, ['start', LEAKING_APP, '--max-memory', '2 lots'], { cwd: dir, env: { CORRAL_RUN_DIR: RUN_DIR } });
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--max-memory: Expected `maxMemory` to be a size such as 200M/);
+    assert.match(bad.stderr, /--max-memory must be a size such as 200M/);
     const help = await runCommand(BIN, ['start', '--help'], { cwd: dir });
     for (const flag of ['--max-memory <size>', '--max-memory-hard <size>', '--max-memory-of <rss|heap>', '--max-requests <N>', '--max-requests-jitter <N>', '--max-age <ms>', '--max-age-jitter <ms>']) {
       assert.ok(help.stdout.includes(flag), `${flag} in the usage`);

@@ -81,7 +81,7 @@ describe('reuseport balancer', () => {
       /Use 'round-robin' \(the default\) or 'shared'/.test(error.message));
     const cli = await runCommand(BIN, ['start', APP, '--balancer', 'reuseport'], { cwd: dir, env: { NODE_OPTIONS: '', CORRAL_RUN_DIR: path.join(dir, 'run') } });
     assert.equal(cli.status, 2);
-    assert.match(cli.stderr, /^corral: --balancer: Expected `balancer` to be a balancer this system runs: 'reuseport' cannot, as it needs/);
+    assert.match(cli.stderr, /^corral: --balancer must be a balancer this system runs: 'reuseport' cannot, as it needs/);
   });
 
   test('each worker accepts on its own socket: the kernel spreads connections over all four', { timeout: 30_000, ...needsReuseport }, async () => {

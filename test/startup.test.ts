@@ -63,7 +63,7 @@ describe('corral startup systemd', () => {
     for (const [args, message] of [
       [['startup', 'upstart', APP], /corral startup: 'upstart' is not supported: corral startup systemd <script>/],
       [['startup', 'systemd', APP, '-d'], /leave out -d: systemd runs corral in the foreground/],
-      [['startup', 'systemd', APP, '-i', 'lots'], /--instances: Expected `workers` to be a whole number/],
+      [['startup', 'systemd', APP, '-i', 'lots'], /--instances must be a whole number/],
     ] as const) {
       const bad = await runCommand(BIN, [...args], { cwd: dir });
       assert.equal(bad.status, 2, bad.stderr);

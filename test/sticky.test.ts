@@ -419,8 +419,8 @@ describe('stickyProxyHops (--sticky-proxy-hops): checked, with the fix named', (
       [{ ...base, stickyProxyHops: -1 }, /`stickyProxyHops` to be a whole number ≥ 1.*got `-1` \(number\)/],
       [{ ...base, stickyProxyHops: 1.5 }, /`stickyProxyHops` to be a whole number ≥ 1.*got `1\.5` \(number\)/],
       [{ ...base, stickyProxyHops: 'abc' }, /`stickyProxyHops` to be a whole number ≥ 1.*got 'abc' \(string\)/],
-      [{ exec: APP, stickyProxyHops: 2 }, /set only with balancer 'sticky' and stickyHeader x-forwarded-for or forwarded, got `2` \(number\)\. Add balancer: 'sticky'/],
-      [{ exec: APP, balancer: 'sticky', stickyProxyHops: 2 }, /set only with balancer 'sticky' and stickyHeader/],
+      [{ exec: APP, stickyProxyHops: 2 }, /set only with balancer: 'sticky' and stickyHeader x-forwarded-for or forwarded, got `2` \(number\)\. Add balancer: 'sticky' and stickyHeader: 'x-forwarded-for', or leave stickyProxyHops out\./],
+      [{ exec: APP, balancer: 'sticky', stickyProxyHops: 2 }, /set only with balancer: 'sticky' and stickyHeader/],
       [{ ...base, stickyHeader: 'X-Client-Id', stickyProxyHops: 2 }, /x-client-id is read whole\), got `2` \(number\)\. Leave stickyProxyHops out/],
     ] as const) {
       assert.throws(() => createCluster(options as never), (error: Error & { code?: string }) => {
@@ -437,11 +437,11 @@ describe('stickyProxyHops (--sticky-proxy-hops): checked, with the fix named', (
   test('corral start: a bad --sticky-proxy-hops exits 2, naming the flag and the fix', { timeout: 60_000 }, async () => {
     const sticky = ['--balancer', 'sticky', '--sticky-header', 'x-forwarded-for'];
     for (const [flags, message] of [
-      [[...sticky, '--sticky-proxy-hops', '0'], /^corral: --sticky-proxy-hops: Expected `stickyProxyHops` to be a whole number ≥ 1: how many proxies run in front of corral, got `0` \(number\)\. Count them: 1 for one nginx/m],
-      [[...sticky, '--sticky-proxy-hops', '-1'], /^corral: --sticky-proxy-hops: Expected `stickyProxyHops` to be a whole number ≥ 1.*got `-1` \(number\)/m],
-      [[...sticky, '--sticky-proxy-hops', 'abc'], /^corral: --sticky-proxy-hops: Expected `stickyProxyHops` to be a whole number ≥ 1.*got 'abc' \(string\)/m],
-      [['--sticky-proxy-hops', '2'], /^corral: --sticky-proxy-hops: .*set only with balancer 'sticky'.*--balancer sticky --sticky-header x-forwarded-for/m],
-      [['--balancer', 'sticky', '--sticky-proxy-hops', '2'], /^corral: --sticky-proxy-hops: .*set only with balancer 'sticky' and stickyHeader/m],
+      [[...sticky, '--sticky-proxy-hops', '0'], /^corral: --sticky-proxy-hops must be a whole number ≥ 1: how many proxies run in front of corral, got `0` \(number\)\. Count them: 1 for one nginx/m],
+      [[...sticky, '--sticky-proxy-hops', '-1'], /^corral: --sticky-proxy-hops must be a whole number ≥ 1.*got `-1` \(number\)/m],
+      [[...sticky, '--sticky-proxy-hops', 'abc'], /^corral: --sticky-proxy-hops must be a whole number ≥ 1.*got 'abc' \(string\)/m],
+      [['--sticky-proxy-hops', '2'], /^corral: --sticky-proxy-hops must be set only with --balancer sticky and --sticky-header x-forwarded-for or forwarded, got `2` \(number\)\. Add --balancer sticky and --sticky-header x-forwarded-for, or leave --sticky-proxy-hops out\./m],
+      [['--balancer', 'sticky', '--sticky-proxy-hops', '2'], /^corral: --sticky-proxy-hops must be set only with --balancer sticky and --sticky-header/m],
     ] as const) {
       const result = await runCommand(BIN, ['start', APP, '--name', 'hops-check', ...flags], { env: { PORT: '1', NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR } });
       assert.equal(result.status, 2, `${flags.join(' ')}: ${result.stderr}`);

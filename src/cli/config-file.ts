@@ -43,6 +43,8 @@ export interface ConfigApp {
   /** Where it is, for messages: `ecosystem.config.js: apps[1]`, or the file's name. */
   readonly where: string;
   readonly values: Readonly<Record<string, unknown>>;
+  /** The keys the file wrote under PM2's names, by the corral key each set (`exec` → `script`), for messages. */
+  readonly written: ReadonlyMap<string, string>;
   /** PM2 keys left out because they change nothing here, each with the reason (said at the start). */
   readonly notes: readonly string[];
 }
@@ -226,7 +228,8 @@ function readApp(raw: object, where: string, fileName: string, dir: string, list
     if (typeof value === 'string' && !value.startsWith('file:')) values[key] = path.resolve(base, value);
     else if (Array.isArray(value)) values[key] = value.map((entry: unknown) => (typeof entry === 'string' ? path.resolve(base, entry) : entry));
   }
-  return { where, values, notes };
+  const written = new Map([...setBy].filter(([key]) => !key.includes('.')));
+  return { where, values, notes, written };
 }
 
 /** Numbers and booleans of an env block as the strings a process's environment holds. */

@@ -1,6 +1,8 @@
 /** The `corral` command: dispatches to a subcommand; returns the exit code. */
-// First: on an unsupported Node this throws one clear error (bin/corral.js prints its message).
+// First: on an unsupported Node, or under Bun or Deno, this throws one clear error (bin/corral.cjs
+// prints its message).
 import '../support/node-version.cjs';
+import '../support/node-runtime.cjs';
 import { readFileSync } from 'node:fs';
 import { ControlError } from '../control/errors.js';
 import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';

@@ -4,7 +4,7 @@
  * key, since the fix may belong there.
  */
 import path from 'node:path';
-import { ReloadFailedError, type OptionWords } from '../errors.js';
+import type { OptionWords } from '../errors.js';
 import { OPTION_TABLE } from '../options/table.js';
 
 /** `--<flag>` of an option of the table. */
@@ -19,14 +19,4 @@ export function cliOptionWords(configFile: string | undefined): OptionWords {
     readyWhen: (value) => `${flagOf('readyWhen')} ${value}${inFile(`readyWhen: '${value}'`)}`,
     startTimeout: `${flagOf('startTimeout')}${inFile('startTimeout')}`,
   };
-}
-
-/** A reload's failure, told in `words` to the `corral reload` that asked. */
-export async function inCliWords<T>(operation: Promise<T>, words: OptionWords): Promise<T> {
-  try {
-    return await operation;
-  } catch (error) {
-    if (!(error instanceof ReloadFailedError)) throw error;
-    throw Object.assign(new Error(error.messageIn(words)), { code: error.code });
-  }
 }

@@ -5,9 +5,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import type { ClusterOptions } from '../managed/options.js';
 import { environment, FlagValueError } from '../options/flag-parsers.js';
-import { OPTION_TABLE, type OptionFlag } from '../options/table.js';
+import { normalizeName, OPTION_TABLE, type OptionFlag } from '../options/table.js';
 import { describeValue } from '../util/describe-value.js';
 import { CLI_KEY_TABLE, COMMAND_FLAGS } from './cli-options.js';
 import { appNameOf, CLI_ONLY_KEYS, findConfig, loadConfig, PROFILE_KEY, type ConfigApp, type LoadedConfig } from './config-file.js';
@@ -16,6 +17,8 @@ import { readEnvFile } from './env-file.js';
 import { joinDashValues } from './dash-values.js';
 import type { LogFormat } from './logger.js';
 import { checkTypeScriptApp } from './typescript.js';
+import { appScript } from './app-script.js';
+import { optionErrorText } from './cli-words.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './log-paths.js';
 import { size } from '../options/units.js';
 
@@ -101,7 +104,7 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
     const app = chooseApp(config, only, values['detach'] === true);
     for (const [key, value] of Object.entries(app.values)) {
       merged[key] = value;
-      sources.set(key, `${app.where}: ${key}`);
+      sources.set(key, `${app.where}: ${app.written.get(key) ?? key}`);
     }
     notes = [...config.notes, ...app.notes];
     // With several apps, --profile applies to those that have that block (as PM2's --env does).
@@ -158,7 +161,7 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   try {
     logMaxSize = size(merged['logMaxSize'], 'logMaxSize', DEFAULT_LOG_MAX_SIZE);
   } catch (error) {
-    throw new CliError(`corral: ${sources.get('logMaxSize')}: ${(error as Error).message}`, EXIT.USAGE);
+    throw new CliError(`corral: ${optionErrorText((error as Error).message, 'logMaxSize', sources)}`, EXIT.USAGE);
   }
   if (logMaxSize < MIN_LOG_MAX_SIZE) {
     throw new CliError(`corral: ${sources.get('logMaxSize')}: expected at least 64K (a log file rotated more often keeps almost nothing), got ${describeValue(merged['logMaxSize'])}.`, EXIT.USAGE);
@@ -182,6 +185,16 @@ export async function parseStart(argv: readonly string[], cwd: string): Promise<
   options['execArgv'] ??= [];
   // With a prefix or a log file, worker output goes through the primary, which tags each line.
   if (logPrefix !== undefined || logFile || detach) options['silent'] = true;
+  // The script, found (a bare name may be a command of node_modules/.bin) and checked before anything forks.
+  const exec = options['exec'];
+  const execFile = exec instanceof URL && exec.protocol === 'file:' ? fileURLToPath(exec)
+    : typeof exec === 'string' && exec.startsWith('file:') ? fileURLToPath(exec) : exec;
+  if (typeof execFile === 'string' && execFile !== '') {
+    const file = path.resolve(cwd, execFile);
+    options['exec'] = appScript(file, { given: script, label: sources.get('exec') ?? 'exec', cwd });
+    // `corral start next` runs as next, not as the file's own name (next/dist/bin/next, or cli.js).
+    if (options['exec'] !== file && script !== undefined) options['name'] ??= normalizeName(undefined, script);
+  }
   checkTypeScriptApp(String(options['exec']), options['execArgv'] as string[]);
   const nodeWatch = (options['execArgv'] as unknown[]).find((arg): arg is string => typeof arg === 'string' && /^--watch(-path|-preserve-output)?(=|$)/.test(arg));
   if (nodeWatch !== undefined) {

@@ -26,7 +26,7 @@ import type { LaunchInfo } from '../control/protocol.js';
 import { RotatingLogFile } from './log-file.js';
 import { logDirectory, logFilePath } from './log-paths.js';
 import { watchFiles } from './watch.js';
-import { cliOptionWords, inCliWords } from './option-words.js';
+import { cliOptionWords } from './option-words.js';
 import { describeHealthAction } from './health-line.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
 import { cpuBudget, describeCpuBudget } from '../options/cpu-budget.js';
@@ -36,6 +36,7 @@ import { nameOf } from '../primary/balancers/balancers.js';
 import { FORWARDING_HEADERS } from '../primary/balancers/forwarded-client.js';
 import { kOpenAdmin } from '../internal/symbols.js';
 import { launchEnvironment, PASSED_ENV_PREFIX, takePassedEnvironment, unusedPassedNames } from '../options/passed-env.js';
+import { flagWords, optionErrorText } from './cli-words.js';
 
 const SIGNAL_ACTIONS: Readonly<Record<SignalAction, string>> = {
   shutdown: 'shutting down gracefully',
@@ -75,6 +76,8 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     if (error instanceof SeveralAppsError && error.detach && detached === undefined) return startSeveral(argv, error, streams);
     throw error;
   }
+  /** createCluster()'s words for options (startTimeout, maxMemory…) said as this start's (--start-timeout, or the config key). */
+  const words = (text: string): string => flagWords(text, request.sources);
   /** Settings changed in the config since the start, which only a restart applies (the latest reload's finding). */
   let restartNeeded: string[] = [];
   let cluster: ManagedCluster;
@@ -98,7 +101,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   }
   const logPath = logFilePath(cluster.options.name);
   // Failed starts and reloads name the options to change as flags (and the config file's keys).
-  const words = cliOptionWords(request.configFile);
+  const optionWords = cliOptionWords(request.configFile);
   const launch: LaunchInfo = {
     // With the CORRAL_ENV_* variables taken at the start: `corral restart` starts the app again from
     // this, and its `--env KEY` needs them as this start had them. (Only this user reads it: protocol.ts.)
@@ -151,8 +154,8 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   // The control socket first: a second start of a running name is refused before anything forks.
   const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
     status: () => statusReport(cluster, startedAt, cpuMeter),
-    reload: async () => ({ ...await unlessStopping(cluster, 'reload', inCliWords(cluster.reload(), words)), restartNeeded }),
-    scale: (request) => unlessStopping(cluster, 'scale', cluster.scale(request.workers ?? '')),
+    reload: async () => ({ ...await inCliWords(cluster, 'reload', cluster.reload(), optionWords), restartNeeded }),
+    scale: (request) => inCliWords(cluster, 'scale', cluster.scale(request.workers ?? ''), optionWords),
     stop: () => {
       log.log('info', 'stop', 'corral stop: shutting down gracefully');
       sayStopping('corral stop');
@@ -170,7 +173,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
         'until it is (their writes wait, nothing is dropped)');
     }, detached === undefined ? undefined : MAX_OUTPUT_PAUSE);
   }
-  logLifecycle(cluster, log, words);
+  logLifecycle(cluster, log, words, optionWords);
   const unused = unusedPassedNames();
   if (unused.length > 0) {
     const flags = unused.map((name) => `--env ${name.slice(PASSED_ENV_PREFIX.length)}`).join(' or ');
@@ -267,7 +270,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     } else {
       await closed;
       await endBeforeServing();
-      log.log('error', 'start-failed', error.messageIn(words), { slot: error.failure.slot, exitCode: error.failure.exitCode });
+      log.log('error', 'start-failed', error.messageIn(optionWords), { slot: error.failure.slot, exitCode: error.failure.exitCode });
       await file?.close();
       return EXIT.APP_FAILED;
     }
@@ -337,7 +340,7 @@ function finish(result: ShutdownResult, log: Logger): number {
   return result.clean ? EXIT.OK : EXIT.APP_FAILED;
 }
 
-function logLifecycle(cluster: ManagedCluster, log: Logger, words: OptionWords): void {
+function logLifecycle(cluster: ManagedCluster, log: Logger, words: (text: string) => string, optionWords: OptionWords): void {
   const who = (slot: number | undefined, id: number, pid: number | undefined): string => `worker ${id} (slot ${slot ?? '?'}, pid ${pid ?? '?'})`;
   cluster.on('restart', ({ slot, previous, delay, crashes }) => {
     const exit = previous.process.signalCode ?? `code ${previous.process.exitCode}`;
@@ -350,7 +353,7 @@ function logLifecycle(cluster: ManagedCluster, log: Logger, words: OptionWords):
       `retrying every ${retryIn} ms, ${others}`, { slot, crashes, retryIn, serving });
   });
   cluster.on('health', (action) => {
-    log.log('warn', 'health', describeHealthAction(action), {
+    log.log('warn', 'health', words(describeHealthAction(action)), {
       slot: action.slot, pid: action.worker.process.pid, reason: action.reason, action: action.action, value: action.value, limit: action.limit,
     });
   });
@@ -364,13 +367,13 @@ function logLifecycle(cluster: ManagedCluster, log: Logger, words: OptionWords):
       `${pids.length === 1 ? '' : 'es'} it started running (pid ${shortList(pids)}); SIGKILLed them`, { slot, pid: worker.process.pid, pids });
   });
   cluster.on('startFailed', (failure) => {
-    log.log('warn', 'start-failed', describeStartFailure(failure, words), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });
+    log.log('warn', 'start-failed', describeStartFailure(failure, optionWords), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });
   });
   cluster.on('reloading', (generation) => log.log('info', 'reloading', `rolling reload to generation ${generation}`, { generation }));
   cluster.on('reload', ({ generation, duration }) => {
     log.log('info', 'reloaded', `reloaded: every worker runs generation ${generation} (${duration} ms)`, { generation, ms: duration });
   });
-  cluster.on('reloadFailed', (error) => log.log('error', 'reload-failed', error.messageIn(words), { slot: error.failure.slot }));
+  cluster.on('reloadFailed', (error) => log.log('error', 'reload-failed', error.messageIn(optionWords), { slot: error.failure.slot }));
   cluster.on('scale', ({ workers }) => log.log('info', 'scaled', `scaled to ${workers} worker${workers === 1 ? '' : 's'}`, { workers }));
 }
 
@@ -380,24 +383,33 @@ function stickyNote(header: string | undefined, hops: number): string {
   return ` by ${header}${FORWARDING_HEADERS.has(header) ? `, ${hops} prox${hops === 1 ? 'y' : 'ies'} in front` : ''}`;
 }
 
-/** An option error from createCluster(), told in terms of the flag or config key that set it. */
+/** An option error from createCluster(), told in terms of the flag or config key that set it (cli-words.ts). */
 export function optionError(error: unknown, request: StartRequest): unknown {
-  if (error instanceof ExecNotFoundError) return new CliError(`corral: ${error.message}`, EXIT.APP_FAILED);
-  const option = error instanceof InvalidOptionError ? error.option.split('.')[0]!
+  // The script was checked (app-script.ts), so this is one removed since: said without createCluster()'s `exec`.
+  if (error instanceof ExecNotFoundError) return new CliError(`corral: cannot start ${error.resolved ?? error.exec}: ${error.reason}.`, EXIT.APP_FAILED);
+  const option = error instanceof InvalidOptionError ? error.option
     : error instanceof InvalidWorkerCountError ? 'workers'
       : error instanceof InvalidBalancerError ? 'balancer' : undefined;
   if (option === undefined || !(error instanceof Error)) return error;
-  const source = request.sources.get(option);
-  return new CliError(`corral: ${source === undefined ? '' : `${source}: `}${error.message}`, EXIT.USAGE);
+  return new CliError(`corral: ${optionErrorText(error.message, option, request.sources)}`, EXIT.USAGE);
 }
 
-/** A control command that came once the app began to stop fails saying so, in the CLI's words (not createCluster()'s). */
-async function unlessStopping<T>(cluster: ManagedCluster, action: string, operation: Promise<T>): Promise<T> {
+/**
+ * A control command's failure in the CLI's words, not createCluster()'s: one that came once the app
+ * began to stop says so; a failed reload names flags; `corral scale` out of range names the count.
+ */
+async function inCliWords<T>(cluster: ManagedCluster, action: string, operation: Promise<T>, words: OptionWords): Promise<T> {
   try {
     return await operation;
   } catch (error) {
-    if (!(error instanceof CorralError && error.code === 'CORRAL_ERR_CLUSTER_CLOSED')) throw error;
-    throw Object.assign(new Error(`${cluster.options.name} is stopping, so the ${action} was not started.`), { code: error.code });
+    if (error instanceof CorralError && error.code === 'CORRAL_ERR_CLUSTER_CLOSED') {
+      throw Object.assign(new Error(`${cluster.options.name} is stopping, so the ${action} was not started.`), { code: error.code });
+    }
+    if (error instanceof ReloadFailedError) throw Object.assign(new Error(error.messageIn(words)), { code: error.code });
+    if (error instanceof InvalidOptionError && error.option === 'scale') {
+      throw Object.assign(new Error(error.message.replace('Expected `scale` to be ', 'the count must be ')), { code: error.code });
+    }
+    throw error;
   }
 }
 

@@ -43,8 +43,8 @@ export function flagHelp(flags: readonly OptionFlag[]): string {
 export const START_USAGE = `Usage: corral start <script> [options] [-- app args]
        corral start <config file> [options]
 
-Runs <script> in one worker per CPU, in the foreground, until SIGTERM or SIGINT (Ctrl-C) stops
-it gracefully. SIGHUP reloads with zero downtime; SIGTTIN / SIGTTOU add / remove a worker.
+Runs <script> (a path, or a command of node_modules/.bin such as next) in one worker per CPU,
+in the foreground, until SIGTERM or SIGINT (Ctrl-C) stops it gracefully. SIGHUP reloads with zero downtime; SIGTTIN / SIGTTOU add / remove a worker.
 A config file (corral.config.mjs, or a PM2 ecosystem.config.js) may hold several apps
 (apps: [...]): -d starts each as its own primary in the background; --only picks some.
 

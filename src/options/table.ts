@@ -206,8 +206,8 @@ export const OPTION_TABLE = {
         throw new InvalidOptionError('stickyHeader', 'an HTTP header name such as x-forwarded-for', value);
       }
       if (raw['balancer'] !== 'sticky') {
-        throw new InvalidOptionError('stickyHeader', "set only with balancer 'sticky'", value,
-          "Add balancer: 'sticky' (--balancer sticky), or leave stickyHeader out.");
+        throw new InvalidOptionError('stickyHeader', "set only with balancer: 'sticky'", value,
+          "Add balancer: 'sticky', or leave stickyHeader out.");
       }
       return value.toLowerCase();
     },
@@ -233,8 +233,8 @@ export const OPTION_TABLE = {
       }
       const header = typeof raw['stickyHeader'] === 'string' ? raw['stickyHeader'].toLowerCase() : undefined;
       if (raw['balancer'] !== 'sticky' || header === undefined) {
-        throw new InvalidOptionError('stickyProxyHops', "set only with balancer 'sticky' and stickyHeader x-forwarded-for or forwarded", value,
-          "Add balancer: 'sticky' and stickyHeader: 'x-forwarded-for' (--balancer sticky --sticky-header x-forwarded-for), or leave stickyProxyHops out.");
+        throw new InvalidOptionError('stickyProxyHops', "set only with balancer: 'sticky' and stickyHeader x-forwarded-for or forwarded", value,
+          "Add balancer: 'sticky' and stickyHeader: 'x-forwarded-for', or leave stickyProxyHops out.");
       }
       if (!FORWARDING_HEADERS.has(header)) {
         throw new InvalidOptionError('stickyProxyHops', `set only with stickyHeader x-forwarded-for or forwarded, the lists each proxy appends to (${header} is read whole)`, value,
@@ -307,11 +307,23 @@ export const OPTION_TABLE = {
         `It may not be ${protocol.SLOT_ENV} or ${protocol.SETTINGS_ENV}, which corral sets itself.`);
     },
   }),
-  /** IPC serialization. @default 'json' */
+  /**
+   * How messages between the primary and workers are serialized (node:cluster's `serialization`):
+   * 'json', or 'advanced' (the structured clone: Map, Set, BigInt, Date, typed arrays, circular
+   * objects), which socket.io's cluster adapter needs. @default 'json'
+   */
   serialization: option<'json' | 'advanced'>({
-    description: "IPC serialization between primary and workers. Default: 'json'.",
+    description: "How messages between the primary and workers are serialized: 'json' (default), or 'advanced' (the structured clone: Map, Set, BigInt, Date, typed arrays), which socket.io's cluster adapter needs.",
     schema: { enum: ['json', 'advanced'] },
-    resolve: (value) => oneOf(value, 'serialization', ['json', 'advanced'], 'json'),
+    flag: {
+      name: 'serialization', value: '<json|advanced>',
+      help: "worker messages: json (default), or advanced (Map, Set, BigInt, Date…;\nsocket.io's cluster adapter needs it)",
+    },
+    resolve: (value) => {
+      if (value === undefined || value === 'json' || value === 'advanced') return value ?? 'json';
+      throw new InvalidOptionError('serialization', "'json' or 'advanced'", value,
+        "'advanced' carries Map, Set, BigInt, Date and typed arrays (socket.io's cluster adapter needs it); 'json' what JSON.stringify keeps.");
+    },
   }),
   /** Pipe worker stdout/stderr to the primary instead of inheriting them. @default false */
   silent: option<boolean>({
