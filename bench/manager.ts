@@ -5,7 +5,8 @@
 //  - restart latency: a worker SIGKILLed until its replacement answers (first crash, and a second
 //    crash in a row of the same slot, which corral backs off);
 //  - rolling reload of 4 workers under wrk load (Connection: close, keep-alive): duration and
-//    failed requests (socket errors, timeouts, non-2xx);
+//    failed requests (socket errors, timeouts, non-2xx); and corral's, of the same app with a
+//    SIGTERM handler of its own (server.close(), then exit), which its draining workers are sent;
 //  - stop with 16 requests of 500 ms in flight: how many are answered;
 //  - memory: RSS of the primary (PM2: its daemon) and of each worker, against node:cluster.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -32,6 +33,13 @@ writeFileSync(APP, `require('node:http').createServer((req, res) => {
   const delay = req.url === '/slow' ? 500 : 0;
   setTimeout(() => res.end(String(process.pid)), delay);
 }).listen(Number(process.env.PORT));\n`);
+/** The same app, ending itself on SIGTERM as production apps do: corral sends it once the worker's servers stop accepting. */
+const APP_WITH_HANDLER = path.join(dir, 'app-with-handler.cjs');
+writeFileSync(APP_WITH_HANDLER, `const server = require('node:http').createServer((req, res) => {
+  const delay = req.url === '/slow' ? 500 : 0;
+  setTimeout(() => res.end(String(process.pid)), delay);
+}).listen(Number(process.env.PORT));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));\n`);
 const NODE_CLUSTER = path.join(dir, 'node-cluster.cjs');
 writeFileSync(NODE_CLUSTER, `const cluster = require('node:cluster');
 if (cluster.isPrimary) {
@@ -78,14 +86,14 @@ function rss(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) / 1024;
 }
 
-async function start(manager: Manager, cwd = dir): Promise<{ running: Running; ms: number }> {
+async function start(manager: Manager, cwd = dir, app = APP): Promise<{ running: Running; ms: number }> {
   const target = port++;
   const since = performance.now();
   let child: ChildProcess | undefined;
   if (manager === 'PM2') {
     pm2Start(target);
   } else {
-    const args = manager === 'corral' ? [CORRAL, 'start', APP, '-i', String(WORKERS), '--name', 'bench'] : [NODE_CLUSTER];
+    const args = manager === 'corral' ? [CORRAL, 'start', app, '-i', String(WORKERS), '--name', 'bench'] : [NODE_CLUSTER];
     child = spawn(process.execPath, args, { cwd, env: { ...env, PORT: String(target) }, stdio: 'ignore' });
   }
   const ms = await pollUntil(target, (pids) => pids.size === WORKERS, since);
@@ -136,8 +144,8 @@ async function restartLatency(manager: Manager): Promise<[number, number]> {
 
 interface ReloadFigures { ms: number; failed: number; requests: number }
 
-async function reloadUnderLoad(manager: Exclude<Manager, 'node:cluster'>, keepAlive: boolean, cwd = dir): Promise<ReloadFigures> {
-  const { running } = await start(manager, cwd);
+async function reloadUnderLoad(manager: Exclude<Manager, 'node:cluster'>, keepAlive: boolean, cwd = dir, app = APP): Promise<ReloadFigures> {
+  const { running } = await start(manager, cwd, app);
   try {
     const wrk = spawn('wrk', ['-t1', '-c32', '-d6s', '--timeout', '4s', ...(keepAlive ? [] : ['-H', 'Connection: close']), `http://127.0.0.1:${running.port}/`], { stdio: ['ignore', 'pipe', 'ignore'] });
     let output = '';
@@ -183,6 +191,8 @@ async function memory(manager: Manager): Promise<{ primary: number; worker: numb
   }
 }
 
+/** The lowest and highest reload duration of the rounds. */
+const range = (figures: readonly ReloadFigures[]): string => `${Math.min(...figures.map((r) => r.ms)).toFixed(0)}–${Math.max(...figures.map((r) => r.ms)).toFixed(0)} ms`;
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 try {
@@ -213,6 +223,7 @@ try {
     }
     for (const keepAlive of [false, true]) {
       (reloads[`pairs|${keepAlive}`] ??= []).push(await reloadUnderLoad('corral', keepAlive, PAIRS_DIR));
+      (reloads[`handler|${keepAlive}`] ??= []).push(await reloadUnderLoad('corral', keepAlive, dir, APP_WITH_HANDLER));
     }
     process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
@@ -234,6 +245,10 @@ try {
     const pairs = reloads[`pairs|${keepAlive}`]!;
     console.log(row(`  reloadConcurrency 2, ${mode}`, median(pairs.map((r) => r.ms)), median(peer.map((r) => r.ms)), 'ms'));
     console.log(`${`  its failed requests`.padEnd(44)} ${pairs.map((r) => r.failed).join('/').padStart(10)}`);
+    // The app's own SIGTERM handler, sent to each draining worker: against corral on the app without one.
+    const handler = reloads[`handler|${keepAlive}`]!;
+    console.log(`${`  app with a SIGTERM handler, ${mode}`.padEnd(44)} ${`${median(handler.map((r) => r.ms)).toFixed(0)} ms`.padStart(10)} ${`${median(corral.map((r) => r.ms)).toFixed(0)} ms`.padStart(10)}   ${(median(handler.map((r) => r.ms)) / median(corral.map((r) => r.ms))).toFixed(2)}x against the app without one (ranges ${range(handler)} / ${range(corral)})`);
+    console.log(`${`  its failed requests`.padEnd(44)} ${handler.map((r) => r.failed).join('/').padStart(10)}`);
   }
   console.log(`${'stop: in-flight 500 ms requests answered'.padEnd(44)} ${stops['corral']!.map((n) => `${n}/16`).join(' ').padStart(10)} ${stops['PM2']!.map((n) => `${n}/16`).join(' ').padStart(10)}`);
   const mem = (manager: Manager, key: 'primary' | 'worker') => median(samples.memory[manager].map((m) => m[key]));

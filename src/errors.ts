@@ -3,7 +3,10 @@
  * message), and each message names the bad value and how to fix it.
  */
 
+import { reloadFailedText, startFailedText, type OptionWords, type StartFailure } from './start-failure.js';
 import { describeValue } from './util/describe-value.js';
+
+export { describeStartFailure, type OptionWords, type StartFailure } from './start-failure.js';
 
 const kCorralError = Symbol.for('corral.error');
 
@@ -175,41 +178,6 @@ export class InvalidControlFrameError extends CorralError {
   }
 }
 
-/** Why a worker failed to start: what corral knows of it, for the error message and for tools. */
-export interface StartFailure {
-  /** The slot it was meant to fill. */
-  readonly slot: number;
-  readonly workerId: number;
-  readonly pid: number | undefined;
-  /** It exited before it was ready, or its startTimeout passed (corral then SIGKILLed it). */
-  readonly reason: 'exited' | 'timeout';
-  readonly exitCode: number | null;
-  readonly signal: NodeJS.Signals | null;
-  /** What readiness was awaited: 'listening', 'online' or 'manual'. */
-  readonly readyWhen: string;
-  readonly startTimeout: number;
-  /** The last lines the worker wrote to stderr while starting (and the error it died of). */
-  readonly stderr: string;
-}
-
-/** One line saying how a start failed, and what to check. */
-export function describeStartFailure(failure: StartFailure): string {
-  const who = `the worker for slot ${failure.slot} (pid ${failure.pid ?? 'none'})`;
-  if (failure.reason === 'timeout') {
-    const awaited = failure.readyWhen === 'manual' ? 'call ready() from corral/worker'
-      : failure.readyWhen === 'online' ? 'come online' : 'listen on a port';
-    return `${who} did not ${awaited} within ${failure.startTimeout} ms (startTimeout), so corral stopped it. ` +
-      'Raise startTimeout if the app needs longer to start' +
-      (failure.readyWhen === 'listening' ? ", or set readyWhen ('--ready') to 'online' or 'manual' if it serves no port." : '.');
-  }
-  const how = failure.signal !== null ? `was killed by ${failure.signal}` : `exited with code ${failure.exitCode}`;
-  return `${who} ${how} before it was ready.`;
-}
-
-function withStderr(message: string, stderr: string): string {
-  return stderr === '' ? message : `${message}\nLast lines of its stderr:\n${stderr.replace(/^/gm, '  | ')}`;
-}
-
 /** The cluster's first start failed: a slot's worker could not start `attempts` times in a row. */
 export class StartFailedError extends CorralError {
   declare readonly code: 'CORRAL_ERR_START_FAILED';
@@ -217,12 +185,14 @@ export class StartFailedError extends CorralError {
   readonly attempts: number;
 
   constructor(failure: StartFailure, attempts: number) {
-    super('CORRAL_ERR_START_FAILED', withStderr(
-      `The cluster could not start: ${describeStartFailure(failure)} ` +
-      `It failed ${attempts} time${attempts === 1 ? '' : 's'} in a row (startAttempts), so corral gave up.`,
-      failure.stderr));
+    super('CORRAL_ERR_START_FAILED', startFailedText(failure, attempts));
     this.failure = failure;
     this.attempts = attempts;
+  }
+
+  /** @internal The message with the options it suggests named in `words` (`corral start`'s flags). */
+  messageIn(words: OptionWords): string {
+    return startFailedText(this.failure, this.attempts, words);
   }
 }
 
@@ -234,13 +204,14 @@ export class ReloadFailedError extends CorralError {
   readonly replaced: readonly number[];
 
   constructor(failure: StartFailure, replaced: readonly number[]) {
-    super('CORRAL_ERR_RELOAD_FAILED', withStderr(
-      `The reload stopped: ${describeStartFailure(failure)} The failed replacement was removed; ` +
-      `${replaced.length === 0 ? 'every slot keeps its old worker' : `slots ${replaced.join(', ')} run the new code, the others keep their old workers`}, ` +
-      'and all of them keep serving. Fix the app and reload again.',
-      failure.stderr));
+    super('CORRAL_ERR_RELOAD_FAILED', reloadFailedText(failure, replaced));
     this.failure = failure;
     this.replaced = replaced;
+  }
+
+  /** @internal The message with the options it suggests named in `words` (`corral start`'s flags). */
+  messageIn(words: OptionWords): string {
+    return reloadFailedText(this.failure, this.replaced, words);
   }
 }
 

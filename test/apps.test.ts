@@ -362,7 +362,7 @@ describe('a PM2 ecosystem file', () => {
   apps: [{
     name: 'eco-api', script: './api.cjs', instances: 2, exec_mode: 'cluster', port: ${apiPort}, args: '--mode fast',
     node_args: '--max-old-space-size=256', env: { GREETING: 'hello' }, env_production: { GREETING: 'production' },
-    max_memory_restart: '300M', kill_timeout: 3000, listen_timeout: 8000, min_uptime: 2000, merge_logs: true, time: true,
+    max_memory_restart: '300M', kill_timeout: 3000, kill_signal: 'SIGINT', listen_timeout: 8000, min_uptime: 2000, merge_logs: true, time: true,
   }, {
     name: 'eco-jobs', cwd: 'jobs', script: 'jobs.cjs', instances: 1, env: { PORT: ${jobsPort} },
   }],
@@ -390,7 +390,7 @@ describe('a PM2 ecosystem file', () => {
     const { options } = await startOptions.parseStart(['ecosystem.config.js', '--only', 'eco-api', '--profile', 'production'], project);
     assert.deepEqual({ ...options }, {
       name: 'eco-api', exec: path.join(project, 'api.cjs'), workers: 2, args: ['--mode', 'fast'], execArgv: ['--max-old-space-size=256'],
-      env: { GREETING: 'production', PORT: String(apiPort) }, maxMemory: '300M', shutdownTimeout: 3000, startTimeout: 8000,
+      env: { GREETING: 'production', PORT: String(apiPort) }, maxMemory: '300M', shutdownTimeout: 3000, killSignal: 'SIGINT', startTimeout: 8000,
       restart: { minUptime: 2000 },
     });
     // restart starts it the way it was started: that one app of the file, with the profile.
@@ -410,6 +410,28 @@ describe('a PM2 ecosystem file', () => {
     assert.equal((await exitOf(one)).code, 0);
   });
 
+  test("wait_ready: true is --ready manual: the app's process.send('ready') makes it ready, as under PM2", { timeout: 40_000 }, async () => {
+    const env = { CORRAL_RUN_DIR: path.join(dir, 'eco-ready-run'), NODE_OPTIONS: '' };
+    mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
+    const project = path.join(dir, 'eco-ready');
+    mkdirSync(project, { recursive: true });
+    // As PM2's guide writes it: listen, then say ready (here after a warm-up, so that listening alone is not taken for it).
+    writeFileSync(path.join(project, 'app.cjs'), `require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () => {
+  setTimeout(() => { console.log('warm, sending ready'); process.send('ready'); }, 300);
+});
+`);
+    writeFileSync(path.join(project, 'ecosystem.config.js'), `module.exports = { apps: [{ name: 'eco-ready', script: 'app.cjs', instances: 1, wait_ready: true, listen_timeout: 120000 }] };
+`);
+    const { options } = await startOptions.parseStart(['ecosystem.config.js'], project);
+    assert.equal(options.readyWhen, 'manual');
+    const corral = startProgram(BIN, ['start', 'ecosystem.config.js'], { cwd: project, env: { ...env, PORT: String(await freePort()) } });
+    await corral.waitForErr(/starting 1 worker of .*ready when manual\)/);
+    await corral.waitForErr(/ready: 1 worker/, 1, 25_000);
+    await corral.waitFor(/^warm, sending ready$/);
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+
   test('PM2 keys corral cannot honour are refused with its equivalent; unknown keys, clashing names and a wrong --only are named', async () => {
     const env = detachedIn({ CORRAL_RUN_DIR: path.join(dir, 'eco-bad-run'), NODE_OPTIONS: '' });
     mkdirSync(env.CORRAL_RUN_DIR, { recursive: true, mode: 0o700 });
@@ -420,7 +442,7 @@ describe('a PM2 ecosystem file', () => {
       ["{ apps: [{ script: 'api.cjs', cron_restart: '0 0 * * *' }] }", /ecosystem\.config\.js: apps\[0\]: PM2's `cron_restart`: corral has no cron of its own: maxAge: '24h' replaces each worker .* 'corral reload <name>'/],
       ["{ apps: [{ script: 'api.cjs', out_file: './out.log' }] }", /PM2's `out_file`: corral writes one log file per app, <log dir>\/<name>\.log .* 'corral logs <name>'/],
       ["{ apps: [{ script: 'api.cjs', exec_mode: 'fork' }] }", /PM2's `exec_mode`: fork mode: corral runs every app as a cluster of workers\. For one process, set instances: 1/],
-      ["{ apps: [{ script: 'api.cjs', wait_ready: true }] }", /PM2's `wait_ready`: corral's equivalent is ready: 'manual', with the app calling ready\(\) from 'corral\/worker'/],
+      ["{ apps: [{ script: 'api.cjs', wait_ready: 'yes' }] }", /PM2's `wait_ready`: expected true or false, got 'yes'.*true waits for the app's process\.send\('ready'\) \(readyWhen: 'manual'\)/],
       ["{ apps: [{ script: 'api.cjs', scirpt: 'api.cjs' }] }", /apps\[0\]: unknown key `scirpt`\. The known keys are .*and PM2's ecosystem keys/],
       ["{ apps: [{ script: 'api.cjs', exec: 'api.cjs' }] }", /apps\[0\]: PM2's `script` and `exec` both set exec: keep one\./],
       ["{ apps: [{ script: 'api.cjs' }, { script: './api.cjs' }] }", /apps\[0\] and .*apps\[1\] are both named api/],

@@ -45,6 +45,7 @@ const valid: Record<string, unknown>[] = [
   { name: 'api.v2', logPrefix: 'slot', logFormat: 'json', $schema: './node_modules/corral/corral.config.schema.json' },
   { primary: './primary.mjs' }, { reportInterval: 0 }, { reportInterval: 250 },
   { balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: 2 },
+  { killSignal: 'SIGINT' }, { killSignal: 'none' },
 ];
 const invalid: Record<string, unknown>[] = [
   { wokers: 2 }, { workers: 0 }, { workers: 'many' }, { workers: 2.5 }, { balancer: 'random' }, { readyWhen: 'soon' },
@@ -54,6 +55,7 @@ const invalid: Record<string, unknown>[] = [
   { reportInterval: 50 }, { reportInterval: -1 },
   { balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: 0 }, { balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: 1.5 },
   { balancer: 'sticky', stickyHeader: 'x-forwarded-for', stickyProxyHops: '2' },
+  { killSignal: 'SIGKILL' }, { killSignal: 15 },
 ];
 
 test('configs the schema accepts, corral accepts; configs it refuses, corral refuses', () => {

@@ -1,9 +1,9 @@
 // The lifecycle algorithms as state machines over a fake clock and fake hosts: no processes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { StartFailure } from 'corral';
+import { StartFailedError, type StartFailure } from 'corral';
 import { FakeClock } from './helpers/fake-clock.js';
-import { logger, rollingReload, scaling, startOptions, supervision } from './helpers/internals.js';
+import { logger, optionWords, rollingReload, scaling, startOptions, supervision } from './helpers/internals.js';
 
 const RESTART = { minDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, resetAfter: 10_000, minUptime: 1_000 };
 const CRASH_LOOP = { maxCrashes: 4, window: 60_000, retryDelay: 30_000 };
@@ -108,6 +108,17 @@ describe('slot supervision', () => {
     for (let index = 0; index < 5; index += 1) assert.equal(later.exited({ ...failed, clusterStarting: false }).action, 'restart');
   });
 
+  test('while the cluster first starts, a worker alive at its startTimeout but not ready gives the start up at once', () => {
+    const clock = new FakeClock();
+    const slot = supervisor(clock);
+    const waited = { ...crash, failedStart: true, clusterStarting: true, uptime: 30_000, waitsAgain: true };
+    // Another worker of the same code would wait as long again, and say no more.
+    assert.deepEqual(slot.exited(waited), { action: 'give-up', attempts: 1 });
+    // Once the cluster has been ready (a refill, a scale-up), it backs off as any failed start.
+    const later = supervisor(clock);
+    for (let index = 0; index < 5; index += 1) assert.equal(later.exited({ ...waited, clusterStarting: false }).action, 'restart');
+  });
+
   test('restart: false leaves the slot empty', () => {
     const slot = new supervision.SlotSupervisor({ restart: false, crashLoop: CRASH_LOOP, startAttempts: 3 }, new FakeClock());
     assert.deepEqual(slot.exited(crash), { action: 'none' });
@@ -130,6 +141,36 @@ describe('slot supervision', () => {
 const failure = (slot: number): StartFailure => ({
   slot, workerId: 10 + slot, pid: 100 + slot, reason: 'exited', exitCode: 1, signal: null,
   readyWhen: 'listening', startTimeout: 1_000, stderr: 'Error: boom',
+});
+
+describe('a failed start, told', () => {
+  const timeout = (readyWhen: string, alive: boolean): StartFailure => ({
+    slot: 0, workerId: 1, pid: 4887, reason: 'timeout', exitCode: null, signal: 'SIGKILL', readyWhen, startTimeout: 30_000, stderr: '', alive,
+  });
+
+  test('a worker alive that never listened: said at once, with readyWhen \'online\' for apps that serve no port', () => {
+    const error = new StartFailedError(timeout('listening', true), 1);
+    assert.equal(error.message, "The cluster could not start: the worker for slot 0 (pid 4887) was alive, its event loop turning, but did not " +
+      'listen on a port within 30000 ms (startTimeout), so corral stopped it. An app that serves no port (a queue consumer, a scheduled job) ' +
+      "needs readyWhen: 'online': its workers are ready once they run. One that listens only after a slow start needs a longer startTimeout. " +
+      'corral did not start it again: another worker would only wait the same way.');
+    // corral start's lines name the flags, and the config file's keys when one is in use.
+    assert.match(error.messageIn(optionWords.cliOptionWords(undefined)), /within 30000 ms \(--start-timeout\), .* needs --ready online: .* a longer --start-timeout\./);
+    assert.match(error.messageIn(optionWords.cliOptionWords('/srv/api/corral.config.json')),
+      /needs --ready online or readyWhen: 'online' in corral\.config\.json: /);
+  });
+
+  test('under readyWhen \'manual\', a worker that neither called ready() nor sent \'ready\' is told of both ways', () => {
+    const error = new StartFailedError(timeout('manual', false), 3);
+    assert.match(error.message, /did not call ready\(\) from corral\/worker nor process\.send\('ready'\) within 30000 ms \(startTimeout\)/);
+    assert.match(error.message, /It failed 3 times in a row \(startAttempts\), so corral gave up\.$/);
+    assert.match(error.messageIn(optionWords.cliOptionWords(undefined)), /With --ready manual the app says that it can take traffic in one of these two ways/);
+  });
+
+  test('a worker that timed out with no sign of life keeps the plain advice, and its retries', () => {
+    const error = new StartFailedError(timeout('listening', false), 3);
+    assert.match(error.message, /did not listen on a port within 30000 ms \(startTimeout\), so corral stopped it\. Raise startTimeout if the app needs longer to start, or use readyWhen: 'online' if it serves no port\. It failed 3 times/);
+  });
 });
 
 describe('rolling reload', () => {

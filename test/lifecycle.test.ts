@@ -179,7 +179,22 @@ describe('start and crash-loop policy', () => {
     const corral = startCorral([app, '-i', '1', '--start-timeout', '300']);
     const exit = await exitOf(corral, 20_000);
     assert.equal(exit.code, 1);
-    assert.match(corral.stderr(), /did not listen on a port within 300 ms \(startTimeout\)/);
+    assert.match(corral.stderr(), /did not listen on a port within 300 ms \(--start-timeout\)/);
+  });
+
+  test('an app alive that never listens (a queue consumer) fails at its first startTimeout, saying so and naming --ready online', { timeout: 60_000 }, async () => {
+    const app = path.join(dir, 'consumer.cjs');
+    writeFileSync(app, "console.log('consuming', process.pid);\nsetInterval(() => {}, 1000);\n");
+    const started = Date.now();
+    // Time enough for its runtime's reports (every second) on a busy machine.
+    const corral = startCorral([app, '-i', '1', '--start-timeout', '6000', '--name', 'consumer']);
+    const exit = await exitOf(corral, 45_000);
+    const elapsed = Date.now() - started;
+    assert.equal(exit.code, 1);
+    assert.match(corral.stderr(), /ERROR The cluster could not start: the worker for slot 0 \(pid \d+\) was alive, its event loop turning, but did not listen on a port within 6000 ms \(--start-timeout\), so corral stopped it\. An app that serves no port \(a queue consumer, a scheduled job\) needs --ready online: its workers are ready once they run\. One that listens only after a slow start needs a longer --start-timeout\. corral did not start it again: another worker would only wait the same way\./);
+    // Run once, not three times: its first start said it all.
+    assert.equal(corral.lines.filter((line) => line.startsWith('consuming')).length, 1, corral.lines.join('\n'));
+    assert.ok(elapsed < 3 * 6000, `exited after ${elapsed} ms (three attempts take 18000 ms or more)`);
   });
 
   test('a port already taken fails the start with the EADDRINUSE error', { timeout: 30_000 }, async () => {

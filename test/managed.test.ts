@@ -114,6 +114,18 @@ describe('createCluster', () => {
     await cluster.close();
   });
 
+  test("readyWhen 'manual' takes PM2's process.send('ready') as ready(); the message still reaches the cluster's 'message' listeners", { timeout: 30_000 }, async () => {
+    // startTimeout far beyond the wait below: only the message can make it ready in time.
+    const cluster = managed({ exec: WORKER_FIXTURE, workers: 1, readyWhen: 'manual', startTimeout: 120_000, env: { SCENARIO: 'pm2-ready' } });
+    const heard: [number, unknown][] = [];
+    cluster.on('message', (worker, message) => heard.push([worker.id, message]));
+    const started = cluster.start();
+    await event(cluster, 'ready', 20_000);
+    await started;
+    assert.deepEqual(heard, [[cluster.workers[0]!.id, 'ready']]);
+    await cluster.close();
+  });
+
   test('close() SIGKILLs workers that do not finish within the timeout', async () => {
     const cluster = managed({ exec: WORKER_FIXTURE, workers: 1, env: { SCENARIO: 'outgoing-connection', TARGET_PORT: '9' }, readyWhen: 'online' });
     await cluster.start();

@@ -134,10 +134,12 @@ describe('a stop that overtakes an operation', () => {
 
   test('corral stop while a reload\'s replacement still loads a preload that handles SIGTERM (exit 143) before corral\'s runtime is in it: ' +
     'the stop is clean, exit 0, and its text and JSON agree', { timeout: 60_000 }, async () => {
-    // An agent preloaded by NODE_OPTIONS (agent-preload.cjs) holds each new worker while the gate file is missing.
+    // An agent preloaded by NODE_OPTIONS (agent-preload.cjs) holds each new worker while the gate
+    // file is missing. --kill-signal none: the serving worker drains without the signal, whose
+    // handler here (the agent's) would end it with its own code; this is about the replacement.
     const gate = path.join(dir, 'agent-gate');
     writeFileSync(gate, '');
-    const { app, name } = await startApp(1, {}, ['--env', `NODE_OPTIONS=--require ${AGENT}`, '--env', `AGENT_GATE=${gate}`]);
+    const { app, name } = await startApp(1, {}, ['--env', `NODE_OPTIONS=--require ${AGENT}`, '--env', `AGENT_GATE=${gate}`, '--kill-signal', 'none']);
     rmSync(gate);
     const reload = runCommand(BIN, ['reload', name], { env });
     const [loading] = await app.waitForErr(/^agent loading \d+$/);

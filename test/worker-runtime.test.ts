@@ -155,6 +155,25 @@ const server = http.createServer((req, res) => res.end('ok')).listen(Number(proc
     assert.equal((await exitOf(corral)).code, 0);
   });
 
+  test("--ready manual takes PM2's process.send('ready'), which a --primary module's 'message' listener still hears", { timeout: 40_000 }, async () => {
+    const app = write('pm2-ready.cjs', `
+require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), () => {
+  console.log('sending ready');
+  process.send('ready');
+});
+`);
+    const primary = write('hears.cjs', `
+require('node:cluster').on('message', (worker, message) => console.log('primary heard', JSON.stringify(message), 'from worker', worker.id));
+`);
+    // A start timeout far beyond the wait below: only the app's message can make it ready in time.
+    const corral = start([app, '-i', '1', '--ready', 'manual', '--start-timeout', '120000', '--primary', primary], { PORT: String(await freePort()) });
+    await corral.waitForErr(/ready: 1 worker/, 1, 25_000);
+    await corral.waitFor(/^primary heard "ready" from worker 1$/);
+    await corral.waitFor(/^sending ready$/);
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0);
+  });
+
   test('a failing onShutdown hook is reported and makes the exit code 1', { timeout: 30_000 }, async () => {
     const app = write('bad-hook.cjs', `
 const { onShutdown } = require(${JSON.stringify(WORKER_CJS)});

@@ -47,7 +47,7 @@ export const PM2_KEYS: Readonly<Record<string, Translate>> = {
   exec_mode: (value) => (value === 'cluster' || value === 'cluster_mode'
     ? { note: 'corral always runs an app as a cluster' }
     : { refuse: `${typeof value === 'string' ? value : describeValue(value)} mode: corral runs every app as a cluster of workers. For one process, set instances: 1 ` +
-      "(and ready: 'online' if it never listens on a port), and remove exec_mode" }),
+      "(and readyWhen: 'online' if it never listens on a port), and remove exec_mode" }),
   ignore_watch: (value) => {
     const entries = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [value];
     return entries.every((entry) => typeof entry === 'string' && /^(\.\/)?(node_modules|\.git)\/?$/.test(entry))
@@ -59,6 +59,7 @@ export const PM2_KEYS: Readonly<Record<string, Translate>> = {
   max_memory_restart: to('maxMemory'),
   instance_var: to('instanceVar'),
   kill_timeout: to('shutdownTimeout'),
+  kill_signal: to('killSignal'),
   listen_timeout: to('startTimeout'),
   min_uptime: to('restart.minUptime'),
   restart_delay: to('restart.minDelay'),
@@ -66,10 +67,10 @@ export const PM2_KEYS: Readonly<Record<string, Translate>> = {
   max_restarts: to('crashLoop.maxCrashes'),
   autorestart: (value) => (value === false ? { set: { restart: false } } : { note: 'corral restarts crashed workers unless restart is false' }),
   port: (value) => ({ set: { 'env.PORT': typeof value === 'number' ? String(value) : value } }),
-  wait_ready: (value) => (value === false ? { note: 'off, as in corral' } : {
-    refuse: "corral's equivalent is ready: 'manual', with the app calling ready() from 'corral/worker' where it called process.send('ready') " +
-      "(const { ready } = require('corral/worker'); ready()). Set both, and remove wait_ready",
-  }),
+  // Under readyWhen 'manual', the app's process.send('ready') is its readiness, as under PM2.
+  wait_ready: (value) => (value === true ? { set: { readyWhen: 'manual' } }
+    : value === false ? { note: 'off, as in corral' }
+    : { refuse: `expected true or false, got ${describeValue(value)}. true waits for the app's process.send('ready') (readyWhen: 'manual')` }),
   shutdown_with_message: refused("corral drains a worker on its own (new connections go elsewhere, in-flight requests finish): put the app's " +
     "cleanup in onShutdown() from 'corral/worker', and remove shutdown_with_message"),
   cron_restart: refused("corral has no cron of its own: maxAge: '24h' replaces each worker after that age with no downtime, or let cron or " +

@@ -9,7 +9,7 @@ import { statusPids, statusReport } from '../control/status-report.js';
 import { CpuMeter } from '../control/process-stats.js';
 import {
   AdminListenError, CorralError, describeStartFailure, ExecNotFoundError, InvalidBalancerError, InvalidOptionError,
-  InvalidWorkerCountError, LogFileError, PrimaryModuleError, ReloadFailedError, StartFailedError,
+  InvalidWorkerCountError, LogFileError, PrimaryModuleError, ReloadFailedError, StartFailedError, type OptionWords,
 } from '../errors.js';
 import { createCluster, type ManagedCluster } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
@@ -26,6 +26,7 @@ import type { LaunchInfo } from '../control/protocol.js';
 import { RotatingLogFile } from './log-file.js';
 import { logDirectory, logFilePath } from './log-paths.js';
 import { watchFiles } from './watch.js';
+import { cliOptionWords, inCliWords } from './option-words.js';
 import { describeHealthAction } from './health-line.js';
 import { describeKilled, describeStop, killedFields, killedNote } from './kill-report.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
@@ -97,6 +98,8 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     throw optionError(error, request);
   }
   const logPath = logFilePath(cluster.options.name);
+  // Failed starts and reloads name the options to change as flags (and the config file's keys).
+  const words = cliOptionWords(request.configFile);
   const launch: LaunchInfo = {
     // With the CORRAL_ENV_* variables taken at the start: `corral restart` starts the app again from
     // this, and its `--env KEY` needs them as this start had them. (Only this user reads it: protocol.ts.)
@@ -149,7 +152,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   // The control socket first: a second start of a running name is refused before anything forks.
   const control = await ControlServer.open(socketPath(cluster.options.name, ensureRunDirectory()), cluster.options.name, {
     status: () => statusReport(cluster, startedAt, cpuMeter),
-    reload: async () => ({ ...await unlessStopping(cluster, 'reload', cluster.reload()), restartNeeded }),
+    reload: async () => ({ ...await unlessStopping(cluster, 'reload', inCliWords(cluster.reload(), words)), restartNeeded }),
     scale: (request) => unlessStopping(cluster, 'scale', cluster.scale(request.workers ?? '')),
     stop: () => {
       log.log('info', 'stop', 'corral stop: shutting down gracefully');
@@ -168,7 +171,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
         'until it is (their writes wait, nothing is dropped)');
     }, detached === undefined ? undefined : MAX_OUTPUT_PAUSE);
   }
-  logLifecycle(cluster, log);
+  logLifecycle(cluster, log, words);
   const unused = unusedPassedNames();
   if (unused.length > 0) {
     const flags = unused.map((name) => `--env ${name.slice(PASSED_ENV_PREFIX.length)}`).join(' or ');
@@ -265,7 +268,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
     } else {
       await closed;
       await endBeforeServing();
-      log.log('error', 'start-failed', error.message, { slot: error.failure.slot, exitCode: error.failure.exitCode });
+      log.log('error', 'start-failed', error.messageIn(words), { slot: error.failure.slot, exitCode: error.failure.exitCode });
       await file?.close();
       return EXIT.APP_FAILED;
     }
@@ -332,7 +335,7 @@ function finish(result: ShutdownResult, log: Logger): number {
   return result.clean ? EXIT.OK : EXIT.APP_FAILED;
 }
 
-function logLifecycle(cluster: ManagedCluster, log: Logger): void {
+function logLifecycle(cluster: ManagedCluster, log: Logger, words: OptionWords): void {
   const who = (slot: number | undefined, id: number, pid: number | undefined): string => `worker ${id} (slot ${slot ?? '?'}, pid ${pid ?? '?'})`;
   cluster.on('restart', ({ slot, previous, delay, crashes }) => {
     const exit = previous.process.signalCode ?? `code ${previous.process.exitCode}`;
@@ -359,7 +362,7 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
       `${pids.length === 1 ? '' : 'es'} it started running (pid ${shortList(pids)}); SIGKILLed them`, { slot, pid: worker.process.pid, pids });
   });
   cluster.on('startFailed', (failure) => {
-    log.log('warn', 'start-failed', describeStartFailure(failure), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });
+    log.log('warn', 'start-failed', describeStartFailure(failure, words), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });
   });
   cluster.on('reloading', (generation) => log.log('info', 'reloading', `rolling reload to generation ${generation}`, { generation }));
   cluster.on('reload', ({ generation, duration, killed }) => {
@@ -372,7 +375,7 @@ function logLifecycle(cluster: ManagedCluster, log: Logger): void {
     log.log('warn', 'killed', describeKilled([kill], kill.reason === 'recycle' ? 'recycled worker' : 'signalled worker'),
       { reason: kill.reason, killed: killedFields([kill]) });
   });
-  cluster.on('reloadFailed', (error) => log.log('error', 'reload-failed', error.message, { slot: error.failure.slot }));
+  cluster.on('reloadFailed', (error) => log.log('error', 'reload-failed', error.messageIn(words), { slot: error.failure.slot }));
   cluster.on('scale', ({ workers, killed }) => log.log(killed.length > 0 ? 'warn' : 'info', 'scaled',
     `scaled to ${workers} worker${workers === 1 ? '' : 's'}${killedNote(killed)}`, { workers, ...(killed.length > 0 ? { killed: killedFields(killed) } : {}) }));
 }

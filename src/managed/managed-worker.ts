@@ -45,8 +45,21 @@ export interface ManagedWorkerOptions {
   readonly generation: number;
   readonly readyWhen: ReadyWhen;
   readonly startTimeout: number;
+  /** ms between the runtime's reports (0: none), by which a starting worker is seen to be alive. */
+  readonly reportInterval: number;
   readonly clock: Clock;
 }
+
+/**
+ * A starting worker whose runtime reported within this many report intervals (and at least
+ * ALIVE_MIN_WINDOW ms) before its startTimeout passed was alive then: its event loop turning.
+ * Generous, so that reports a busy machine delays do not hide it.
+ */
+const ALIVE_INTERVALS = 3;
+const ALIVE_MIN_WINDOW = 5_000;
+
+/** What the app sends with process.send() to say it is ready, under PM2's wait_ready. */
+const PM2_READY_MESSAGE = 'ready';
 
 export class ManagedWorker {
   readonly worker: Worker;
@@ -145,17 +158,21 @@ export class ManagedWorker {
     return this.#drain;
   }
 
-  #watchStart({ readyWhen, startTimeout, slot }: ManagedWorkerOptions): Promise<StartOutcome> {
+  #watchStart({ readyWhen, startTimeout, reportInterval, slot }: ManagedWorkerOptions): Promise<StartOutcome> {
     const worker = this.worker;
     return new Promise((resolve) => {
       let settled = false;
+      let lastReport: number | undefined;
+      let alive = false;
       const settle = (outcome: StartOutcome): void => {
         if (settled) return;
         settled = true;
         this.#clock.clearTimeout(timer);
         worker.off('listening', onReady);
         worker.off('online', onReady);
+        worker.off('message', onMessage);
         this.link.off('ready', onReady);
+        this.link.off('report', onReport);
         resolve(outcome);
       };
       const failure = (reason: 'exited' | 'timeout', exit?: ExitInfo): StartFailure => ({
@@ -168,6 +185,7 @@ export class ManagedWorker {
         readyWhen,
         startTimeout,
         stderr: this.link.stderrTail,
+        ...(reason === 'timeout' ? { alive } : {}),
       });
       const onReady = (): void => {
         if (settled || this.draining !== undefined) return;
@@ -175,15 +193,29 @@ export class ManagedWorker {
         this.link.started();
         settle({ ok: true });
       };
+      // PM2's readiness signal, process.send('ready'), counts as ready() does. The message still
+      // reaches the primary's 'message' listeners, as under node:cluster and PM2: this only looks.
+      const onMessage = (message: unknown): void => {
+        if (message === PM2_READY_MESSAGE) onReady();
+      };
+      const onReport = (): void => {
+        lastReport = this.#clock.now();
+      };
       if (readyWhen === 'listening') worker.on('listening', onReady);
       else if (readyWhen === 'online') worker.on('online', onReady);
-      else this.link.on('ready', onReady);
+      else {
+        this.link.on('ready', onReady);
+        worker.on('message', onMessage);
+      }
+      this.link.on('report', onReport);
       let timedOut = false;
       const timer = this.#clock.setTimeout(() => {
         // A worker drained while it starts (a stop overtook its reload) has its drain's deadline instead.
         if (settled || this.draining !== undefined) return;
         // Settled once it is gone (below), so that its last stderr lines are in the report.
         timedOut = true;
+        const window = Math.max(ALIVE_INTERVALS * reportInterval, ALIVE_MIN_WINDOW);
+        alive = lastReport !== undefined && this.#clock.now() - lastReport <= window;
         this.kill('start-timeout');
       }, startTimeout);
       void this.exited.then((exit) => settle({ ok: false, failure: timedOut ? failure('timeout') : failure('exited', exit) }));

@@ -10,8 +10,9 @@
  *     way on their own.
  *  3. Anything still running `timeout` ms after the start gets SIGKILL.
  *  4. The result is clean when no worker was SIGKILLed and every one exited with code 0, or
- *     was still starting (its app never served, however it ended: worker-exit.ts). What made it
- *     unclean is in the result, so that whoever reports it says what happened.
+ *     died of its stop signal (an app's handler that re-raises it once done, as plain Node apps
+ *     do), or was still starting (its app never served, however it ended): worker-exit.ts. What
+ *     made it unclean is in the result, so that whoever reports it says what happened.
  * `force()` (a second SIGINT) SIGKILLs whatever still runs, at once.
  */
 import type { ExitInfo, ManagedWorker } from './managed-worker.js';
@@ -30,8 +31,8 @@ export interface ShutdownHost {
 
 export interface ShutdownResult {
   /**
-   * No worker was SIGKILLed, and every one exited on its own with code 0, or was still starting
-   * (its app never served). Otherwise `killed` and `failed` say why.
+   * No worker was SIGKILLed, and every one exited on its own with code 0 or of its stop signal,
+   * or was still starting (its app never served). Otherwise `killed` and `failed` say why.
    */
   readonly clean: boolean;
   readonly exits: readonly WorkerExit[];

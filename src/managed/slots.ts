@@ -9,6 +9,7 @@
 import { cpuBudget } from '../options/cpu-budget.js';
 import type { EventEmitter } from 'node:events';
 import { OperationCancelledError, StartFailedError } from '../errors.js';
+import { waitsAgain } from '../start-failure.js';
 import { kRuntimeReport, kSlot } from '../internal/symbols.js';
 import { countsConnections } from '../primary/balancers/balancers.js';
 import type { ClusterPrimary } from '../primary/cluster-primary.js';
@@ -272,6 +273,7 @@ export class SlotTable {
       ...this.#host.workerEnv(),
       ...runtimeEnv(slot.index, {
         shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
+        killSignal: options.killSignal,
         ...(countsConnections(options.balancer) ? { handoffs: true } : {}),
         appMetrics: true,
         ...(options.stickyHeader === undefined ? {} : { replayHeads: true }),
@@ -285,6 +287,7 @@ export class SlotTable {
       generation,
       readyWhen: options.readyWhen,
       startTimeout: options.startTimeout,
+      reportInterval: options.reportInterval,
       clock,
     });
     this.#live.add(managed);
@@ -443,6 +446,7 @@ export class SlotTable {
     const verdict = slot.supervisor.exited({
       planned,
       failedStart: !started.ok,
+      waitsAgain: !started.ok && waitsAgain(started.failure),
       uptime,
       readyFor: worker.readyAt === undefined ? undefined : this.#host.clock.now() - worker.readyAt,
       killedFromOutside: exit.signal !== null && !exit.killed && !FAULT_SIGNALS.has(exit.signal),

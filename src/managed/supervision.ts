@@ -21,6 +21,9 @@
  *    `resetAfter` ms.
  *  - While the cluster starts for the first time, a slot whose worker fails to start
  *    `startAttempts` times in a row gives the start up: `start()` rejects and nothing retries.
+ *    A worker alive at its startTimeout yet not ready (an app that never listens: a queue
+ *    consumer started under the default readiness) gives it up at once: the next would only
+ *    wait as long again, and say no more.
  *
  * Independently, ForkRateLimiter bounds forks per second across the cluster, so a crash storm
  * never becomes a fork storm.
@@ -40,6 +43,11 @@ export interface ExitReport {
   readonly planned: boolean;
   /** It never became ready (it exited while starting, or its startTimeout passed). */
   readonly failedStart: boolean;
+  /**
+   * It was alive when its startTimeout passed, yet not ready (it never listened, or never said it
+   * was ready): another worker of the same code would only wait the same way.
+   */
+  readonly waitsAgain?: boolean;
   /** ms from its fork to its exit. */
   readonly uptime: number;
   /** ms from its readiness to its exit; absent when it never became ready. */
@@ -119,7 +127,7 @@ export class SlotSupervisor {
     }
     if (report.failedStart) {
       this.#failedStarts += 1;
-      if (report.clusterStarting && this.#failedStarts >= this.#policy.startAttempts) {
+      if (report.clusterStarting && (this.#failedStarts >= this.#policy.startAttempts || report.waitsAgain === true)) {
         return { action: 'give-up', attempts: this.#failedStarts };
       }
     }

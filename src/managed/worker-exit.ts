@@ -60,12 +60,18 @@ export function killedWorker(worker: ManagedWorker, exit: ExitInfo): KilledWorke
   };
 }
 
+/** Signals a stop sends (SIGTERM, Ctrl-C's SIGINT, --kill-signal): dying of one while draining is how some apps end. */
+const STOP_SIGNALS: ReadonlySet<string> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']);
+
 /**
- * Whether an exit leaves a stop clean: it was not SIGKILLed, and it exited with code 0, or its
- * app never served: it was still starting (whatever ended it: a SIGTERM that came before the
+ * Whether an exit leaves a stop clean: it was not SIGKILLed, and it exited with code 0, or died
+ * of its stop signal (an app's handler that re-raises it once done, as plain Node apps do), or
+ * its app never served: it was still starting (whatever ended it: a SIGTERM that came before the
  * runtime's handler, or a preload's or the app's own handler with its own exit code), or the
  * stop's SIGTERM ended it before its runtime loaded (readyWhen 'online' counts it ready by then).
  */
 export function endedCleanly(exit: WorkerExit): boolean {
-  return !exit.killed && (exit.code === 0 || exit.starting || (exit.stoppedWhileStarting && exit.signal === 'SIGTERM'));
+  if (exit.killed) return false;
+  if (exit.code === 0 || exit.starting) return true;
+  return exit.signal !== null && (exit.stoppedWhileStarting ? exit.signal === 'SIGTERM' : STOP_SIGNALS.has(exit.signal));
 }

@@ -57,8 +57,28 @@ export interface CrashLoopOptions {
   retryDelay?: number;
 }
 
-/** When a worker counts as ready: it listens, it is online, or it called `ready()` from corral/worker. */
+/** When a worker counts as ready: it listens, it is online, or it called `ready()` from corral/worker (or `process.send('ready')`). */
 export type ReadyWhen = 'listening' | 'online' | 'manual';
+
+/** The stop signals a draining worker's app may be sent (what Node lets a process handle and a stop means). */
+const KILL_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'none'] as const;
+export type KillSignal = (typeof KILL_SIGNALS)[number];
+
+/** 'SIGINT', also written 'sigint' or 'INT' (as kill(1) and PM2's users write it). */
+function killSignal(value: unknown): KillSignal {
+  if (value === undefined) return 'SIGTERM';
+  if (typeof value === 'string') {
+    const upper = value.trim().toUpperCase();
+    const name = upper === 'NONE' ? 'none' : upper.startsWith('SIG') ? upper : `SIG${upper}`;
+    const found = KILL_SIGNALS.find((signal) => signal === name);
+    if (found !== undefined) return found;
+    if (name === 'SIGKILL' || name === 'SIGSTOP') {
+      throw new InvalidOptionError('killSignal', `one of ${KILL_SIGNALS.join(', ')}`, value,
+        `An app cannot handle ${name}; corral SIGKILLs a worker at shutdownTimeout anyway. Use SIGTERM (the default) or SIGINT (PM2's).`);
+    }
+  }
+  throw new InvalidOptionError('killSignal', `one of ${KILL_SIGNALS.join(', ')}`, value);
+}
 
 export const DEFAULT_RESTART: Readonly<Required<RestartOptions>> = Object.freeze({
   minDelay: 100,
@@ -300,13 +320,14 @@ export const OPTION_TABLE = {
     resolve: (value) => boolean(value, 'silent', false),
   }),
   /**
-   * When a worker counts as ready: once one of its servers listens, once it is online, or once
-   * it calls `ready()` from `corral/worker`. @default 'listening'
+   * When a worker counts as ready: once one of its servers listens, once it is online (for apps
+   * that serve no port), or once it calls `ready()` from `corral/worker` or, as under PM2's
+   * wait_ready, `process.send('ready')`. @default 'listening'
    */
   readyWhen: option<ReadyWhen>({
-    description: "When a worker counts as ready: 'listening' (default), 'online', or 'manual' (it calls ready() from corral/worker).",
+    description: "When a worker counts as ready: 'listening' (default), 'online' (for apps that serve no port), or 'manual' (it calls ready() from corral/worker, or process.send('ready') as under PM2's wait_ready).",
     schema: { enum: ['listening', 'online', 'manual'] },
-    flag: { name: 'ready', value: '<when>', help: 'listening (default), online, or manual (the app calls ready())' },
+    flag: { name: 'ready', value: '<when>', help: "listening (default), online (an app that serves no port),\nor manual (the app calls ready(), or process.send('ready'))" },
     resolve: (value) => oneOf(value, 'readyWhen', ['listening', 'online', 'manual'], 'listening'),
   }),
   /** A worker not ready this many ms after its fork is stopped and counts as a failed start. @default 30000 */
@@ -376,6 +397,17 @@ export const OPTION_TABLE = {
       name: 'shutdown-timeout', value: '<ms>', help: 'how long a draining worker may take before SIGKILL (default 10000)', parse: numberOrText,
     },
     resolve: (value) => timeout(value, 'shutdownTimeout', 10_000),
+  }),
+  /**
+   * The signal a draining worker gets once its servers stop accepting (stop, reload, scale-down,
+   * recycle), if the app listens for it: its own handler then ends it (Kubernetes' SIGTERM, PM2's
+   * kill_signal). 'none': never sent; the worker exits after its drain. @default 'SIGTERM'
+   */
+  killSignal: option<KillSignal>({
+    description: "The signal a draining worker gets once its servers stop accepting, if the app listens for it; its handler then ends the worker (before the shutdownTimeout SIGKILL). 'none' never sends one. Default: 'SIGTERM'.",
+    schema: { enum: [...KILL_SIGNALS] },
+    flag: { name: 'kill-signal', value: '<signal>', help: "the signal a draining worker's app gets, if it listens for it (default SIGTERM; none)" },
+    resolve: (value) => killSignal(value),
   }),
   /**
    * On a graceful stop (SIGTERM, `corral stop`, close()), how long corral keeps serving new

@@ -152,6 +152,11 @@ declare namespace protocol {
      * the app waits rather than queueing its output in its own memory without bound.
      */
     blockingOutput?: boolean;
+    /**
+     * The signal a draining worker's app gets once its servers stop accepting, if it listens for
+     * it (app-signal.cts); 'none': never sent. Absent: SIGTERM.
+     */
+    killSignal?: NodeJS.Signals | 'none';
   }
 }
 

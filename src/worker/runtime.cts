@@ -4,6 +4,7 @@
  *  - drains the worker when the primary asks (shutdown, reload, scale-down) or when the worker
  *    itself gets SIGTERM/SIGINT (systemd's control-group stop, a terminal's Ctrl-C): stop
  *    accepting, finish in-flight requests with `Connection: close`, run `onShutdown` hooks, exit;
+ *    an app that listens for its stop signal gets it and ends itself instead (app-signal.cts);
  *  - forwards what a starting worker writes to stderr (and the error it dies of), so that the
  *    primary can say why a start or a reload failed;
  *  - sends the periodic runtime report (reporter.cts): heartbeat, loop delay, memory,
@@ -17,6 +18,7 @@
  * that every copy of corral/worker the app loads talks to it.
  */
 import util = require('node:util');
+import appSignal = require('./app-signal.cjs');
 import ConnectionDrain = require('./connection-drain.cjs');
 import limitMessages = require('./message-limit.cjs');
 import internals = require('./node-internals.cjs');
@@ -79,8 +81,8 @@ class WorkerRuntime {
     this.#settings = settings;
     this.slot = slot;
     internals.onCorralFrame((frame) => this.#onFrame(frame as protocol.ToWorker));
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.#onSignal(signal));
-    process.on('SIGHUP', () => {});
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) appSignal.listen(signal, () => this.#onSignal(signal));
+    appSignal.listen('SIGHUP', () => {});
     // Node's worker half exits at once when the channel to the primary closes unasked (the
     // primary died): end what the app started first, or it would outlive the cluster.
     tree.followSpawns();
@@ -128,7 +130,7 @@ class WorkerRuntime {
   #onSignal(signal: 'SIGTERM' | 'SIGINT'): void {
     if (!this.#draining) {
       internals.sendCorralFrame({ act: 'draining', reason: 'signal', signal });
-      void this.#drain('signal', this.#settings.shutdownTimeout);
+      void this.#drain('signal', this.#settings.shutdownTimeout, signal);
       return;
     }
     // A repeated signal while draining: the primary decides (a second Ctrl-C forces the stop and
@@ -136,18 +138,37 @@ class WorkerRuntime {
     if (!process.connected) process.exit(SIGNAL_EXIT_CODES[signal]);
   }
 
-  async #drain(reason: protocol.DrainReason, timeout: number): Promise<void> {
+  /**
+   * Drains the worker; `received`: the stop signal it got from outside (the app's listeners, if
+   * any, have it already). An app that listens for its stop signal (received, or --kill-signal)
+   * owns its exit: it gets the signal once the servers stop accepting (and the hooks ran), and
+   * the process ends when the app lets it (#handOver). Otherwise the drain ends with process.exit().
+   */
+  async #drain(reason: protocol.DrainReason, timeout: number, received?: 'SIGTERM' | 'SIGINT'): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
     const deadline = Date.now() + timeout;
     const closed = this.#connections.drain();
+    const signal = received ?? (this.#settings.killSignal === 'none' ? undefined : this.#settings.killSignal ?? 'SIGTERM');
+    const appStops = signal !== undefined && appSignal.appListens(signal);
     // Hooks run once in-flight requests have finished (so a hook may close the database they
     // use), or halfway to the deadline if long-lived connections (websockets) hold the servers
-    // open: a hook is often what ends those.
-    let halfway: NodeJS.Timeout | undefined;
-    await Promise.race([closed, new Promise<void>((resolve) => { halfway = setTimeout(resolve, timeout / 2); })]);
-    clearTimeout(halfway);
-    const failed = await this.#runHooks({ reason, deadline });
+    // open: a hook is often what ends those. Before the app's stop signal, when it has one.
+    let failed = false;
+    if (!appStops || this.#hooks.size > 0) {
+      let halfway: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => { halfway = setTimeout(resolve, timeout / 2); })]);
+      clearTimeout(halfway);
+      failed = await this.#runHooks({ reason, deadline });
+    }
+    if (appStops) {
+      // The signal is delivered later (on a later turn of the loop): by then corral's own
+      // listeners are gone, and the app's alone have it.
+      if (received === undefined) appSignal.raise(signal);
+      appSignal.standDown();
+      await this.#handOver(closed, deadline, failed);
+      return;
+    }
     await closed;
     // process.exit() drops what is still queued for a pipe: the app's last lines (often what its
     // hooks just wrote) would be cut. Exit once stdout and stderr have flushed, before the deadline.
@@ -155,6 +176,22 @@ class WorkerRuntime {
     await this.#endLeftovers(deadline - Date.now() - FLUSH_MARGIN);
     if (this.#settings.appMetrics === true) await this.#sendFinalMetrics(deadline - Date.now() - FLUSH_MARGIN);
     process.exit(failed ? 1 : (process.exitCode ?? 0));
+  }
+
+  /**
+   * The app's stop signal handler runs: corral never calls process.exit() under it. Once the
+   * servers have closed, the app's output is flushed and its final metrics sent, the channel to
+   * the primary is let go, and the process ends when the app lets it (its handler exits, or its
+   * event loop empties), or at the deadline, when the primary SIGKILLs it. Processes the app
+   * started and left running are ended when it exits.
+   */
+  async #handOver(closed: Promise<void>, deadline: number, hooksFailed: boolean): Promise<void> {
+    process.once('exit', () => endDescendants());
+    if (hooksFailed) process.exitCode ??= 1;
+    await closed;
+    await flushed([process.stdout, process.stderr], deadline - Date.now() - FLUSH_MARGIN);
+    if (this.#settings.appMetrics === true) await this.#sendFinalMetrics(deadline - Date.now() - FLUSH_MARGIN);
+    appSignal.release();
   }
 
   /**

@@ -1,0 +1,177 @@
+// The app's own stop signal handler runs to its end (issue 26): a worker that corral drains
+// (`corral stop`, reload, scale-down, a health recycle) gets its --kill-signal once its servers
+// stop accepting, if the app listens for it, and the process ends when the app lets it; a real
+// SIGTERM to the process group (systemd, Ctrl-C) is the app's to handle as well. corral never
+// calls process.exit() under the app's handler. Real processes: only they have signals.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, describe, test } from 'node:test';
+import { freePort } from './helpers/net-client.js';
+import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
+
+const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-app-signal-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => killPrograms());
+
+let count = 0;
+/** A run directory of the test's own (0700), and a file the app's handlers append their marks to. */
+function isolated(): { env: Record<string, string>; marks: string } {
+  count += 1;
+  const run = path.join(dir, `run-${count}`);
+  mkdirSync(run, { mode: 0o700 });
+  const marks = path.join(dir, `marks-${count}`);
+  return { env: { CORRAL_RUN_DIR: run, CORRAL_LOG_DIR: run, NODE_OPTIONS: '', MARKS: marks }, marks };
+}
+
+const marksIn = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
+// What production apps do on SIGTERM: stop the server, then close a database pool (300 ms here),
+// write down that they finished, and exit. `?hold` answers after 200 ms: in flight at the stop.
+const HANDLER_APP = path.join(dir, 'handler.cjs');
+writeFileSync(HANDLER_APP, `'use strict';
+const fs = require('node:fs');
+const server = require('node:http').createServer((req, res) => {
+  if (req.url === '/hold') {
+    console.log('holding a request');
+    setTimeout(() => res.end('held ' + process.pid), 200);
+  }
+  else res.end('ok ' + process.pid);
+}).listen(Number(process.env.PORT), '127.0.0.1');
+const signal = process.env.APP_SIGNAL || 'SIGTERM';
+process.on(signal, (received) => {
+  server.close(() => setTimeout(() => {
+    fs.appendFileSync(process.env.MARKS, process.pid + ' ' + received + ' slot ' + process.env.CORRAL_SLOT + '\\n');
+    if (process.env.REraise) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    } else process.exit(0);
+  }, 300));
+});
+`);
+
+describe("the app's own stop signal handler", () => {
+  test('runs to its end once per worker on reload, scale-down, a recycle and corral stop; in-flight requests finish', { timeout: 90_000 }, async () => {
+    const { env, marks } = isolated();
+    const port = await freePort();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', 'handler', '--max-requests', '40', '--max-requests-jitter', '0'],
+      { cwd: dir, env: { ...env, PORT: String(port) } });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+
+    const reload = await runCommand(BIN, ['reload', 'handler'], { cwd: dir, env });
+    assert.equal(reload.status, 0, reload.stdout + reload.stderr);
+    assert.equal(marksIn(marks).length, 2, `each old worker's handler finished before the reload did: ${marksIn(marks).join('; ')}`);
+
+    const scale = await runCommand(BIN, ['scale', 'handler', '1'], { cwd: dir, env });
+    assert.equal(scale.status, 0, scale.stdout + scale.stderr);
+    assert.equal(marksIn(marks).length, 3, 'the removed worker ran its handler');
+
+    // 40 requests: the one worker left is recycled (a replacement serves first), and its handler runs.
+    for (let request = 0; request < 40; request += 1) await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    await corral.waitForErr(/drains: its replacement serves the slot/, 1, 30_000);
+    // The stop waits for every worker, the recycled one still draining included.
+    const inFlight = fetch(`http://127.0.0.1:${port}/hold`).then((response) => response.text());
+    await corral.waitFor(/holding a request/, 1, 30_000);
+    const stop = await runCommand(BIN, ['stop', 'handler'], { cwd: dir, env });
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, /stopped cleanly/);
+    assert.match(await inFlight, /^held \d+$/, 'the request in flight at the stop was answered');
+    assert.deepEqual((await exitOf(corral, 30_000)).code, 0);
+    const lines = marksIn(marks);
+    assert.equal(lines.length, 5, `reload 2, scale-down 1, recycle 1, stop 1: ${lines.join('; ')}`);
+    assert.equal(new Set(lines.map((line) => line.split(' ')[0])).size, 5, 'once per worker');
+    for (const line of lines) assert.match(line, / SIGTERM slot \d$/);
+  });
+
+  test('runs to its end on a SIGTERM to the process group (systemd, docker stop), and the app exits 0', { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', 'group'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()) }, detached: true });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+    process.kill(-corral.child.pid!, 'SIGTERM');
+    assert.equal((await exitOf(corral, 30_000)).code, 0, corral.stderr());
+    assert.equal(marksIn(marks).length, 2, `both workers' handlers finished: ${corral.stderr()}`);
+  });
+
+  test('an app that re-raises its signal once done dies of it, and the stop is still clean', { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', 'reraise'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()), REraise: '1' } });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+    const stop = await runCommand(BIN, ['stop', 'reraise'], { cwd: dir, env });
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, /stopped cleanly/);
+    assert.equal(marksIn(marks).length, 2);
+  });
+
+  test("a PM2-style queue consumer gets --kill-signal SIGINT and finishes the job it is on", { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    // No port: a job every 400 ms until SIGINT; the job under way then finishes, and it exits.
+    const consumer = path.join(dir, 'consumer.cjs');
+    writeFileSync(consumer, `'use strict';
+const fs = require('node:fs');
+let stopping = false;
+let job = 0;
+const work = () => {
+  job += 1;
+  fs.appendFileSync(process.env.MARKS, 'start ' + process.pid + ' ' + job + '\\n');
+  setTimeout(() => {
+    fs.appendFileSync(process.env.MARKS, 'done ' + process.pid + ' ' + job + '\\n');
+    if (stopping) process.exit(0);
+    else work();
+  }, 400);
+};
+work();
+process.on('SIGINT', () => { stopping = true; });
+`);
+    const corral = startProgram(BIN, ['start', consumer, '-i', '2', '--name', 'consumer', '--ready', 'online', '--kill-signal', 'SIGINT'],
+      { cwd: dir, env });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+    const stop = await runCommand(BIN, ['stop', 'consumer'], { cwd: dir, env });
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, /stopped cleanly/);
+    const lines = marksIn(marks);
+    const started = lines.filter((line) => line.startsWith('start ')).map((line) => line.slice(6));
+    const done = new Set(lines.filter((line) => line.startsWith('done ')).map((line) => line.slice(5)));
+    assert.deepEqual(started.filter((job) => !done.has(job)), [], `every job started was finished:\n${lines.join('\n')}`);
+  });
+
+  test('--kill-signal none drains and exits as before, without the signal; an app that never exits after its signal is SIGKILLed at --shutdown-timeout, and the stop says so', { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const none = startProgram(BIN, ['start', HANDLER_APP, '-i', '1', '--name', 'none', '--kill-signal', 'none'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
+    await none.waitForErr(/ready: 1 worker/, 1, 30_000);
+    const stopNone = await runCommand(BIN, ['stop', 'none'], { cwd: dir, env });
+    assert.match(stopNone.stdout, /stopped cleanly/);
+    assert.deepEqual(marksIn(marks), [], 'the handler was not called');
+
+    // Its handler only logs, and a timer keeps it alive: it owns its exit, and does not take it.
+    const stubborn = path.join(dir, 'stubborn.cjs');
+    writeFileSync(stubborn, `'use strict';
+require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+setInterval(() => {}, 1000);
+process.on('SIGTERM', () => console.log('SIGTERM: ignored'));
+`);
+    const corral = startProgram(BIN, ['start', stubborn, '-i', '1', '--name', 'stubborn', '--shutdown-timeout', '1500'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
+    await corral.waitForErr(/ready: 1 worker/, 1, 30_000);
+    const stop = await runCommand(BIN, ['stop', 'stubborn'], { cwd: dir, env });
+    assert.notEqual(stop.status, 0);
+    assert.match(stop.stdout + stop.stderr, /1 worker.*SIGKILL/);
+    await corral.waitFor(/SIGTERM: ignored/, 1, 10_000);
+  });
+
+  test('--kill-signal takes SIGINT, INT or sigint; SIGKILL and unknown names are refused naming the flag', async () => {
+    const { env } = isolated();
+    const killed = await runCommand(BIN, ['start', HANDLER_APP, '--kill-signal', 'SIGKILL'], { cwd: dir, env });
+    assert.equal(killed.status, 2);
+    assert.match(killed.stderr, /--kill-signal/);
+    assert.match(killed.stderr, /cannot handle SIGKILL/);
+    const unknown = await runCommand(BIN, ['start', HANDLER_APP, '--kill-signal', 'TERMINATE'], { cwd: dir, env });
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /--kill-signal.*SIGTERM, SIGINT/);
+  });
+});
