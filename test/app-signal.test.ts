@@ -5,6 +5,7 @@
 // calls process.exit() under the app's handler. Real processes: only they have signals.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,16 @@ function isolated(): { env: Record<string, string>; marks: string } {
   mkdirSync(run, { mode: 0o700 });
   const marks = path.join(dir, `marks-${count}`);
   return { env: { CORRAL_RUN_DIR: run, CORRAL_LOG_DIR: run, NODE_OPTIONS: '', MARKS: marks }, marks };
+}
+
+/** GET on a connection of its own (not one of fetch's pooled keep-alive connections, which may be the draining worker's). */
+function getFresh(port: number, url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: url, agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; }).on('end', () => resolve(body)).on('error', reject);
+    }).on('error', reject);
+  });
 }
 
 const marksIn = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
@@ -73,7 +84,8 @@ describe("the app's own stop signal handler", () => {
     for (let request = 0; request < 40; request += 1) await (await fetch(`http://127.0.0.1:${port}/`)).text();
     await corral.waitForErr(/drains: its replacement serves the slot/, 1, 30_000);
     // The stop waits for every worker, the recycled one still draining included.
-    const inFlight = fetch(`http://127.0.0.1:${port}/hold`).then((response) => response.text());
+    const inFlight = getFresh(port, '/hold');
+    inFlight.catch(() => {}); // Awaited below, after the stop.
     await corral.waitFor(/holding a request/, 1, 30_000);
     const stop = await runCommand(BIN, ['stop', 'handler'], { cwd: dir, env });
     assert.equal(stop.status, 0, stop.stdout + stop.stderr);
@@ -94,6 +106,16 @@ describe("the app's own stop signal handler", () => {
     process.kill(-corral.child.pid!, 'SIGTERM');
     assert.equal((await exitOf(corral, 30_000)).code, 0, corral.stderr());
     assert.equal(marksIn(marks).length, 2, `both workers' handlers finished: ${corral.stderr()}`);
+  });
+
+  test("a Ctrl-C (SIGINT to the group) reaches an app that handles only SIGTERM as its --kill-signal", { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', 'ctrl-c'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()) }, detached: true });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+    process.kill(-corral.child.pid!, 'SIGINT');
+    assert.equal((await exitOf(corral, 30_000)).code, 0, corral.stderr());
+    assert.deepEqual(marksIn(marks).map((line) => line.split(' ')[1]), ['SIGTERM', 'SIGTERM'], corral.stderr());
   });
 
   test('an app that re-raises its signal once done dies of it, and the stop is still clean', { timeout: 60_000 }, async () => {

@@ -41,6 +41,7 @@ class ConnectionDrain {
   #pruneAt = 256;
   #draining = false;
   #finished = 0;
+  #idlePassed: Promise<void> = Promise.resolve();
 
   constructor() {
     dc.subscribe('tracing:net.server.listen:asyncEnd', (message) => this.#onListen(message as ListenEvent));
@@ -68,6 +69,16 @@ class ConnectionDrain {
     }))).then((counts) => counts.reduce((sum, count) => sum + count, 0));
   }
 
+  /**
+   * Resolves once the drain's idle keep-alive connections have been closed (IDLE_GRACE after it
+   * began), or every connection ended: from then on the app itself may close its servers (its
+   * stop signal handler's `server.close()` closes idle connections at once, which a client
+   * reusing one at that moment would see as a reset).
+   */
+  get idlePassed(): Promise<void> {
+    return this.#idlePassed;
+  }
+
   /** Stops accepting on every server; resolves once each has closed (its connections ended). */
   drain(): Promise<void> {
     this.#draining = true;
@@ -81,13 +92,18 @@ class ConnectionDrain {
         resolve();
       });
     }));
+    let firstPass: () => void = () => {};
+    const idlePassed = new Promise<void>((resolve) => { firstPass = resolve; });
     const idleCloser = setInterval(() => {
       for (const server of servers) {
         const closeIdle = (server as Partial<{ closeIdleConnections(): void }>).closeIdleConnections;
         if (typeof closeIdle === 'function') closeIdle.call(server);
       }
+      firstPass();
     }, IDLE_GRACE);
-    return Promise.all(closed).then(() => clearInterval(idleCloser));
+    const allClosed = Promise.all(closed).then(() => clearInterval(idleCloser));
+    this.#idlePassed = Promise.race([idlePassed, allClosed]);
+    return allClosed;
   }
 
   #onListen({ server }: ListenEvent): void {

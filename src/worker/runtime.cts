@@ -140,17 +140,19 @@ class WorkerRuntime {
 
   /**
    * Drains the worker; `received`: the stop signal it got from outside (the app's listeners, if
-   * any, have it already). An app that listens for its stop signal (received, or --kill-signal)
-   * owns its exit: it gets the signal once the servers stop accepting (and the hooks ran), and
-   * the process ends when the app lets it (#handOver). Otherwise the drain ends with process.exit().
+   * any, have it already). An app that listens for a stop signal owns its exit: the one it got,
+   * or else its --kill-signal, which it is sent once the servers stop accepting (and the hooks
+   * ran): a Ctrl-C reaches an app that handles only SIGTERM, as PM2's kill_signal does. The
+   * process then ends when the app lets it (#handOver). Otherwise the drain ends with process.exit().
    */
   async #drain(reason: protocol.DrainReason, timeout: number, received?: 'SIGTERM' | 'SIGINT'): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
     const deadline = Date.now() + timeout;
     const closed = this.#connections.drain();
-    const signal = received ?? (this.#settings.killSignal === 'none' ? undefined : this.#settings.killSignal ?? 'SIGTERM');
-    const appStops = signal !== undefined && appSignal.appListens(signal);
+    const configured = this.#settings.killSignal === 'none' ? undefined : this.#settings.killSignal ?? 'SIGTERM';
+    const signal = [received, configured].find((candidate) => candidate !== undefined && appSignal.appListens(candidate));
+    const appStops = signal !== undefined;
     // Hooks run once in-flight requests have finished (so a hook may close the database they
     // use), or halfway to the deadline if long-lived connections (websockets) hold the servers
     // open: a hook is often what ends those. Before the app's stop signal, when it has one.
@@ -164,7 +166,13 @@ class WorkerRuntime {
     if (appStops) {
       // The signal is delivered later (on a later turn of the loop): by then corral's own
       // listeners are gone, and the app's alone have it.
-      if (received === undefined) appSignal.raise(signal);
+      if (signal !== received) {
+        // Not before the drain has closed idle keep-alive connections itself (after marking
+        // what they carried `Connection: close`): the app's `server.close()` would close them
+        // at once, under a client that is reusing one.
+        await this.#connections.idlePassed;
+        appSignal.raise(signal);
+      }
       appSignal.standDown();
       await this.#handOver(closed, deadline, failed);
       return;
