@@ -75,6 +75,7 @@ declare namespace corral {
   export type ManagedClusterContext = corralEsm.ManagedClusterContext;
   export type ShutdownResult = corralEsm.ShutdownResult;
   export type WorkerExit = corralEsm.WorkerExit;
+  export type KilledWorker = corralEsm.KilledWorker;
   export type SignalAction = corralEsm.SignalAction;
   export type SignalHandlers = corralEsm.SignalHandlers;
   export type ClusterSettings = corralEsm.ClusterSettings;

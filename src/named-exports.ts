@@ -15,7 +15,7 @@ export type {
 } from './managed/options.js';
 export type { DrainReason } from './managed/managed-worker.js';
 export type { RuntimeReport } from './managed/runtime-link.js';
-export type { ShutdownResult, WorkerExit } from './managed/shutdown.js';
+export type { KilledWorker, ShutdownResult, WorkerExit } from './managed/shutdown.js';
 export { handleSignals, type SignalAction, type SignalHandlers } from './managed/signals.js';
 export { SCHED_NONE, SCHED_RR, type BalancerName } from './constants.js';
 export type { BalancerChoice } from './primary/balancers/balancers.js';

@@ -182,7 +182,10 @@ describe('rolling reload', () => {
         events.push(`start ${slot}`);
         await Promise.resolve();
         events.push(`ready ${slot}`);
-        const retired = new Promise<void>((resolve) => { retirements.push(resolve); }).then(() => { events.push(`retired ${slot}`); });
+        const retired = new Promise<void>((resolve) => { retirements.push(resolve); }).then(() => {
+          events.push(`retired ${slot}`);
+          return undefined;
+        });
         return { ok: true as const, retired };
       },
     };
@@ -192,7 +195,7 @@ describe('rolling reload', () => {
     assert.equal(retirements.length, 3, 'every slot was replaced before any old worker retired');
     for (const retire of retirements) retire();
     const result = await pending;
-    assert.deepEqual(result, { replaced: [0, 1, 2], failure: undefined });
+    assert.deepEqual(result, { replaced: [0, 1, 2], failure: undefined, killed: [] });
     assert.deepEqual(events.slice(0, 6), ['start 0', 'ready 0', 'start 1', 'ready 1', 'start 2', 'ready 2']);
     assert.ok(events.includes('retired 2'));
   });
@@ -202,7 +205,7 @@ describe('rolling reload', () => {
     const host = {
       replace: (slot: number) => {
         replacedSlots.push(slot);
-        return Promise.resolve(slot === 1 ? { ok: false as const, failure: failure(1) } : { ok: true as const, retired: Promise.resolve() });
+        return Promise.resolve(slot === 1 ? { ok: false as const, failure: failure(1) } : { ok: true as const, retired: Promise.resolve(undefined) });
       },
     };
     const result = await rollingReload.rollingReload([0, 1, 2, 3], host, 1);
@@ -220,11 +223,26 @@ describe('rolling reload', () => {
         most = Math.max(most, running);
         await new Promise((resolve) => setImmediate(resolve));
         running -= 1;
-        return { ok: true as const, retired: Promise.resolve() };
+        return { ok: true as const, retired: Promise.resolve(undefined) };
       },
     };
     await rollingReload.rollingReload([0, 1, 2, 3, 4], host, 2);
     assert.equal(most, 2);
+  });
+
+  test('old workers SIGKILLed at their deadline are in the result, in slot order, with what held them', async () => {
+    const kill = (slot: number, openConnections: number | null) => ({
+      slot, workerId: slot + 1, pid: 100 + slot, reason: 'reload' as const, cause: 'deadline' as const, timeout: 1500, openConnections, starting: false,
+    });
+    const host = {
+      replace: (slot: number) => Promise.resolve({
+        ok: true as const,
+        // Slot 2's old worker takes longest to be killed: the list is still in slot order.
+        retired: slot === 1 ? Promise.resolve(undefined) : new Promise<ReturnType<typeof kill>>((resolve) => setImmediate(resolve, kill(slot, slot === 0 ? 0 : 2))),
+      }),
+    };
+    const result = await rollingReload.rollingReload([2, 1, 0], host, 1);
+    assert.deepEqual(result.killed, [kill(0, 0), kill(2, 2)]);
   });
 });
 

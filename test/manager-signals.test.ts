@@ -2,9 +2,10 @@
 // SIGUSR1 never opens Node's inspector (through which any local user could run code in the
 // primary) and reopens the log file; SIGUSR2 never ends the app; a stop that overtakes a reload
 // or a scaling drains cleanly, exits 0 and says what it cancelled, and the command that asked for
-// the reload or the scaling exits 1 saying why.
+// the reload or the scaling exits 1 saying why; a replacement still starting when the stop came
+// does not make the stop unclean, however it ends.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { exitOf, killPrograms, runCommand, startProgram, type Program } from './
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const APP = fileURLToPath(new URL('../../test/fixtures/production/app.cjs', import.meta.url));
+const AGENT = fileURLToPath(new URL('../../test/fixtures/production/agent-preload.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-signals-'));
 const env = { CORRAL_RUN_DIR: path.join(dir, 'run'), CORRAL_LOG_DIR: path.join(dir, 'logs'), NODE_OPTIONS: '' };
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -128,5 +130,40 @@ describe('a stop that overtakes an operation', () => {
     assert.doesNotMatch(app.stderr(), /scaled to 3/);
     assert.equal(command.status, 1);
     assert.match(command.stderr, /The scale was cancelled: the app began to stop before it finished/);
+  });
+
+  test('corral stop while a reload\'s replacement still loads a preload that handles SIGTERM (exit 143) before corral\'s runtime is in it: ' +
+    'the stop is clean, exit 0, and its text and JSON agree', { timeout: 60_000 }, async () => {
+    // An agent preloaded by NODE_OPTIONS (agent-preload.cjs) holds each new worker while the gate
+    // file is missing. --kill-signal none: the serving worker drains without the signal, whose
+    // handler here (the agent's) would end it with its own code; this is about the replacement.
+    const gate = path.join(dir, 'agent-gate');
+    writeFileSync(gate, '');
+    const { app, name } = await startApp(1, {}, ['--env', `NODE_OPTIONS=--require ${AGENT}`, '--env', `AGENT_GATE=${gate}`, '--kill-signal', 'none']);
+    rmSync(gate);
+    const reload = runCommand(BIN, ['reload', name], { env });
+    const [loading] = await app.waitForErr(/^agent loading \d+$/);
+    const replacement = Number(loading!.split(' ')[2]);
+    const stop = runCommand(BIN, ['stop', name, '--json'], { env });
+    // The stop's SIGTERM went to the replacement along with this line (its runtime could not be
+    // asked yet); it waits in the worker until the agent has loaded, and the agent's handler ends it.
+    await app.waitForErr(/corral stop: shutting down gracefully/);
+    writeFileSync(gate, '');
+    const [stopped, reloaded, primary] = await Promise.all([stop, reload, exitOf(app, 30_000)]);
+    const result = JSON.parse(stopped.stdout) as {
+      clean: boolean; killed: unknown[]; failed: unknown[]; cancelled: string[];
+      exits: { pid: number; code: number | null; signal: string | null; killed: boolean; starting: boolean }[];
+    };
+    const ended = result.exits.find((exit) => exit.pid === replacement);
+    assert.deepEqual(ended && { code: ended.code, killed: ended.killed, starting: ended.starting }, { code: 143, killed: false, starting: true },
+      `the replacement was ended by the agent's handler while still starting: ${stopped.stdout}`);
+    assert.deepEqual({ clean: result.clean, killed: result.killed, failed: result.failed, cancelled: result.cancelled },
+      { clean: true, killed: [], failed: [], cancelled: ['reload'] });
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.deepEqual(primary, { code: 0, signal: null });
+    assert.match(app.stderr(), /stopped cleanly; cancelled what the stop overtook: reload/);
+    assert.doesNotMatch(app.stderr(), /SIGKILLed|non-zero/);
+    assert.equal(reloaded.status, 1);
+    assert.match(reloaded.stderr, /The reload was cancelled: the app began to stop before it finished/);
   });
 });

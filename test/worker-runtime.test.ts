@@ -185,7 +185,7 @@ require('node:http').createServer((req, res) => res.end('ok')).listen(Number(pro
     corral.child.kill('SIGTERM');
     assert.equal((await exitOf(corral)).code, 1);
     assert.match(corral.stderr(), /an onShutdown hook failed: Error: could not flush/);
-    assert.match(corral.stderr(), /some workers exited with a non-zero code/);
+    assert.match(corral.stderr(), /stopped; worker \d+ \(slot 0, pid \d+\) exited with code 1/);
   });
 
   test('without corral, corral/worker is harmless: ready() does nothing, hooks never run, slot is undefined', () => {

@@ -11,6 +11,7 @@ import type { StatusReport, WorkerReport } from '../control/status-report.js';
 import type { ReloadResult, ScaleResult } from '../managed/managed-cluster.js';
 import type { ShutdownResult } from '../managed/shutdown.js';
 import { describeReady, launchDetached, type DetachedReady } from './detach.js';
+import { describeStop, killedNote } from './kill-report.js';
 import { CliError, CONTROL_ERROR_EXIT, EXIT } from './exit-codes.js';
 import { logDirectory, logFilePath } from './log-paths.js';
 import { processEnded } from './process-ended.js';
@@ -102,8 +103,9 @@ const commandFlags = { json: { type: 'boolean' } } as const;
 export async function runReload(argv: readonly string[], io: CliOutput): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...argv], options: commandFlags, allowPositionals: true });
   return eachApp(oneName(positionals, 'reload'), values.json === true, io,
-    async (app) => resultOf<ReloadResult & { restartNeeded?: string[] }>(await askApp(app, { command: 'reload' })),
-    (app, result) => `${app.name}: reloaded; every worker runs generation ${result.generation} (${result.duration} ms)\n` +
+    async (app) => resultOf<Omit<ReloadResult, 'killed'> & Partial<Pick<ReloadResult, 'killed'>> & { restartNeeded?: string[] }>(await askApp(app, { command: 'reload' })),
+    (app, result) => `${app.name}: reloaded; every worker runs generation ${result.generation} (${result.duration} ms)` +
+      `${killedNote(result.killed, 'old worker')}\n` +
       (result.restartNeeded === undefined || result.restartNeeded.length === 0 ? ''
         : `  changed in the config since the start, applied only by a restart ('corral restart ${app.name}'): ${result.restartNeeded.join(', ')}\n`));
 }
@@ -118,10 +120,11 @@ export async function runScale(argv: readonly string[], io: CliOutput): Promise<
   const workers = positionals.pop()!;
   if (positionals[0] === 'all') throw new CliError('corral scale: name one app; scaling every app at once is not offered.', EXIT.USAGE);
   return eachApp(positionals[0], json, io,
-    async (app) => resultOf<ScaleResult>(await askApp(app, { command: 'scale', workers }), EXIT.USAGE),
+    async (app) => resultOf<Omit<ScaleResult, 'killed'> & Partial<Pick<ScaleResult, 'killed'>>>(await askApp(app, { command: 'scale', workers }), EXIT.USAGE),
     (app, result) => `${app.name}: ${result.workers} worker${result.workers === 1 ? '' : 's'}` +
       `${result.added.length > 0 ? ` (added slot${result.added.length === 1 ? '' : 's'} ${numberRanges(result.added)})` : ''}` +
-      `${result.removed.length > 0 ? ` (drained and removed slot${result.removed.length === 1 ? '' : 's'} ${numberRanges(result.removed)})` : ''}\n`);
+      `${result.removed.length > 0 ? ` (drained and removed slot${result.removed.length === 1 ? '' : 's'} ${numberRanges(result.removed)})` : ''}` +
+      `${killedNote(result.killed)}\n`);
 }
 
 export async function runStop(argv: readonly string[], io: CliOutput): Promise<number> {
@@ -133,7 +136,7 @@ export async function runStop(argv: readonly string[], io: CliOutput): Promise<n
       if (!result.clean) unclean = true;
       return result;
     },
-    (app, result) => `${app.name}: ${result.clean ? 'stopped cleanly' : `stopped; ${result.exits.filter((exit) => exit.killed).length} worker(s) SIGKILLed at the deadline`}\n`);
+    (app, result) => `${app.name}: ${describeStop(result)}\n`);
   return code === EXIT.OK && unclean ? EXIT.APP_FAILED : code;
 }
 
@@ -189,11 +192,12 @@ function formatStatus(report: StatusReport): string {
     `health actions: ${actions.length === 0 ? 'none' : actions.join(', ')}${report.admin == null ? '' : `; admin ${report.admin} (/metrics, dashboard)`}\n${table}\n`;
 }
 
-/** `memory 2m10s ago`, `crash (code 1) 4s ago`. */
+/** `memory 2m10s ago`, `crash (code 1) 4s ago`, `reload (SIGKILL) 3s ago`. */
 function describeExit(exit: StatusReport['slots'][number]['lastExit'], report: StatusReport): string {
   if (exit === null) return '-';
-  const how = exit.reason !== 'crash' && exit.reason !== 'killed' ? exit.reason
-    : `${exit.reason} (${exit.signal ?? `code ${exit.code ?? '?'}`})`;
+  // A drain that ended in SIGKILL at its deadline says so: `reload (SIGKILL)`.
+  const how = exit.reason === 'crash' || exit.reason === 'killed' ? `${exit.reason} (${exit.signal ?? `code ${exit.code ?? '?'}`})`
+    : exit.signal === 'SIGKILL' ? `${exit.reason} (SIGKILL)` : exit.reason;
   const ago = Date.parse(report.at) - Date.parse(exit.at);
   return `${how} ${formatDuration(Math.max(0, ago))} ago`;
 }

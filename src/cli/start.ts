@@ -28,6 +28,7 @@ import { logDirectory, logFilePath } from './log-paths.js';
 import { watchFiles } from './watch.js';
 import { cliOptionWords } from './option-words.js';
 import { describeHealthAction } from './health-line.js';
+import { describeKilled, describeStop, killedFields, killedNote } from './kill-report.js';
 import { cgroupMemoryLimit, memoryBudgetNote } from './memory-budget.js';
 import { cpuBudget, describeCpuBudget } from '../options/cpu-budget.js';
 import { notifyEnvironment, notifySystemd, SystemdNotifier } from './systemd-notify.js';
@@ -329,14 +330,11 @@ function watchAndReload(cluster: ManagedCluster, paths: readonly string[], log: 
 }
 
 function finish(result: ShutdownResult, log: Logger): number {
-  const killed = result.exits.filter((exit) => exit.killed);
   const cancelled = result.cancelled.length === 0 ? '' : `; cancelled what the stop overtook: ${result.cancelled.join(', ')}`;
-  if (result.clean) log.log('info', 'stopped', `stopped cleanly${cancelled}`, { cancelled: result.cancelled });
-  else {
-    log.log('warn', 'stopped', `stopped; ${killed.length > 0 ? `${killed.length} worker(s) SIGKILLed at the deadline or by a forced stop` : 'some workers exited with a non-zero code'}${cancelled}`, {
-      killed: killed.map((exit) => exit.pid), cancelled: result.cancelled,
-    });
-  }
+  log.log(result.clean ? 'info' : 'warn', 'stopped', `${describeStop(result)}${cancelled}`, {
+    cancelled: result.cancelled,
+    ...(result.clean ? {} : { killed: killedFields(result.killed), failed: result.failed.map((exit) => ({ slot: exit.slot, pid: exit.pid ?? null, code: exit.code, signal: exit.signal })) }),
+  });
   return result.clean ? EXIT.OK : EXIT.APP_FAILED;
 }
 
@@ -370,11 +368,19 @@ function logLifecycle(cluster: ManagedCluster, log: Logger, words: (text: string
     log.log('warn', 'start-failed', describeStartFailure(failure, optionWords), { slot: failure.slot, pid: failure.pid, exitCode: failure.exitCode });
   });
   cluster.on('reloading', (generation) => log.log('info', 'reloading', `rolling reload to generation ${generation}`, { generation }));
-  cluster.on('reload', ({ generation, duration }) => {
-    log.log('info', 'reloaded', `reloaded: every worker runs generation ${generation} (${duration} ms)`, { generation, ms: duration });
+  cluster.on('reload', ({ generation, duration, killed }) => {
+    log.log(killed.length > 0 ? 'warn' : 'info', 'reloaded', `reloaded: every worker runs generation ${generation} (${duration} ms)${killedNote(killed, 'old worker')}`,
+      { generation, ms: duration, ...(killed.length > 0 ? { killed: killedFields(killed) } : {}) });
+  });
+  // Reloads, scalings and stops say their kills in their own line; these drains have none.
+  cluster.on('killed', (kill) => {
+    if (kill.reason !== 'recycle' && kill.reason !== 'signal') return;
+    log.log('warn', 'killed', describeKilled([kill], kill.reason === 'recycle' ? 'recycled worker' : 'signalled worker'),
+      { reason: kill.reason, killed: killedFields([kill]) });
   });
   cluster.on('reloadFailed', (error) => log.log('error', 'reload-failed', error.messageIn(optionWords), { slot: error.failure.slot }));
-  cluster.on('scale', ({ workers }) => log.log('info', 'scaled', `scaled to ${workers} worker${workers === 1 ? '' : 's'}`, { workers }));
+  cluster.on('scale', ({ workers, killed }) => log.log(killed.length > 0 ? 'warn' : 'info', 'scaled',
+    `scaled to ${workers} worker${workers === 1 ? '' : 's'}${killedNote(killed)}`, { workers, ...(killed.length > 0 ? { killed: killedFields(killed) } : {}) }));
 }
 
 /** ` by x-forwarded-for, 2 proxies in front` for the start line: what the sticky balancer reads the client from. */

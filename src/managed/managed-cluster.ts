@@ -47,6 +47,7 @@ import { runtimeExecArgv } from './runtime-link.js';
 import { planScale, scaleTarget } from './scaling.js';
 import { forceShutdown, shutdownSequence, type ShutdownHost, type ShutdownResult } from './shutdown.js';
 import { SlotTable, startBatchSize } from './slots.js';
+import { killedWorker, type KilledWorker } from './worker-exit.js';
 import { clusterStatus } from './status.js';
 import type {
   ClusterState, ClusterStatus, ManagedClusterContext, ManagedClusterEvents, Readiness, ReloadResult, ScaleResult,
@@ -502,7 +503,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       this.emit('reloadFailed', error);
       throw error;
     }
-    const summary: ReloadResult = { generation, replaced: result.replaced, duration: this.#clock.now() - startedAt };
+    const summary: ReloadResult = { generation, replaced: result.replaced, duration: this.#clock.now() - startedAt, killed: result.killed };
     this.emit('reload', summary);
     return summary;
   }
@@ -511,10 +512,15 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     const target = scaleTarget(request, this.#slots.size);
     const plan = planScale(this.#slots.indexes(), target);
     const done: Promise<unknown>[] = [];
+    const killed: KilledWorker[] = [];
     for (const index of plan.remove) {
       const slot = this.#slots.remove(index)!;
       for (const worker of [slot.worker, slot.replacement]) {
-        if (worker !== undefined) done.push(this.#drain(worker, 'scale', this.options.shutdownTimeout));
+        if (worker === undefined) continue;
+        done.push(this.#drain(worker, 'scale', this.options.shutdownTimeout).then((exit) => {
+          const kill = killedWorker(worker, exit);
+          if (kill !== undefined) killed.push(kill);
+        }));
       }
     }
     warnIfManyWorkers(target);
@@ -528,7 +534,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     }
     this.#checkReady();
     await Promise.all(done);
-    const result: ScaleResult = { workers: target, added: plan.add, removed: plan.remove };
+    const result: ScaleResult = { workers: target, added: plan.add, removed: plan.remove, killed: killed.sort((a, b) => a.slot - b.slot) };
     this.emit('scale', result);
     return result;
   }
@@ -553,8 +559,17 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   }
 
   #drain(worker: ManagedWorker, reason: DrainReason, ms: number): Promise<ExitInfo> {
-    if (worker.draining === undefined && !worker.hasExited) this.emit('draining', worker.worker, reason);
-    return worker.drain(reason, ms, () => this.#primary.stopRouting(worker.worker));
+    const first = worker.draining === undefined && !worker.hasExited;
+    if (first) this.emit('draining', worker.worker, reason);
+    const exited = worker.drain(reason, ms, () => this.#primary.stopRouting(worker.worker));
+    if (first) {
+      // Said once per worker, whichever drain reached it first ('killed': the log, /metrics).
+      void exited.then((exit) => {
+        const kill = killedWorker(worker, exit);
+        if (kill !== undefined) this.emit('killed', kill);
+      });
+    }
+    return exited;
   }
 
   #giveUp(error: StartFailedError): void {

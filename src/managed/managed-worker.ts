@@ -7,6 +7,7 @@ import type { StartFailure } from '../errors.js';
 import type { Worker } from '../primary/worker.js';
 import type { ExitSignal } from '../types.js';
 import type { Clock } from '../util/clock.js';
+import { kRuntimeReport } from '../internal/symbols.js';
 import tree from '../worker/process-tree.cjs';
 import type { ReadyWhen } from './options.js';
 import type { DrainReason, RuntimeLink } from './runtime-link.js';
@@ -14,11 +15,25 @@ import type { ExitReason } from './types.js';
 
 export type { DrainReason };
 
+/**
+ * Why corral SIGKILLed a worker: its drain's deadline passed (`deadline`), the stop was forced
+ * (`forced`), it was not ready within startTimeout (`start-timeout`), or a health action
+ * (`health`: hangTimeout, maxMemoryHard).
+ */
+export type KillCause = 'deadline' | 'forced' | 'start-timeout' | 'health';
+
 export interface ExitInfo {
   readonly code: number | null;
   readonly signal: ExitSignal;
   /** corral SIGKILLed it (its drain deadline or startTimeout passed, or the stop was forced). */
   readonly killed: boolean;
+  /** Why corral SIGKILLed it (when `killed`). */
+  readonly killCause?: KillCause | undefined;
+  /**
+   * When corral SIGKILLed it: the connections open on its servers at its last runtime report
+   * (what its drain was waiting for); undefined when no report had come.
+   */
+  readonly openConnections?: number | undefined;
   /** corral sent it SIGTERM to drain it while it was still starting (its runtime could not be asked yet). */
   readonly stoppedWhileStarting: boolean;
 }
@@ -55,6 +70,8 @@ export class ManagedWorker {
   readyAt: number | undefined;
   /** Why it is draining, once it is. */
   draining: DrainReason | undefined;
+  /** How long its drain was given, in ms, once it is draining. */
+  drainTimeout: number | undefined;
   /** Why corral ended it, when corral did: a health action, or the reason of its drain. */
   endReason: ExitReason | undefined;
   /** Settles once: ready, or why not (it exited first, or its startTimeout passed). */
@@ -64,7 +81,7 @@ export class ManagedWorker {
   /** Processes it had started and left running, which corral SIGKILLed (at the end of its drain, or with it). */
   readonly leftovers: number[] = [];
   readonly #clock: Clock;
-  #killed = false;
+  #killed: { cause: KillCause; openConnections: number | undefined } | undefined;
   #terminated = false;
   #exit: ExitInfo | undefined;
   #drain: Promise<ExitInfo> | undefined;
@@ -78,7 +95,11 @@ export class ManagedWorker {
     this.forkedAt = options.clock.now();
     this.exited = new Promise((resolve) => {
       const onExit = (code: number | null, signal: ExitSignal): void => {
-        this.#exit = { code, signal, killed: this.#killed, stoppedWhileStarting: this.#terminated };
+        const killed = this.#killed;
+        this.#exit = {
+          code, signal, killed: killed !== undefined, stoppedWhileStarting: this.#terminated,
+          ...(killed === undefined ? {} : { killCause: killed.cause, openConnections: killed.openConnections }),
+        };
         resolve(this.#exit);
       };
       worker.once('exit', onExit);
@@ -104,10 +125,11 @@ export class ManagedWorker {
   }
 
   /** SIGKILL, now, and to every process it started (process-tree.cts): its drain, if any, was their time. */
-  kill(): void {
+  kill(cause: KillCause): void {
     const { pid } = this.worker.process;
     if (this.#exit !== undefined || pid === undefined) return;
-    this.#killed = true;
+    // What held it, for the report of the kill: the first kill's (a forced stop after the deadline changes nothing).
+    this.#killed ??= { cause, openConnections: this.worker[kRuntimeReport]?.connections };
     const descendants = tree.descendantsOf(pid);
     this.worker.process.kill('SIGKILL');
     this.leftovers.push(...tree.killAll(descendants));
@@ -121,6 +143,7 @@ export class ManagedWorker {
   drain(reason: DrainReason, timeout: number, stopRouting: () => void): Promise<ExitInfo> {
     if (this.#drain !== undefined) return this.#drain;
     this.draining = reason;
+    this.drainTimeout = timeout;
     // A recycle's worker already carries its health reason (memory, requests, age).
     if (reason !== 'recycle') this.endReason ??= reason;
     stopRouting();
@@ -130,7 +153,7 @@ export class ManagedWorker {
       this.#terminated = true;
       this.worker.process.kill('SIGTERM');
     }
-    const killer = this.#clock.setTimeout(() => this.kill(), timeout);
+    const killer = this.#clock.setTimeout(() => this.kill('deadline'), timeout);
     this.#drain = this.exited.finally(() => this.#clock.clearTimeout(killer));
     return this.#drain;
   }
@@ -187,12 +210,13 @@ export class ManagedWorker {
       this.link.on('report', onReport);
       let timedOut = false;
       const timer = this.#clock.setTimeout(() => {
-        if (settled) return;
+        // A worker drained while it starts (a stop overtook its reload) has its drain's deadline instead.
+        if (settled || this.draining !== undefined) return;
         // Settled once it is gone (below), so that its last stderr lines are in the report.
         timedOut = true;
         const window = Math.max(ALIVE_INTERVALS * reportInterval, ALIVE_MIN_WINDOW);
         alive = lastReport !== undefined && this.#clock.now() - lastReport <= window;
-        this.kill();
+        this.kill('start-timeout');
       }, startTimeout);
       void this.exited.then((exit) => settle({ ok: false, failure: timedOut ? failure('timeout') : failure('exited', exit) }));
     });

@@ -7,15 +7,22 @@
  * never fewer ready workers than configured. Old workers drain while the next slots are
  * replaced; the reload completes once every one has exited.
  *
+ * An old worker that does not exit within shutdownTimeout is SIGKILLed: the result names each
+ * one and the connections it still had open, for the reload's report.
+ *
  * If a replacement crashes or is not ready within startTimeout, the reload stops: the failed
  * replacement is removed, slots not yet replaced keep their old workers serving, and the result
  * carries the failure (exit code, last stderr lines).
  */
 import type { StartFailure } from '../errors.js';
+import type { KilledWorker } from './worker-exit.js';
 
 export type ReplaceOutcome =
-  /** The replacement is ready and serving; the old worker is draining until `retired` settles. */
-  | { readonly ok: true; readonly retired: Promise<unknown> }
+  /**
+   * The replacement is ready and serving; the old worker is draining until `retired` settles,
+   * with its kill if it had to be SIGKILLed.
+   */
+  | { readonly ok: true; readonly retired: Promise<KilledWorker | undefined> }
   | { readonly ok: false; readonly failure: StartFailure };
 
 export interface ReloadHost {
@@ -28,6 +35,8 @@ export interface RollingReloadResult {
   readonly replaced: readonly number[];
   /** Why the reload stopped early (undefined when every slot was replaced). */
   readonly failure: StartFailure | undefined;
+  /** Old workers SIGKILLed because they had not exited by their drain's deadline, in slot order. */
+  readonly killed: readonly KilledWorker[];
 }
 
 export async function rollingReload(
@@ -37,7 +46,7 @@ export async function rollingReload(
 ): Promise<RollingReloadResult> {
   const pending = [...slots];
   const replaced: number[] = [];
-  const retirements: Promise<unknown>[] = [];
+  const retirements: Promise<KilledWorker | undefined>[] = [];
   let failure: StartFailure | undefined;
   const lane = async (): Promise<void> => {
     for (let slot = pending.shift(); slot !== undefined && failure === undefined; slot = pending.shift()) {
@@ -51,6 +60,6 @@ export async function rollingReload(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, pending.length)) }, lane));
-  await Promise.all(retirements);
-  return { replaced: replaced.sort((a, b) => a - b), failure };
+  const killed = (await Promise.all(retirements)).filter((kill) => kill !== undefined).sort((a, b) => a.slot - b.slot);
+  return { replaced: replaced.sort((a, b) => a - b), failure, killed };
 }

@@ -9,12 +9,16 @@
  *     Workers that receive the signal themselves (process group, control group) drain the same
  *     way on their own.
  *  3. Anything still running `timeout` ms after the start gets SIGKILL.
- *  4. The result is clean when every worker exited with code 0 before the deadline, or died of
- *     its stop signal (an app's handler that re-raises it once done, as plain Node apps do), or
- *     was still starting and ended by the stop's SIGTERM (its app never served).
+ *  4. The result is clean when no worker was SIGKILLed and every one exited with code 0, or
+ *     died of its stop signal (an app's handler that re-raises it once done, as plain Node apps
+ *     do), or was still starting (its app never served, however it ended): worker-exit.ts. What
+ *     made it unclean is in the result, so that whoever reports it says what happened.
  * `force()` (a second SIGINT) SIGKILLs whatever still runs, at once.
  */
 import type { ExitInfo, ManagedWorker } from './managed-worker.js';
+import { endedCleanly, killedWorker, workerExit, type KilledWorker, type WorkerExit } from './worker-exit.js';
+
+export type { KilledWorker, WorkerExit };
 
 export interface ShutdownHost {
   /** Stops restarts and cancels pending operations. */
@@ -25,19 +29,17 @@ export interface ShutdownHost {
   drain(worker: ManagedWorker, timeout: number): Promise<ExitInfo>;
 }
 
-export interface WorkerExit extends ExitInfo {
-  readonly slot: number;
-  readonly workerId: number;
-  readonly pid: number | undefined;
-}
-
 export interface ShutdownResult {
   /**
-   * Every worker exited on its own with code 0 before the deadline (a worker still starting,
-   * which the stop ended with SIGTERM before it could be asked to drain, counts as clean).
+   * No worker was SIGKILLed, and every one exited on its own with code 0 or of its stop signal,
+   * or was still starting (its app never served). Otherwise `killed` and `failed` say why.
    */
   readonly clean: boolean;
   readonly exits: readonly WorkerExit[];
+  /** The workers corral SIGKILLed (at the deadline, by a forced stop, or hung), and the connections each still had open. */
+  readonly killed: readonly KilledWorker[];
+  /** The workers that served and exited on their own, but not with code 0 (a failed onShutdown hook, a crash, a signal). */
+  readonly failed: readonly WorkerExit[];
   /** What the stop cancelled, waiting or under way: 'reload', 'scale to 4 workers', 'recycle'. */
   readonly cancelled: readonly string[];
 }
@@ -45,23 +47,17 @@ export interface ShutdownResult {
 export async function shutdownSequence(host: ShutdownHost, timeout: number): Promise<Omit<ShutdownResult, 'cancelled'>> {
   host.stopSupervision();
   const workers = host.liveWorkers();
-  const exits = await Promise.all(workers.map(async (worker): Promise<WorkerExit> => ({
-    ...(await host.drain(worker, timeout)),
-    slot: worker.slot,
-    workerId: worker.worker.id,
-    pid: worker.pid,
-  })));
-  return { clean: exits.every((exit) => !exit.killed && (exit.code === 0 || stoppedBySignal(exit))), exits };
-}
-
-/** Signals a stop sends (SIGTERM, Ctrl-C's SIGINT, --kill-signal): dying of one while draining is how some apps end. */
-const STOP_SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']);
-
-function stoppedBySignal(exit: ExitInfo): boolean {
-  return exit.signal !== null && (exit.stoppedWhileStarting ? exit.signal === 'SIGTERM' : STOP_SIGNALS.has(exit.signal));
+  const ended = await Promise.all(workers.map(async (worker) => {
+    const exit: ExitInfo = await host.drain(worker, timeout);
+    return { exit: workerExit(worker, exit), killed: killedWorker(worker, exit) };
+  }));
+  const exits = ended.map(({ exit }) => exit);
+  const killed = ended.flatMap(({ killed: kill }) => (kill === undefined ? [] : [kill]));
+  const failed = exits.filter((exit) => !exit.killed && !endedCleanly(exit));
+  return { clean: exits.every(endedCleanly), exits, killed, failed };
 }
 
 /** SIGKILLs every worker still running. */
 export function forceShutdown(host: ShutdownHost): void {
-  for (const worker of host.liveWorkers()) worker.kill();
+  for (const worker of host.liveWorkers()) worker.kill('forced');
 }

@@ -24,6 +24,7 @@ import { restartDelay } from './backoff.js';
 import { ManagedWorker, type DrainReason, type ExitInfo, type StartOutcome } from './managed-worker.js';
 import type { ResolvedClusterOptions } from './options.js';
 import type { ReplaceOutcome } from './rolling-reload.js';
+import { killedWorker } from './worker-exit.js';
 import { RuntimeLink, runtimeEnv } from './runtime-link.js';
 import { ForkRateLimiter, SlotSupervisor } from './supervision.js';
 import type { ExitReason, HealthAction, HealthReason, LastExit, ManagedClusterEvents } from './types.js';
@@ -238,7 +239,7 @@ export class SlotTable {
     slot.replacement = undefined;
     if (this.#host.isClosing()) throw new OperationCancelledError(reason);
     if (!outcome.ok) {
-      fresh.kill();
+      fresh.kill('start-timeout');
       await fresh.exited;
       this.#host.events.emit('startFailed', outcome.failure);
       // The old worker may have died meanwhile; its slot is refilled as after any crash.
@@ -252,7 +253,8 @@ export class SlotTable {
     slot.supervisor.forked();
     slot.supervisor.ready();
     this.#host.checkReady();
-    const retired = old === undefined ? Promise.resolve() : this.#host.drain(old, reason, this.#host.options.shutdownTimeout);
+    const retired = old === undefined ? Promise.resolve(undefined)
+      : this.#host.drain(old, reason, this.#host.options.shutdownTimeout).then((exit) => killedWorker(old, exit));
     return { ok: true, retired };
   }
 
@@ -397,7 +399,7 @@ export class SlotTable {
       // No new connections; the one handed to it and never accepted goes to another worker when
       // it dies. Counted as a crash after readiness (supervision.ts): replaced at once.
       primary.stopRouting(managed.worker);
-      managed.kill();
+      managed.kill('health');
       return;
     }
     void this.#host.recycle(managed).then((recycled) => {

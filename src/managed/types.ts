@@ -7,8 +7,9 @@ import type { Clock } from '../util/clock.js';
 import type { DrainReason, RuntimeReport } from './runtime-link.js';
 import type { ShutdownResult } from './shutdown.js';
 import type { HangDiagnosis } from './hang-diagnosis.js';
+import type { KilledWorker } from './worker-exit.js';
 
-export type { HangDiagnosis };
+export type { HangDiagnosis, KilledWorker };
 
 export interface RestartInfo {
   /** The slot (0 … workers-1) being refilled. */
@@ -103,6 +104,11 @@ export interface ReloadResult {
   replaced: readonly number[];
   /** ms from the start of the reload until every old worker had exited. */
   duration: number;
+  /**
+   * Old workers SIGKILLed because they still ran shutdownTimeout ms into their drain, and the
+   * connections each still had open (cut by the kill); empty when every one exited on its own.
+   */
+  killed: readonly KilledWorker[];
 }
 
 export interface ScaleResult {
@@ -110,6 +116,8 @@ export interface ScaleResult {
   workers: number;
   added: readonly number[];
   removed: readonly number[];
+  /** Removed workers SIGKILLed because they still ran shutdownTimeout ms into their drain (as in ReloadResult). */
+  killed: readonly KilledWorker[];
 }
 
 export type SlotState = 'starting' | 'ready' | 'backoff' | 'crashloop';
@@ -181,6 +189,11 @@ export interface ManagedClusterEvents extends Omit<ClusterEvents, 'setup'> {
   leftovers: [info: { slot: number; worker: Worker; pids: number[] }];
   /** A worker began draining (shutdown, reload, scale-down, or a signal it received). */
   draining: [worker: Worker, reason: DrainReason];
+  /**
+   * A draining worker was SIGKILLed: it still ran at its drain's deadline (shutdownTimeout), the
+   * stop was forced, or it hung. Said for every drain (shutdown, reload, scale, recycle, signal).
+   */
+  killed: [info: KilledWorker];
   /** A rolling reload began. */
   reloading: [generation: number];
   /** A rolling reload finished: every slot runs the new generation. */

@@ -1,10 +1,11 @@
 /**
  * What happened to the cluster since it started, counted from its events for `/metrics`:
  * restarts by how the worker ended, crash loops, reloads by outcome and how long they took,
- * and health actions. Counting is a few increments per event: it is always on.
+ * health actions, and draining workers SIGKILLed at their deadline. Counting is a few increments per event: it is always on.
  */
 import type { EventEmitter } from 'node:events';
 import type { Clock } from '../util/clock.js';
+import type { DrainReason } from '../managed/managed-worker.js';
 import type { ExitReason, HealthAction, ManagedClusterEvents } from '../managed/types.js';
 
 /** Reload durations' histogram buckets, in seconds: a small app reloads in about one, a large one in tens. */
@@ -47,6 +48,8 @@ export class ClusterCounters {
   readonly health = new Map<`${HealthAction['reason']} ${HealthAction['action']}`, number>();
   /** Worker count changes. */
   scalings = 0;
+  /** Draining workers SIGKILLed (at the deadline, by a forced stop, or hung), by the drain's reason. */
+  readonly drainKills = new Map<DrainReason, number>();
   #reloadStartedAt: number | undefined;
 
   constructor(events: EventEmitter<ManagedClusterEvents>, clock: Clock) {
@@ -65,5 +68,6 @@ export class ClusterCounters {
       this.health.set(key, (this.health.get(key) ?? 0) + 1);
     });
     events.on('scale', () => { this.scalings += 1; });
+    events.on('killed', ({ reason }) => this.drainKills.set(reason, (this.drainKills.get(reason) ?? 0) + 1));
   }
 }

@@ -5,6 +5,7 @@
  * delay, connections, requests; and its uptime and generation). Names and units follow
  * Prometheus's conventions: base units (seconds, bytes), `_total` on counters.
  */
+import type { DrainReason } from '../managed/managed-worker.js';
 import type { ClusterStatus, ExitReason, SlotState, WorkerLifecycleState, WorkerStatus } from '../managed/types.js';
 import type { ClusterCounters, Histogram } from './cluster-counters.js';
 import type { MetricFamily, Sample } from './exposition.js';
@@ -24,6 +25,7 @@ export interface ClusterMetricsInput {
 const EXIT_REASONS: readonly ExitReason[] = [
   'crash', 'killed', 'exit', 'start-failed', 'hang', 'memory', 'requests', 'age', 'signal', 'reload', 'scale', 'shutdown',
 ];
+const DRAIN_REASONS: readonly DrainReason[] = ['shutdown', 'reload', 'scale', 'recycle', 'signal'];
 const SLOT_STATES: readonly SlotState[] = ['starting', 'ready', 'backoff', 'crashloop'];
 const WORKER_STATES: readonly WorkerLifecycleState[] = ['starting', 'ready', 'draining'];
 const HEALTH_ACTIONS = [['hang', 'kill'], ['memory', 'recycle'], ['memory', 'kill'], ['requests', 'recycle'], ['age', 'recycle']] as const;
@@ -91,6 +93,10 @@ export function clusterFamilies(input: ClusterMetricsInput): MetricFamily[] {
       EXIT_REASONS.map((reason) => ({ labels: { reason }, value: counters.restarts.get(reason) ?? 0 }))),
     family('corral_worker_exits_total', 'counter', 'Worker processes that exited, by how they ended (reload, scale and shutdown included).',
       EXIT_REASONS.map((reason) => ({ labels: { reason }, value: status.exits[reason] }))),
+    family('corral_worker_drain_kills_total', 'counter',
+      "Draining workers corral SIGKILLed (still running at their deadline, shutdownTimeout; a forced stop; hung), by the drain's reason " +
+      '(shutdown, reload, scale, recycle, signal): the connections they still had open were cut.',
+      DRAIN_REASONS.map((reason) => ({ labels: { reason }, value: counters.drainKills.get(reason) ?? 0 }))),
     family('corral_crash_loops_total', 'counter', 'Times a slot entered the crash-loop state.', [{ value: counters.crashloops }]),
     family('corral_slots_crashlooping', 'gauge', 'Slots in the crash-loop state now.', [{ value: status.slots.filter((slot) => slot.state === 'crashloop').length }]),
     family('corral_reloads_total', 'counter', 'Rolling reloads that finished, by outcome (success, failure).',

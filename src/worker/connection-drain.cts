@@ -34,6 +34,8 @@ interface ListenEvent {
 
 class ConnectionDrain {
   readonly #servers = new Set<net.Server>();
+  /** Servers drain() closed and whose connections have not all ended yet: still counted by connections(). */
+  readonly #closing = new Set<net.Server>();
   readonly #inFlight = new Set<ServerResponse>();
   /** Prune finished responses (aborted requests publish no finish) when the set grows past this. */
   #pruneAt = 256;
@@ -55,9 +57,13 @@ class ConnectionDrain {
     return this.#finished;
   }
 
-  /** Connections open on the listening servers now (net.Server's own count, nothing per connection). */
+  /**
+   * Connections open on the servers now (net.Server's own count, nothing per connection): the
+   * listening ones, and those a drain closed until their last connection ends, so that a
+   * draining worker's reports say what holds it (and what a SIGKILL at its deadline would cut).
+   */
   connections(): Promise<number> {
-    const servers = [...this.#servers].filter((server) => server.listening);
+    const servers = [...new Set([...this.#servers, ...this.#closing])].filter((server) => server.listening || this.#closing.has(server));
     return Promise.all(servers.map((server) => new Promise<number>((resolve) => {
       server.getConnections((error, count) => resolve(error === null ? count : 0));
     }))).then((counts) => counts.reduce((sum, count) => sum + count, 0));
@@ -80,7 +86,11 @@ class ConnectionDrain {
     const servers = [...this.#servers].filter((server) => server.listening);
     if (servers.length === 0) return Promise.resolve();
     const closed = servers.map((server) => new Promise<void>((resolve) => {
-      net.Server.prototype.close.call(server, () => resolve());
+      this.#closing.add(server);
+      net.Server.prototype.close.call(server, () => {
+        this.#closing.delete(server);
+        resolve();
+      });
     }));
     let firstPass: () => void = () => {};
     const idlePassed = new Promise<void>((resolve) => { firstPass = resolve; });
