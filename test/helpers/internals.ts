@@ -19,6 +19,7 @@ import type * as LogFile from '../../dist/cli/log-file.js';
 import type * as ForwardedClient from '../../dist/primary/balancers/forwarded-client.js';
 import type * as HttpHead from '../../dist/primary/balancers/http-head.js';
 import type * as StickyStrategy from '../../dist/primary/balancers/strategies/sticky.js';
+import type * as ClusterPrimary from '../../dist/primary/cluster-primary.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -40,3 +41,4 @@ export const logFile = await load<typeof LogFile>('cli/log-file.js');
 export const forwardedClient = await load<typeof ForwardedClient>('primary/balancers/forwarded-client.js');
 export const httpHead = await load<typeof HttpHead>('primary/balancers/http-head.js');
 export const stickyStrategy = await load<typeof StickyStrategy>('primary/balancers/strategies/sticky.js');
+export const clusterPrimary = await load<typeof ClusterPrimary>('primary/cluster-primary.js');
