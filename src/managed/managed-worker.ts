@@ -10,7 +10,7 @@ import type { Clock } from '../util/clock.js';
 import tree from '../worker/process-tree.cjs';
 import type { ReadyWhen } from './options.js';
 import type { DrainReason, RuntimeLink } from './runtime-link.js';
-import type { ExitReason } from './types.js';
+import type { ExitReason, WorkerInspector } from './types.js';
 
 export type { DrainReason };
 
@@ -31,6 +31,7 @@ export interface ManagedWorkerOptions {
   readonly readyWhen: ReadyWhen;
   readonly startTimeout: number;
   readonly clock: Clock;
+  readonly inspector?: WorkerInspector | undefined;
 }
 
 export class ManagedWorker {
@@ -50,6 +51,8 @@ export class ManagedWorker {
   readonly exited: Promise<ExitInfo>;
   /** Processes it had started and left running, which corral SIGKILLed (at the end of its drain, or with it). */
   readonly leftovers: number[] = [];
+  /** Its debugger's address (inspector-slots.ts), when the Node options start an inspector. */
+  inspector: WorkerInspector | undefined;
   readonly #clock: Clock;
   #killed = false;
   #terminated = false;
@@ -62,6 +65,7 @@ export class ManagedWorker {
     this.slot = options.slot;
     this.generation = options.generation;
     this.#clock = options.clock;
+    this.inspector = options.inspector;
     this.forkedAt = options.clock.now();
     this.exited = new Promise((resolve) => {
       const onExit = (code: number | null, signal: ExitSignal): void => {

@@ -15,7 +15,7 @@ import { describeValue } from '../util/describe-value.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
 import { emitWarningOnce, type CorralWarningCode } from '../warnings.js';
 import type { ClusterFrame } from '../internal/node-internals.js';
-import { kAttachOwner, kClusterChannel, kHandoffsAccepted, kOnConfigChange } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel, kForkWith, kHandoffsAccepted, kOnConfigChange } from '../internal/symbols.js';
 import type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress,
 } from '../types.js';
@@ -195,7 +195,14 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   readonly setupMaster = this.setupPrimary;
 
   /** Starts a worker running `settings.exec`, with `env` added to the primary's environment. */
-  readonly fork = (env?: NodeJS.ProcessEnv): Worker => {
+  readonly fork = (env?: NodeJS.ProcessEnv): Worker => this.#fork(env, undefined);
+
+  /** @internal A managed cluster's fork: `inspectArgs` instead of node:cluster's inspector port (spawn.ts). */
+  [kForkWith](env: NodeJS.ProcessEnv, inspectArgs: readonly string[]): Worker {
+    return this.#fork(env, inspectArgs);
+  }
+
+  #fork(env: NodeJS.ProcessEnv | undefined, inspectArgs: readonly string[] | undefined): Worker {
     if (env !== undefined && env !== null && (typeof env !== 'object' || Array.isArray(env))) {
       // node:cluster spreads whatever it gets into the environment, and programs rely on that
       // not throwing (Node's own tests call cluster.fork(__filename)): do the same, and say so.
@@ -209,7 +216,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     const exec = resolveExec(this.settings);
     if (this.settings.cwd !== undefined) existingDirectory(this.settings.cwd, 'settings.cwd');
     const id = ++this.#lastId;
-    const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined);
+    const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined, inspectArgs);
     const worker = new Worker({ id, process: child });
     const control = new ClusterChannel(child, (frame) => this.#onFrame(worker, control, frame));
     worker[kAttachOwner](this, control);
@@ -246,7 +253,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     this.workers[id] = worker;
     this.#forked.add(worker);
     return worker;
-  };
+  }
 
   /**
    * Disconnects every connected worker. `callback` runs once all of them have closed their IPC
