@@ -9,6 +9,7 @@ export {
   createCluster, ManagedCluster, type ManagedClusterContext,
   type ClusterState, type ManagedClusterEvents, type RestartInfo, type CrashLoopInfo, type HealthAction, type HealthReason, type HangDiagnosis, type MemoryMeasure, type ExitReason, type LastExit, type ReloadResult,
   type ScaleResult, type ClusterStatus, type Readiness, type SlotStatus, type SlotState, type WorkerStatus, type WorkerLifecycleState,
+  type WorkerInspector, type InspectorPlan, type InspectorMode,
 } from './managed/managed-cluster.js';
 export type {
   ClusterOptions, ResolvedClusterOptions, RestartOptions, CrashLoopOptions, ReadyWhen,

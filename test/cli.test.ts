@@ -54,6 +54,7 @@ const startErrors: [string, string[], number, RegExp][] = [
   ['--env KEY alone, not set in corral\'s environment', [APP, '--env', 'CORRAL_TEST_NEVER_SET'], 2, /^corral: --env takes KEY=VALUE, or KEY alone .*; got 'CORRAL_TEST_NEVER_SET' \(string\), which is not set in corral's environment to pass on, nor is CORRAL_ENV_CORRAL_TEST_NEVER_SET\. For example/],
   ['PM2\'s --env <profile>', [APP, '--env', 'production'], 2, /^corral: --env takes KEY=VALUE, or KEY alone .*; got 'production' \(string\), which is not set in corral's environment to pass on, nor is CORRAL_ENV_production \(PM2's '--env production' picks the env_production block of its ecosystem file: here that is --profile production; --env sets one variable, e.g. --env NODE_ENV=production\)/],
   ['a bad log prefix', [APP, '--log-prefix', 'name'], 2, /^corral: --log-prefix: expected 'slot' or 'pid', got 'name'/],
+  ['an inspector port Node refuses', [APP, '--node-args', '--inspect=127.0.0.1:80'], 2, /^corral: --node-args must be Node options whose inspector port is 0 or from 1024 to 65535 \(as Node requires\), got '--inspect=127\.0\.0\.1:80' \(string\)\. Give it a port such as 9229: the worker in each slot listens on that port \+ slot \+ 1\./],
   ['a missing script', [path.join(dir, 'missing.js')], 1, /^corral start: .*missing\.js: no such file \(looked for .*missing\.js\)\. Give the path of the app's script, relative to /],
   ['a missing config file', [APP, '--config', 'nope.json'], 2, /^corral: --config nope\.json: no such file/],
 ];

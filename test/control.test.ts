@@ -85,7 +85,8 @@ describe('corral status, reload, scale, stop', () => {
     assert.deepEqual(Object.keys(json).sort(), ['admin', 'at', 'balancer', 'generation', 'health', 'name', 'others', 'pid', 'primary', 'reloading', 'slots', 'startedAt', 'state', 'uptime', 'v', 'workers']);
     assert.equal(json['v'], 1);
     assert.deepEqual(Object.keys(json.slots[0]!).sort(), ['crashes', 'lastExit', 'restarts', 'slot', 'state', 'worker']);
-    assert.deepEqual(Object.keys(json.slots[0]!['worker'] as object).sort(), ['cpu', 'generation', 'id', 'pid', 'rss', 'runtime', 'state', 'uptime']);
+    assert.deepEqual(Object.keys(json.slots[0]!['worker'] as object).sort(), ['cpu', 'generation', 'id', 'inspector', 'pid', 'rss', 'runtime', 'state', 'uptime']);
+    assert.equal((json.slots[0]!['worker'] as { inspector: unknown }).inspector, null, 'no --inspect: no inspector');
     assert.ok(((json.slots[0]!['worker'] as { rss: number }).rss) > 10 * 1024 * 1024);
     const stop = await corralAsync('stop');
     assert.equal(stop.status, 0, stop.stderr);

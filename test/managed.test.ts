@@ -9,6 +9,7 @@ import {
 import { event, report, track, WORKER_FIXTURE } from './helpers/harness.js';
 import { countBy, readMany } from './helpers/net-client.js';
 import { FakeClock } from './helpers/fake-clock.js';
+import { clusterPrimary } from './helpers/internals.js';
 
 const clusters: ManagedCluster[] = [];
 after(() => Promise.all(clusters.map((cluster) => cluster.close({ timeout: 2_000 }))));
@@ -124,6 +125,33 @@ describe('createCluster', () => {
     await started;
     assert.deepEqual(heard, [[cluster.workers[0]!.id, 'ready']]);
     await cluster.close();
+  });
+
+  test("a draining worker leaves the primary's workers at once, as node:cluster's disconnected ones do; status, counts and events still cover it", async () => {
+    const primary = new clusterPrimary.ClusterPrimary();
+    const cluster = managed({ exec: WORKER_FIXTURE, workers: 2, env: { SCENARIO: 'serve', HOST: '127.0.0.1' } }, { primary });
+    await cluster.start();
+    const port = ((await report(cluster.workers[0]!, 'listening'))['address'] as { port: number }).port;
+    await readMany(port, 6, 2);
+    const handoffs = primary.handoffStats.handoffs;
+    assert.ok(handoffs >= 6, `${handoffs} handoffs`);
+    const old = [...cluster.workers];
+    const seen: { inWorkers: boolean; state: string | undefined; handoffs: number }[] = [];
+    const exits: number[] = [];
+    primary.on('exit', (worker) => exits.push(worker.id));
+    cluster.on('draining', (worker) => {
+      // The drain begins right after this event (stopRouting()).
+      queueMicrotask(() => seen.push({
+        inWorkers: Object.hasOwn(primary.workers, worker.id),
+        state: cluster.status().others.find((other) => other.id === worker.id)?.state,
+        handoffs: primary.handoffStats.handoffs,
+      }));
+    });
+    await cluster.reload();
+    assert.deepEqual(seen, old.map(() => ({ inWorkers: false, state: 'draining', handoffs })));
+    assert.deepEqual(exits.sort(), old.map((worker) => worker.id).sort());
+    assert.deepEqual(Object.values(primary.workers).sort((a, b) => a.id - b.id), [...cluster.workers].sort((a, b) => a.id - b.id));
+    assert.equal(primary.handoffStats.handoffs, handoffs);
   });
 
   test('close() SIGKILLs workers that do not finish within the timeout', async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { freePort } from './helpers/net-client.js';
-import { exitOf, killPrograms, startProgram, type Program } from './helpers/program.js';
+import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/primary-module/', import.meta.url));
@@ -55,6 +55,63 @@ describe('corral start --primary', () => {
     }
     corral.child.kill('SIGTERM');
     assert.equal((await exitOf(corral)).code, 0);
+  });
+
+  test("@socket.io/sticky's setupMaster() in the --primary module: after each reload every client hears a broadcast; no new client goes to a draining worker", { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const env = { PORT: String(port), HOLD_MS: '1000' };
+    const corral = startCorral(['socket-io-sticky-app.cjs', '-i', '2', '--ready', 'manual', '--name', 'primary-sticky', '--primary', 'socket-io-sticky-primary.cjs'], env);
+    await corral.waitForErr(/ready: 2 workers/);
+    const control = { cwd: FIXTURES, env: { ...env, NODE_OPTIONS: '', CORRAL_RUN_DIR: RUN_DIR } };
+    // Each client's worker (by pid) while it is connected; clients reconnect 100 ms after losing it.
+    const workerOf = new Map<Socket, number>();
+    const changed = new Set<() => void>();
+    const clients = Array.from({ length: 8 }, () => {
+      const client = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnectionDelay: 100, randomizationFactor: 0 });
+      client.on('hello', ({ pid }: { pid: number }) => { workerOf.set(client, pid); for (const check of changed) check(); });
+      client.on('disconnect', () => workerOf.delete(client));
+      return client;
+    });
+    /** Resolves once every client is connected to one of `pids`. */
+    const settledOn = (pids: ReadonlySet<number>): Promise<void> => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        changed.delete(check);
+        reject(new Error(`clients not all on workers ${[...pids].join(', ')} within 15 s: ${clients.map((client) => workerOf.get(client)).join(', ')}`));
+      }, 15_000);
+      const check = (): void => {
+        if (!clients.every((client) => client.connected && pids.has(workerOf.get(client) ?? -1))) return;
+        clearTimeout(timer);
+        changed.delete(check);
+        resolve();
+      };
+      changed.add(check);
+      check();
+    });
+    const servingPids = async (): Promise<Set<number>> => {
+      const status = await runCommand(BIN, ['status', 'primary-sticky', '--json'], control);
+      assert.equal(status.status, 0, status.stderr);
+      const report = JSON.parse(status.stdout) as { slots: { worker: { pid: number } | null }[] };
+      return new Set(report.slots.flatMap((slot) => (slot.worker === null ? [] : [slot.worker.pid])));
+    };
+    try {
+      await settledOn(await servingPids());
+      for (let generation = 2; generation <= 4; generation += 1) {
+        // Each drain ends its worker's sessions: those clients reconnect while it still runs (HOLD_MS).
+        const reload = await runCommand(BIN, ['reload', 'primary-sticky'], control);
+        assert.equal(reload.status, 0, reload.stderr);
+        await corral.waitForErr(new RegExp(`reloaded: every worker runs generation ${generation}`));
+        await settledOn(await servingPids());
+        const heard = clients.map((client) => next<{ text: string }>(client, 'news'));
+        clients[0]!.emit('shout', `after reload ${generation - 1}`);
+        assert.deepEqual((await Promise.all(heard)).map((news) => news.text), clients.map(() => `after reload ${generation - 1}`));
+      }
+    } finally {
+      for (const client of clients) client.close();
+    }
+    corral.child.kill('SIGTERM');
+    assert.equal((await exitOf(corral)).code, 0, corral.stderr());
+    // The app says when a connection reaches it after its drain began (sticky picked it from cluster.workers).
+    assert.deepEqual(corral.lines.filter((line) => line.includes('handedWhileDraining')), []);
   });
 
   test("prom-client's AggregatorRegistry, named by the config file's `primary`, sums the workers' counters", async () => {

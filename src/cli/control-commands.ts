@@ -17,6 +17,7 @@ import { logDirectory, logFilePath } from './log-paths.js';
 import { processEnded } from './process-ended.js';
 import type { CliOutput } from './output-sink.js';
 import { formatDuration } from '../options/units.js';
+import { hostPort } from '../managed/inspector-ports.js';
 import { numberRanges } from '../util/short-list.js';
 
 async function ask(name: string | undefined, request: Omit<ControlRequest, 'v' | 'id'>): Promise<{ name: string; reply: ControlReply }> {
@@ -168,7 +169,10 @@ async function restartApp(app: FoundApp): Promise<DetachedReady> {
 }
 
 function formatStatus(report: StatusReport): string {
-  const rows: string[][] = [['SLOT', 'WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RESTARTS', 'MEMORY', 'HEAP', 'LOOP', 'CPU', 'LAST EXIT']];
+  // The debugger's column only when the workers have one (older primaries send no `inspector`).
+  const debugging = [...report.slots.map((slot) => slot.worker), ...report.others].some((worker) => worker?.inspector != null);
+  const rows: string[][] = [['SLOT', 'WORKER', 'PID', 'GEN', 'STATE', 'UPTIME', 'RESTARTS', 'MEMORY', 'HEAP', 'LOOP', 'CPU', 'LAST EXIT',
+    ...(debugging ? ['INSPECTOR'] : [])]];
   const row = (slot: number, state: string, restarts: string, worker: WorkerReport | null, lastExit: string): string[] => [
     String(slot), worker === null ? '-' : String(worker.id), worker?.pid == null ? '-' : String(worker.pid),
     worker === null ? '-' : String(worker.generation), state, worker === null ? '-' : formatDuration(worker.uptime), restarts,
@@ -178,6 +182,7 @@ function formatStatus(report: StatusReport): string {
     worker?.runtime == null ? '-' : `${Math.round(worker.runtime.loopDelay)} ms`,
     worker?.cpu == null ? '-' : `${worker.cpu.toFixed(1)}%`,
     lastExit,
+    ...(debugging ? [describeInspector(worker?.inspector)] : []),
   ];
   for (const slot of report.slots) {
     // A serving worker's state is the slot's (ready, starting, crashloop…).
@@ -190,6 +195,14 @@ function formatStatus(report: StatusReport): string {
   return `${report.name}: ${report.state}, ${report.workers} worker${report.workers === 1 ? '' : 's'} (${report.balancer ?? 'round-robin'}), generation ${report.generation}${report.reloading === null ? '' : ` (reloading to ${report.reloading})`}, ` +
     `primary pid ${report.pid} (${report.primary.rss === null ? '-' : mebibytes(report.primary.rss)}), up ${formatDuration(report.uptime)}\n` +
     `health actions: ${actions.length === 0 ? 'none' : actions.join(', ')}${report.admin == null ? '' : `; admin ${report.admin} (/metrics, dashboard)`}\n${table}\n`;
+}
+
+/** `127.0.0.1:9401`; `127.0.0.1:9401 once free` for a replacement that waits for the port. */
+function describeInspector(inspector: WorkerReport['inspector'] | undefined): string {
+  if (inspector == null) return '-';
+  if (inspector.port === 0) return `${inspector.host}, a port the system chose`;
+  const address = hostPort(inspector.host, inspector.port);
+  return inspector.open ? address : `${address} once free`;
 }
 
 /** `memory 2m10s ago`, `crash (code 1) 4s ago`, `reload (SIGKILL) 3s ago`. */

@@ -34,6 +34,7 @@ import { cpuBudget, describeCpuBudget } from '../options/cpu-budget.js';
 import { notifyEnvironment, notifySystemd, SystemdNotifier } from './systemd-notify.js';
 import { shortList } from '../util/short-list.js';
 import { nameOf } from '../primary/balancers/balancers.js';
+import { describeInspector, slotPort } from '../managed/inspector-ports.js';
 import { FORWARDING_HEADERS } from '../primary/balancers/forwarded-client.js';
 import { kOpenAdmin } from '../internal/symbols.js';
 import { launchEnvironment, PASSED_ENV_PREFIX, takePassedEnvironment, unusedPassedNames } from '../options/passed-env.js';
@@ -237,13 +238,19 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   const budget = cpuBudget();
   const cpuNote = rawWorkers === undefined || rawWorkers === 'auto' || rawWorkers === 'max' || (typeof rawWorkers === 'number' && rawWorkers < 0)
     ? describeCpuBudget(budget) : undefined;
+  // The workers' debugger: each slot's port, which a restart or a reload keeps (inspector-ports.ts).
+  const inspector = cluster.inspector;
+  const inspectorNote = describeInspector(inspector, options.workers);
   log.log('info', 'starting', `starting ${options.workers} worker${options.workers === 1 ? '' : 's'} of ${options.exec} ` +
     `(balancer ${nameOf(options.balancer)}${stickyNote(options.stickyHeader, options.stickyProxyHops)}, ready when ${options.readyWhen})` +
     (request.configFile === undefined ? '' : `, config ${request.configFile}`) + (cpuNote === undefined ? '' : `; CPUs: ${cpuNote}`) +
-    (memoryNote === undefined ? '' : `; ${memoryNote}`), {
+    (memoryNote === undefined ? '' : `; ${memoryNote}`) + (inspectorNote === undefined ? '' : `; ${inspectorNote}`), {
     workers: options.workers, exec: options.exec, balancer: nameOf(options.balancer), pid: process.pid,
     cpus: budget.cpus, ...(budget.quota === undefined ? {} : { cpuQuota: budget.quota }),
     ...(memoryLimit === undefined ? {} : { memoryLimit: memoryLimit.value }),
+    ...(inspectorNote === undefined || inspector === undefined ? {} : {
+      inspector: { host: inspector.host, ports: Array.from({ length: options.workers }, (_, slot) => slotPort(inspector, slot)) },
+    }),
   });
   if (process.pid === 1) {
     // A container's init: signals are handled (corral's own handlers, PID 1 or not), but the

@@ -36,6 +36,12 @@ export interface WorkerReport {
     connections: number;
     requests: number;
   } | null;
+  /**
+   * Its debugger's address when the Node options start an inspector (`--inspect`…): the slot's
+   * port, the same across restarts and reloads; `open` is false while a replacement waits for the
+   * worker it replaces to exit and free that port. null: no inspector.
+   */
+  inspector: { host: string; port: number; open: boolean } | null;
 }
 
 export interface StatusReport {
@@ -127,6 +133,7 @@ export async function statusReport(cluster: ManagedCluster, startedAt: number, m
         connections: worker.report.connections,
         requests: worker.report.requests,
       },
+      inspector: worker.inspector === undefined ? null : { ...worker.inspector },
     };
   };
   const own = stats.get(process.pid);

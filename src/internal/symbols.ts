@@ -9,5 +9,10 @@ export const kRuntimeReport = Symbol('corral.runtimeReport');
 export const kHandoffsAccepted = Symbol('corral.handoffsAccepted');
 /** A worker's slot in a managed cluster: a restarted or reloaded worker takes its predecessor's (the sticky balancer hashes on it). */
 export const kSlot = Symbol('corral.slot');
+/**
+ * A managed cluster's fork: with its slot's inspector options instead of node:cluster's port
+ * numbering. Registered, as a managed cluster may be given the primary of another installed copy.
+ */
+export const kForkWith = Symbol.for('corral.forkWith');
 /** A managed cluster's admin server opened before start(): `corral start` says a port it cannot open before its start line. */
 export const kOpenAdmin = Symbol('corral.openAdmin');

@@ -41,6 +41,7 @@ import {
 import { OPTION_TABLE } from '../options/table.js';
 import { cpuBudget } from '../options/cpu-budget.js';
 import { OrphanGuard } from './orphan-guard.js';
+import { inspectorPlan, workerNodeOptions, type InspectorPlan } from './inspector-ports.js';
 import { rollingReload } from './rolling-reload.js';
 import releaseTerminal from '../worker/release-terminal.cjs';
 import { runtimeExecArgv } from './runtime-link.js';
@@ -114,6 +115,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     super();
     this.options = normalizeOptions(options);
     resolveExec({ exec: this.options.exec, cwd: this.options.cwd });
+    // A bad inspector port fails here, not at each fork (inspector-ports.ts).
+    inspectorPlan(this.options.execArgv, workerNodeOptions(this.options.env));
     this.inheritedSockets = socketsFromSystemd();
     this.#clock = context.clock ?? systemClock;
     this.#env = this.options.env;
@@ -298,7 +301,14 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
    * option is); running workers keep theirs until a reload replaces them.
    */
   setEnv(env: Readonly<Record<string, string | undefined>>): void {
-    this.#env = OPTION_TABLE.env.resolve(env, {});
+    const resolved = OPTION_TABLE.env.resolve(env, {});
+    inspectorPlan(this.options.execArgv, workerNodeOptions(resolved));
+    this.#env = resolved;
+  }
+
+  /** The debugger the workers' Node options ask for (inspector-ports.ts): its host and base port; undefined if none. */
+  get inspector(): InspectorPlan | undefined {
+    return inspectorPlan(this.options.execArgv, workerNodeOptions(this.#env));
   }
 
   /** The slot `worker` serves (or starts in, or drains from); undefined for a worker not of this cluster. */

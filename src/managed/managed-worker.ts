@@ -11,7 +11,7 @@ import { kRuntimeReport } from '../internal/symbols.js';
 import tree from '../worker/process-tree.cjs';
 import type { ReadyWhen } from './options.js';
 import type { DrainReason, RuntimeLink } from './runtime-link.js';
-import type { ExitReason } from './types.js';
+import type { ExitReason, WorkerInspector } from './types.js';
 
 export type { DrainReason };
 
@@ -48,6 +48,7 @@ export interface ManagedWorkerOptions {
   /** ms between the runtime's reports (0: none), by which a starting worker is seen to be alive. */
   readonly reportInterval: number;
   readonly clock: Clock;
+  readonly inspector?: WorkerInspector | undefined;
 }
 
 /**
@@ -80,6 +81,8 @@ export class ManagedWorker {
   readonly exited: Promise<ExitInfo>;
   /** Processes it had started and left running, which corral SIGKILLed (at the end of its drain, or with it). */
   readonly leftovers: number[] = [];
+  /** Its debugger's address (inspector-slots.ts), when the Node options start an inspector. */
+  inspector: WorkerInspector | undefined;
   readonly #clock: Clock;
   #killed: { cause: KillCause; openConnections: number | undefined } | undefined;
   #terminated = false;
@@ -92,6 +95,7 @@ export class ManagedWorker {
     this.slot = options.slot;
     this.generation = options.generation;
     this.#clock = options.clock;
+    this.inspector = options.inspector;
     this.forkedAt = options.clock.now();
     this.exited = new Promise((resolve) => {
       const onExit = (code: number | null, signal: ExitSignal): void => {

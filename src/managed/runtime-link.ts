@@ -76,6 +76,8 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
   readonly #child: ChildProcess;
   /** Whether the runtime said hello (its preload ran, so it can drain on request). */
   #loaded = false;
+  /** An openInspector() asked for before the runtime said hello: sent with the hello. */
+  #inspect: { host: string; port: number } | undefined;
   /** The parts of an answer about the app's metrics gathered so far. */
   #metricsParts: { key: string; metrics: unknown[]; values: number } | undefined;
   #stderr = '';
@@ -141,6 +143,12 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
     if (this.#loaded) this.#send({ act: 'terminal-gone' });
   }
 
+  /** Asks the worker to open its inspector on `host`:`port` (now, or once its runtime has loaded). */
+  openInspector(host: string, port: number): void {
+    if (this.#loaded) this.#send({ act: 'inspect', host, port });
+    else this.#inspect = { host, port };
+  }
+
   /** Asks for the app's prom-client metrics; false if the runtime cannot be asked. The answer is a 'metrics' event. */
   requestMetrics(id: number): boolean {
     return this.#loaded && this.#send({ act: 'metrics', id });
@@ -156,6 +164,8 @@ export class RuntimeLink extends EventEmitter<RuntimeLinkEvents> {
     switch (frame.act) {
       case 'hello':
         this.#loaded = true;
+        if (this.#inspect !== undefined) this.openInspector(this.#inspect.host, this.#inspect.port);
+        this.#inspect = undefined;
         break;
       case 'ready':
         this.emit('ready');

@@ -10,7 +10,7 @@ import { cpuBudget } from '../options/cpu-budget.js';
 import type { EventEmitter } from 'node:events';
 import { OperationCancelledError, StartFailedError } from '../errors.js';
 import { waitsAgain } from '../start-failure.js';
-import { kRuntimeReport, kSlot } from '../internal/symbols.js';
+import { kForkWith, kRuntimeReport, kSlot } from '../internal/symbols.js';
 import { countsConnections } from '../primary/balancers/balancers.js';
 import type { ClusterPrimary } from '../primary/cluster-primary.js';
 import type { Worker } from '../primary/worker.js';
@@ -29,6 +29,8 @@ import { RuntimeLink, runtimeEnv } from './runtime-link.js';
 import { ForkRateLimiter, SlotSupervisor } from './supervision.js';
 import type { ExitReason, HealthAction, HealthReason, LastExit, ManagedClusterEvents } from './types.js';
 import { hasLimits, limitsFor, LimitWatch } from './limit-watch.js';
+import { inspectorPlan, workerNodeOptions } from './inspector-ports.js';
+import { InspectorSlots } from './inspector-slots.js';
 import { formatSize } from '../options/units.js';
 
 /** A worker that exits on its own request sooner than this after its fork counts as crashed. */
@@ -105,6 +107,8 @@ export class SlotTable {
   readonly #slots = new Map<number, Slot>();
   /** Every worker process still running, whatever its role. */
   readonly #live = new Set<ManagedWorker>();
+  /** Which worker holds each slot's inspector port. */
+  readonly #inspectors = new InspectorSlots();
   readonly #forks: ForkRateLimiter;
   readonly #warnings = new GroupedWarnings();
   /** Health actions since the cluster started, per reason. */
@@ -269,8 +273,9 @@ export class SlotTable {
   #spawn(slot: Slot, generation: number): ManagedWorker {
     const { options, clock, events } = this.#host;
     this.#forks.record();
+    const workerEnv = this.#host.workerEnv();
     const env = {
-      ...this.#host.workerEnv(),
+      ...workerEnv,
       ...runtimeEnv(slot.index, {
         shutdownTimeout: options.shutdownTimeout, reportInterval: options.reportInterval, maxMessageSize: options.maxMessageSize,
         killSignal: options.killSignal,
@@ -280,7 +285,12 @@ export class SlotTable {
         ...(this.#host.blockingOutput === true ? { blockingOutput: true } : {}),
       }, options.instanceVar === 'none' ? null : options.instanceVar),
     };
-    const worker = this.#host.primary.fork(env);
+    // The app's inspector flags, checked when the options and env were set: the slot's port.
+    const debug = this.#inspectors.prepare(inspectorPlan(options.execArgv, workerNodeOptions(workerEnv)), slot.index);
+    // (A primary of another installed copy of corral that predates it numbers inspector ports as node:cluster does.)
+    const { primary } = this.#host;
+    const forkWith = (primary as Partial<Pick<ClusterPrimary, typeof kForkWith>>)[kForkWith];
+    const worker = forkWith === undefined ? primary.fork(env) : forkWith.call(primary, env, debug.args);
     worker[kSlot] = slot.index;
     const managed = new ManagedWorker(worker, new RuntimeLink(worker.process), {
       slot: slot.index,
@@ -289,8 +299,10 @@ export class SlotTable {
       startTimeout: options.startTimeout,
       reportInterval: options.reportInterval,
       clock,
+      inspector: debug.inspector,
     });
     this.#live.add(managed);
+    this.#inspectors.track(managed);
     this.#host.forked?.(managed);
     const { pid } = worker.process;
     if (pid !== undefined) this.#host.orphanGuard.started(pid);

@@ -14,6 +14,7 @@ export function workerStatus(worker: ManagedWorker): WorkerStatus {
     startedAt: worker.forkedAt,
     readyAt: worker.readyAt,
     report: worker.worker[kRuntimeReport],
+    inspector: worker.inspector,
   };
 }
 

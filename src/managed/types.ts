@@ -10,6 +10,7 @@ import type { HangDiagnosis } from './hang-diagnosis.js';
 import type { KilledWorker } from './worker-exit.js';
 
 export type { HangDiagnosis, KilledWorker };
+export type { InspectorMode, InspectorPlan } from './inspector-ports.js';
 
 export interface RestartInfo {
   /** The slot (0 … workers-1) being refilled. */
@@ -135,6 +136,20 @@ export interface WorkerStatus {
   readyAt: number | undefined;
   /** Its latest runtime report (event loop, memory, connections, requests), once one came. */
   report: RuntimeReport | undefined;
+  /** Its debugger's address, when the Node options start an inspector (`--inspect`…). */
+  inspector: WorkerInspector | undefined;
+}
+
+/**
+ * A worker's inspector: its slot's port, base + slot + 1 from the port of `--inspect` (or
+ * `--inspect-brk`, `--inspect-wait`, `--inspect-port`), the same across restarts and reloads.
+ */
+export interface WorkerInspector {
+  readonly host: string;
+  /** The slot's port (0: each worker's is one the system chose). */
+  readonly port: number;
+  /** false while it waits for the worker it replaces to exit and free the port (a reload, a recycle). */
+  readonly open: boolean;
 }
 
 export interface SlotStatus {

@@ -15,7 +15,7 @@ import { describeValue } from '../util/describe-value.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
 import { emitWarningOnce, type CorralWarningCode } from '../warnings.js';
 import type { ClusterFrame } from '../internal/node-internals.js';
-import { kAttachOwner, kClusterChannel, kHandoffsAccepted, kOnConfigChange } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel, kForkWith, kHandoffsAccepted, kOnConfigChange } from '../internal/symbols.js';
 import type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress,
 } from '../types.js';
@@ -89,7 +89,11 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   readonly Worker = Worker;
   /** Only set inside a worker (node:cluster's own `cluster.worker`). */
   readonly worker: undefined = undefined;
-  /** Live workers by id. A worker leaves once it is disconnected and dead, or at once on `worker.disconnect()`. */
+  /**
+   * Live workers by id. A worker leaves once it is disconnected and dead, or at once on
+   * `worker.disconnect()` and when a managed cluster drains it (stopRouting()), as node:cluster's
+   * does on disconnect: code that picks workers from here never picks one that is about to exit.
+   */
   workers: Record<number, Worker> = {};
   /** `{}` until the first `setupPrimary()`/`fork()`; then the settings later forks use. */
   settings: ClusterSettings = {};
@@ -100,6 +104,11 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   readonly #registry: ServerRegistry;
   /** Connections handed to workers that have exited since, and accepted by them. */
   #retiredHandoffs = 0;
+  /**
+   * Every worker forked and not yet forgotten (disconnected and dead), including those that have
+   * left `workers` already (disconnecting or draining): corral's own counts go over these.
+   */
+  readonly #forked = new Set<Worker>();
   readonly #disconnectWaiters = new Set<() => void>();
   readonly #configObservers = new Set<() => void>();
   readonly #warnings = new GroupedWarnings();
@@ -186,7 +195,14 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   readonly setupMaster = this.setupPrimary;
 
   /** Starts a worker running `settings.exec`, with `env` added to the primary's environment. */
-  readonly fork = (env?: NodeJS.ProcessEnv): Worker => {
+  readonly fork = (env?: NodeJS.ProcessEnv): Worker => this.#fork(env, undefined);
+
+  /** @internal A managed cluster's fork: `inspectArgs` instead of node:cluster's inspector port (spawn.ts). */
+  [kForkWith](env: NodeJS.ProcessEnv, inspectArgs: readonly string[]): Worker {
+    return this.#fork(env, inspectArgs);
+  }
+
+  #fork(env: NodeJS.ProcessEnv | undefined, inspectArgs: readonly string[] | undefined): Worker {
     if (env !== undefined && env !== null && (typeof env !== 'object' || Array.isArray(env))) {
       // node:cluster spreads whatever it gets into the environment, and programs rely on that
       // not throwing (Node's own tests call cluster.fork(__filename)): do the same, and say so.
@@ -200,7 +216,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
     const exec = resolveExec(this.settings);
     if (this.settings.cwd !== undefined) existingDirectory(this.settings.cwd, 'settings.cwd');
     const id = ++this.#lastId;
-    const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined);
+    const child = spawnWorkerProcess(id, exec, this.settings, env ?? undefined, inspectArgs);
     const worker = new Worker({ id, process: child });
     const control = new ClusterChannel(child, (frame) => this.#onFrame(worker, control, frame));
     worker[kAttachOwner](this, control);
@@ -235,8 +251,9 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
 
     process.nextTick(() => this.emit('fork', worker));
     this.workers[id] = worker;
+    this.#forked.add(worker);
     return worker;
-  };
+  }
 
   /**
    * Disconnects every connected worker. `callback` runs once all of them have closed their IPC
@@ -275,10 +292,15 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
    * @internal Takes `worker` out of every server at once (no new connections reach it) without
    * asking it to disconnect: the managed cluster's drain, where the worker's runtime closes its
    * servers itself and finishes what is in flight. Its exit then counts as asked for.
+   *
+   * It leaves `workers` too, as a disconnected worker does in node:cluster: libraries that route
+   * by `cluster.workers` themselves (@socket.io/sticky's setupMaster()) must not send new clients
+   * to it. Its Worker object stays whole: messages, 'disconnect' and 'exit' still come.
    */
   stopRouting(worker: Worker): void {
     worker.exitedAfterDisconnect = true;
     this.#registry.removeWorker(worker);
+    this.#removeFromWorkers(worker);
   }
 
   /** @internal The managed cluster will not refill `slot` (scale-down): the reuseport balancer empties and closes its sockets. */
@@ -305,8 +327,9 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
    */
   get handoffStats(): { handoffs: number; queued: number } {
     let handoffs = this.#retiredHandoffs;
-    // An exited worker's count moved to #retiredHandoffs (it may stay in `workers` until its channel closes).
-    for (const worker of Object.values(this.workers)) if (worker.state !== 'dead') handoffs += worker[kHandoffsAccepted];
+    // Over every worker still running, draining ones included (they are out of `workers`, and the
+    // count must never go down); an exited worker's count moved to #retiredHandoffs.
+    for (const worker of this.#forked) if (worker.state !== 'dead') handoffs += worker[kHandoffsAccepted];
     return { handoffs, queued: this.#registry.queued };
   }
 
@@ -374,6 +397,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   }
 
   #forget(worker: Worker, control: ClusterChannel): void {
+    this.#forked.delete(worker);
     this.#warnings.flushWorker(worker.id);
     this.#registry.removeWorker(worker);
     control.close();

@@ -6,16 +6,22 @@ import { describeValue } from '../util/describe-value.js';
 const INSPECT_ARG = /--inspect(?:-brk|-port)?|--debug-port/;
 let debugPortOffset = 1;
 
+/**
+ * `inspectArgs`: a managed cluster's inspector options for this worker (its slot's port,
+ * src/managed/inspector-slots.ts), instead of node:cluster's port numbering.
+ */
 export function spawnWorkerProcess(
   id: number,
   exec: string,
   settings: ClusterSettings,
   env: NodeJS.ProcessEnv | undefined,
+  inspectArgs?: readonly string[],
 ): ChildProcess {
   // NODE_UNIQUE_ID makes Node run its own worker half of node:cluster before any user code.
   const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: String(id) };
   const execArgv = [...(settings.execArgv ?? [])];
-  if (usesInspector(execArgv)) execArgv.push(`--inspect-port=${nextInspectPort(settings)}`);
+  if (inspectArgs !== undefined) execArgv.push(...inspectArgs);
+  else if (usesInspector(execArgv)) execArgv.push(`--inspect-port=${nextInspectPort(settings)}`);
   return fork(exec, settings.args ?? [], {
     cwd: settings.cwd,
     env: workerEnv,

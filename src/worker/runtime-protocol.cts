@@ -52,7 +52,9 @@ declare namespace protocol {
     /** The primary's terminal hung up: let go of it (release-terminal.cts). */
     | { act: 'terminal-gone' }
     /** Send the app's prom-client metrics (app-metrics.cts), answering with the same `id`. */
-    | { act: 'metrics'; id: number };
+    | { act: 'metrics'; id: number }
+    /** Open the inspector on the slot's port, which the worker this one replaced held until it exited (inspector-open.cts). */
+    | { act: 'inspect'; host: string; port: number };
 
   /** Worker → primary. */
   type FromWorker =

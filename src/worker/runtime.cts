@@ -29,6 +29,7 @@ import startReporter = require('./reporter.cjs');
 import replayHeads = require('./replay-head.cjs');
 import collectAppMetrics = require('./app-metrics.cjs');
 import metricParts = require('./metrics-parts.cjs');
+import openInspector = require('./inspector-open.cjs');
 
 /** What an onShutdown hook is told. */
 interface ShutdownInfo {
@@ -122,6 +123,7 @@ class WorkerRuntime {
     if (frame.act === 'drain' && typeof frame.timeout === 'number') void this.#drain(frame.reason, frame.timeout);
     else if (frame.act === 'started') this.#startupStderr?.restore();
     else if (frame.act === 'terminal-gone') releaseTerminal();
+    else if (frame.act === 'inspect' && typeof frame.host === 'string' && Number.isSafeInteger(frame.port)) openInspector(frame.host, frame.port);
     else if (frame.act === 'metrics' && Number.isSafeInteger(frame.id)) {
       void collectAppMetrics().then((reply) => sendMetrics(frame.id, reply));
     }

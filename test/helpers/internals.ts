@@ -20,6 +20,8 @@ import type * as ForwardedClient from '../../dist/primary/balancers/forwarded-cl
 import type * as HttpHead from '../../dist/primary/balancers/http-head.js';
 import type * as StickyStrategy from '../../dist/primary/balancers/strategies/sticky.js';
 import type * as OptionWords from '../../dist/cli/option-words.js';
+import type * as ClusterPrimary from '../../dist/primary/cluster-primary.js';
+import type * as InspectorPorts from '../../dist/managed/inspector-ports.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -42,3 +44,5 @@ export const forwardedClient = await load<typeof ForwardedClient>('primary/balan
 export const httpHead = await load<typeof HttpHead>('primary/balancers/http-head.js');
 export const stickyStrategy = await load<typeof StickyStrategy>('primary/balancers/strategies/sticky.js');
 export const optionWords = await load<typeof OptionWords>('cli/option-words.js');
+export const clusterPrimary = await load<typeof ClusterPrimary>('primary/cluster-primary.js');
+export const inspectorPorts = await load<typeof InspectorPorts>('managed/inspector-ports.js');
