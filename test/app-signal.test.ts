@@ -48,7 +48,7 @@ process.on(signal, (received) => {
     if (process.env.REraise) {
       process.removeAllListeners(signal);
       process.kill(process.pid, signal);
-    } else process.exit(0);
+    } else process.exit(Number(process.env.EXIT_CODE || 0));
   }, 300));
 });
 `);
@@ -105,6 +105,28 @@ describe("the app's own stop signal handler", () => {
     assert.equal(stop.status, 0, stop.stdout + stop.stderr);
     assert.match(stop.stdout, /stopped cleanly/);
     assert.equal(marksIn(marks).length, 2);
+  });
+
+  test("an app that exits with 128 + its signal's number once done (Next.js's exit(143) on SIGTERM) died of it: the stop is clean", { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', 'exit143'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()), EXIT_CODE: '143' } });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+    const stop = await runCommand(BIN, ['stop', 'exit143'], { cwd: dir, env });
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, /stopped cleanly/);
+    assert.equal((await exitOf(corral, 30_000)).code, 0, corral.stderr());
+    assert.equal(marksIn(marks).length, 2);
+  });
+
+  test('an exit code of 128 + a signal that is not the stop signal (SIGKILL: 137) is not a clean stop', { timeout: 60_000 }, async () => {
+    const { env } = isolated();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '1', '--name', 'exit137'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()), EXIT_CODE: '137' } });
+    await corral.waitForErr(/ready: 1 worker/, 1, 30_000);
+    const stop = await runCommand(BIN, ['stop', 'exit137'], { cwd: dir, env });
+    assert.doesNotMatch(stop.stdout, /stopped cleanly/);
+    assert.equal((await exitOf(corral, 30_000)).code, 1, corral.stderr());
   });
 
   test("a PM2-style queue consumer gets --kill-signal SIGINT and finishes the job it is on", { timeout: 60_000 }, async () => {

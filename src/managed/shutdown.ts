@@ -10,10 +10,12 @@
  *     way on their own.
  *  3. Anything still running `timeout` ms after the start gets SIGKILL.
  *  4. The result is clean when every worker exited with code 0 before the deadline, or died of
- *     its stop signal (an app's handler that re-raises it once done, as plain Node apps do), or
+ *     its stop signal (an app's handler that re-raises it once done, as plain Node apps do, or
+ *     exits with 128 + its number, as Next.js does), or
  *     was still starting and ended by the stop's SIGTERM (its app never served).
  * `force()` (a second SIGINT) SIGKILLs whatever still runs, at once.
  */
+import { constants } from 'node:os';
 import type { ExitInfo, ManagedWorker } from './managed-worker.js';
 
 export interface ShutdownHost {
@@ -58,7 +60,17 @@ export async function shutdownSequence(host: ShutdownHost, timeout: number): Pro
 const STOP_SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']);
 
 function stoppedBySignal(exit: ExitInfo): boolean {
-  return exit.signal !== null && (exit.stoppedWhileStarting ? exit.signal === 'SIGTERM' : STOP_SIGNALS.has(exit.signal));
+  const signal = exit.signal ?? signalOfExitCode(exit.code);
+  return signal !== undefined && (exit.stoppedWhileStarting ? signal === 'SIGTERM' : STOP_SIGNALS.has(signal));
+}
+
+/**
+ * The shell's way of saying "died of signal N", exit code 128 + N, which some apps use on purpose
+ * once their handler is done: Next.js ends with process.exit(143) on SIGTERM and 130 on SIGINT.
+ */
+function signalOfExitCode(code: number | null): string | undefined {
+  if (code === null || code <= 128) return undefined;
+  return Object.entries(constants.signals).find(([, number]) => number === code - 128)?.[0];
 }
 
 /** SIGKILLs every worker still running. */
