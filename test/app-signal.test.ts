@@ -54,12 +54,17 @@ const server = require('node:http').createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 const signal = process.env.APP_SIGNAL || 'SIGTERM';
 process.on(signal, (received) => {
-  server.close(() => setTimeout(() => {
+  server.close((error) => setTimeout(() => {
+    // As apps written for a signal that comes first (Kubernetes, PM2) do.
+    if (error && process.env.CLOSE_STRICT) {
+      fs.appendFileSync(process.env.MARKS, process.pid + ' close failed: ' + error.code + '\\n');
+      process.exit(1);
+    }
     fs.appendFileSync(process.env.MARKS, process.pid + ' ' + received + ' slot ' + process.env.CORRAL_SLOT + '\\n');
     if (process.env.REraise) {
       process.removeAllListeners(signal);
       process.kill(process.pid, signal);
-    } else process.exit(0);
+    } else process.exit(Number(process.env.EXIT_CODE || 0));
   }, 300));
 });
 `);
@@ -127,6 +132,44 @@ describe("the app's own stop signal handler", () => {
     assert.equal(stop.status, 0, stop.stdout + stop.stderr);
     assert.match(stop.stdout, /stopped cleanly/);
     assert.equal(marksIn(marks).length, 2);
+  });
+
+  test("the app's server.close(callback) in its handler calls back with no error, as when the signal comes first (no ERR_SERVER_NOT_RUNNING for the server corral closed)", { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const port = await freePort();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', 'strict'],
+      { cwd: dir, env: { ...env, PORT: String(port), CLOSE_STRICT: '1' }, detached: true });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+    const reload = await runCommand(BIN, ['reload', 'strict'], { cwd: dir, env });
+    assert.equal(reload.status, 0, reload.stdout + reload.stderr);
+    // A SIGTERM to the process group reaches corral's runtime first: it closes the servers, then the app's handler runs.
+    process.kill(-corral.child.pid!, 'SIGTERM');
+    assert.equal((await exitOf(corral, 30_000)).code, 0, corral.stderr());
+    const lines = marksIn(marks);
+    assert.equal(lines.length, 4, lines.join('\n'));
+    for (const line of lines) assert.match(line, / SIGTERM slot \d$/);
+  });
+
+  test("an app that exits with 128 + its signal's number once done (Next.js's exit(143) on SIGTERM) died of it: the stop is clean", { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', 'exit143'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()), EXIT_CODE: '143' } });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+    const stop = await runCommand(BIN, ['stop', 'exit143'], { cwd: dir, env });
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, /stopped cleanly/);
+    assert.equal((await exitOf(corral, 30_000)).code, 0, corral.stderr());
+    assert.equal(marksIn(marks).length, 2);
+  });
+
+  test('an exit code of 128 + a signal that is not the stop signal (SIGKILL: 137) is not a clean stop', { timeout: 60_000 }, async () => {
+    const { env } = isolated();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '1', '--name', 'exit137'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()), EXIT_CODE: '137' } });
+    await corral.waitForErr(/ready: 1 worker/, 1, 30_000);
+    const stop = await runCommand(BIN, ['stop', 'exit137'], { cwd: dir, env });
+    assert.doesNotMatch(stop.stdout, /stopped cleanly/);
+    assert.equal((await exitOf(corral, 30_000)).code, 1, corral.stderr());
   });
 
   test("a PM2-style queue consumer gets --kill-signal SIGINT and finishes the job it is on", { timeout: 60_000 }, async () => {

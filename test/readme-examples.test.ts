@@ -6,11 +6,12 @@
 // fixtures/seed/port-map.cjs maps it to a free port (so the test binds no fixed port) and says on
 // stderr when a server listens, which is what the test waits for.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
+import { markedBlocks } from './helpers/doc-blocks.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, startProgram } from './helpers/program.js';
 
@@ -33,27 +34,10 @@ interface Example {
 
 /** The marked examples of the README, with the code blocks that follow each marker (up to the next marker or heading). */
 function readmeExamples(): Example[] {
-  const lines = readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n');
-  const examples: Example[] = [];
-  let current: Example | undefined;
-  for (let index = 0; index < lines.length; index += 1) {
-    const line = lines[index]!;
-    const marker = /^<!-- example: ([\w-]+); "type": "(module|commonjs)"; (run|corral start) (\S+) -->$/.exec(line);
-    if (marker !== null) {
-      current = { name: marker[1]!, type: marker[2] as Example['type'], how: marker[3] as Example['how'], entry: marker[4]!, files: new Map() };
-      examples.push(current);
-    } else if (line.startsWith('#')) {
-      current = undefined;
-    } else if (current !== undefined && /^```(js|ts)$/.test(line)) {
-      const end = lines.indexOf('```', index + 1);
-      const body = lines.slice(index + 1, end);
-      const file = /^\/\/ ([\w.-]+\.[cm]?[jt]s)\b/.exec(body[0] ?? '')?.[1];
-      assert.ok(file !== undefined, `README line ${index + 2}: a code block of example ${current.name} whose first line does not name its file`);
-      current.files.set(file, `${body.join('\n')}\n`);
-      index = end;
-    }
-  }
-  return examples;
+  const marker = /^<!-- example: ([\w-]+); "type": "(module|commonjs)"; (run|corral start) (\S+) -->$/;
+  return markedBlocks(path.join(ROOT, 'README.md'), marker).map(({ marker: match, files }) => ({
+    name: match[1]!, type: match[2] as Example['type'], how: match[3] as Example['how'], entry: match[4]!, files,
+  }));
 }
 
 /** What each example answers over HTTP. */

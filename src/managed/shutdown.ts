@@ -11,8 +11,9 @@
  *  3. Anything still running `timeout` ms after the start gets SIGKILL.
  *  4. The result is clean when no worker was SIGKILLed and every one exited with code 0, or
  *     died of its stop signal (an app's handler that re-raises it once done, as plain Node apps
- *     do), or was still starting (its app never served, however it ended): worker-exit.ts. What
- *     made it unclean is in the result, so that whoever reports it says what happened.
+ *     do, or exits with 128 + its number, as Next.js does), or was still starting (its app never
+ *     served, however it ended): worker-exit.ts. What made it unclean is in the result, so that
+ *     whoever reports it says what happened.
  * `force()` (a second SIGINT) SIGKILLs whatever still runs, at once.
  */
 import type { ExitInfo, ManagedWorker } from './managed-worker.js';

@@ -91,6 +91,7 @@ class ConnectionDrain {
         this.#closing.delete(server);
         resolve();
       });
+      closeCallsBackAsOwn(server);
     }));
     let firstPass: () => void = () => {};
     const idlePassed = new Promise<void>((resolve) => { firstPass = resolve; });
@@ -129,6 +130,31 @@ class ConnectionDrain {
   #closeAfter(response: ServerResponse): void {
     if (!response.headersSent) response.shouldKeepAlive = false;
   }
+}
+
+/**
+ * corral closes the app's servers before the app's own stop code runs (its stop signal handler,
+ * an onShutdown hook), and that code often closes them too: `server.close(callback)`. On a server
+ * already closed Node calls the callback with ERR_SERVER_NOT_RUNNING, and apps written for a
+ * signal that comes first (Kubernetes, PM2, plain Node) take that for a failure: Next.js prints
+ * `Error: Server is not running` on every stop, `process.exit(error ? 1 : 0)` makes the stop
+ * unclean. So the app's close() of a server corral closed calls back as it would have for the
+ * app's own close: once the server has closed (its connections ended), without that error.
+ */
+function closeCallsBackAsOwn(server: net.Server): void {
+  // The server's own close (http.Server's also closes idle connections), or one the app set.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the server as `this` below
+  const close = server.close;
+  Object.defineProperty(server, 'close', {
+    configurable: true, enumerable: false, writable: true,
+    value: function closeAfterCorral(this: net.Server, callback?: (error?: Error) => void): net.Server {
+      if (typeof callback !== 'function') return close.call(this);
+      return close.call(this, (error?: Error) => {
+        const code = (error as { code?: unknown } | undefined)?.code;
+        callback(code === 'ERR_SERVER_NOT_RUNNING' ? undefined : error);
+      });
+    },
+  });
 }
 
 export = ConnectionDrain;
