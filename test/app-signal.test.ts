@@ -14,6 +14,7 @@ import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
+const WORKER_API = fileURLToPath(new URL('../../dist/worker/index.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-app-signal-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => killPrograms());
@@ -204,7 +205,7 @@ process.on('SIGINT', () => { stopping = true; });
     assert.deepEqual(started.filter((job) => !done.has(job)), [], `every job started was finished:\n${lines.join('\n')}`);
   });
 
-  test('--kill-signal none drains and exits as before, without the signal; an app that never exits after its signal is SIGKILLed at --shutdown-timeout, and the stop says so', { timeout: 60_000 }, async () => {
+  test('--kill-signal none drains and exits as before, without the signal; a listener that never exits (OpenTelemetry\'s agent, with a timer running) does not hold the stop until the deadline', { timeout: 60_000 }, async () => {
     const { env, marks } = isolated();
     const none = startProgram(BIN, ['start', HANDLER_APP, '-i', '1', '--name', 'none', '--kill-signal', 'none'],
       { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
@@ -213,20 +214,80 @@ process.on('SIGINT', () => { stopping = true; });
     assert.match(stopNone.stdout, /stopped cleanly/);
     assert.deepEqual(marksIn(marks), [], 'the handler was not called');
 
-    // Its handler only logs, and a timer keeps it alive: it owns its exit, and does not take it.
+    // Its listener only logs (as a library's that flushes and returns), and a timer (a database
+    // pool) keeps it alive: corral ends it once its servers have closed and a grace has passed.
     const stubborn = path.join(dir, 'stubborn.cjs');
     writeFileSync(stubborn, `'use strict';
 require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
 setInterval(() => {}, 1000);
-process.on('SIGTERM', () => console.log('SIGTERM: ignored'));
+process.on('SIGTERM', () => console.log('SIGTERM: flushed'));
 `);
-    const corral = startProgram(BIN, ['start', stubborn, '-i', '1', '--name', 'stubborn', '--shutdown-timeout', '1500'],
+    const corral = startProgram(BIN, ['start', stubborn, '-i', '2', '--name', 'stubborn', '--shutdown-timeout', '60000'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
+    await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
+    const reload = await runCommand(BIN, ['reload', 'stubborn'], { cwd: dir, env });
+    assert.equal(reload.status, 0, reload.stdout + reload.stderr);
+    assert.doesNotMatch(reload.stdout + reload.stderr, /SIGKILL/);
+    const stop = await runCommand(BIN, ['stop', 'stubborn'], { cwd: dir, env });
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, /stopped cleanly/);
+    assert.equal(corral.lines.filter((line) => line === 'SIGTERM: flushed').length, 4, corral.lines.join('\n'));
+  });
+
+  test('a request in flight when the signal is due is answered first, even by a handler that exits at once', { timeout: 60_000 }, async () => {
+    const { env } = isolated();
+    const hasty = path.join(dir, 'hasty.cjs');
+    writeFileSync(hasty, `'use strict';
+require('node:http').createServer((req, res) => {
+  if (req.url === '/slow') { console.log('slow request'); setTimeout(() => res.end('slow done'), 1500); }
+  else res.end('ok');
+}).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`);
+    const port = await freePort();
+    const corral = startProgram(BIN, ['start', hasty, '-i', '1', '--name', 'hasty'], { cwd: dir, env: { ...env, PORT: String(port) } });
+    await corral.waitForErr(/ready: 1 worker/, 1, 30_000);
+    const slow = getFresh(port, '/slow');
+    slow.catch(() => {}); // Awaited below.
+    await corral.waitFor(/slow request/, 1, 30_000);
+    const reload = await runCommand(BIN, ['reload', 'hasty'], { cwd: dir, env });
+    assert.equal(reload.status, 0, reload.stdout + reload.stderr);
+    assert.equal(await slow, 'slow done');
+  });
+
+  test("what the app started is ended when it dies of its re-raised signal; its handler may still send messages; an outside signal during the drain is not given twice", { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const app = path.join(dir, 'spawner.cjs');
+    writeFileSync(app, `'use strict';
+const fs = require('node:fs');
+const child = require('node:child_process').spawn('sleep', ['3737'], { stdio: 'ignore' });
+fs.appendFileSync(process.env.MARKS, 'child ' + child.pid + '\\nworker ' + process.pid + '\\n');
+const server = require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+require(${JSON.stringify(WORKER_API)}).onShutdown(() => new Promise((resolve) => setTimeout(resolve, 600)));
+process.on('SIGTERM', function handler() {
+  fs.appendFileSync(process.env.MARKS, 'handler ' + process.pid + '\\n');
+  server.close(() => {
+    process.send({ bye: process.pid });
+    process.removeListener('SIGTERM', handler);
+    process.kill(process.pid, 'SIGTERM');
+  });
+});
+`);
+    const corral = startProgram(BIN, ['start', app, '-i', '1', '--name', 'spawner'],
       { cwd: dir, env: { ...env, PORT: String(await freePort()) } });
     await corral.waitForErr(/ready: 1 worker/, 1, 30_000);
-    const stop = await runCommand(BIN, ['stop', 'stubborn'], { cwd: dir, env });
-    assert.notEqual(stop.status, 0);
-    assert.match(stop.stdout + stop.stderr, /1 worker.*SIGKILL/);
-    await corral.waitFor(/SIGTERM: ignored/, 1, 10_000);
+    const child = Number(marksIn(marks).find((line) => line.startsWith('child '))?.split(' ')[1]);
+    const worker = Number(marksIn(marks).find((line) => line.startsWith('worker '))?.split(' ')[1]);
+    const stopping = runCommand(BIN, ['stop', 'spawner'], { cwd: dir, env });
+    // While its onShutdown hook runs (600 ms), a SIGTERM from outside: the app's handler has it then.
+    await corral.waitForErr(/corral stop: shutting down gracefully/, 1, 30_000);
+    assert.ok(Number.isSafeInteger(worker) && worker > 0, marksIn(marks).join('; '));
+    process.kill(worker, 'SIGTERM');
+    const stop = await stopping;
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
+    assert.match(stop.stdout, /stopped cleanly/);
+    assert.equal(marksIn(marks).filter((line) => line.startsWith('handler ')).length, 1, marksIn(marks).join('; '));
+    assert.ok(!existsSync(`/proc/${child}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${child}/status`, 'utf8')), `the app's child ${child} outlived it`);
   });
 
   test('--kill-signal takes SIGINT, INT or sigint; SIGKILL and unknown names are refused naming the flag', async () => {

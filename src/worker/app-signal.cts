@@ -3,14 +3,13 @@
  * in a SIGTERM or SIGINT handler: NestJS's shutdown hooks, OpenTelemetry's last export, a queue
  * consumer finishing its job, `fastify.close()` ending websockets. Kubernetes, PM2 (`kill_signal`)
  * and node:cluster's `worker.kill()` all send one; a worker corral drains gets it too, once its
- * servers stop accepting, and corral then lets the process end by itself (the handler exits, or
- * the event loop empties) instead of calling process.exit() under a handler still at work.
+ * servers stop accepting and its requests in flight are answered, and corral then lets the
+ * process end by itself (the handler exits, or the event loop empties) instead of calling
+ * process.exit() under a handler still at work (runtime.cts #handOver).
  *
  * corral's runtime listens for SIGTERM, SIGINT and SIGHUP itself, so "the app listens" means a
  * listener that is not one of corral's.
  */
-import cluster = require('node:cluster');
-
 
 /** The listeners corral's runtime installed, told apart from the app's. */
 const own = new Map<(...args: unknown[]) => void, NodeJS.Signals>();
@@ -28,35 +27,39 @@ const appSignal = {
   },
 
   /**
-   * Takes corral's own SIGTERM and SIGINT listeners away: from now on those signals do what they
-   * do in plain Node, the app's listeners or Node's default. An app that re-raises its signal to
-   * die of it, once its cleanup is done, dies of it; a second Ctrl-C reaches the app.
+   * Gives `signal` to the app's listeners, as Node does for a signal that arrives (it calls
+   * `process.emit(signal, signal)`), corral's own left out; resolves once what they returned has
+   * settled (an async handler's promise). A listener that throws does so uncaught, as it would.
    */
-  standDown(): void {
-    for (const [listener, signal] of own) {
-      if (signal !== 'SIGTERM' && signal !== 'SIGINT') continue;
-      process.off(signal, listener);
-      own.delete(listener);
+  deliver(signal: NodeJS.Signals): Promise<unknown> {
+    const results: unknown[] = [];
+    for (const listener of process.rawListeners(signal)) {
+      if (own.has(listener as (...args: unknown[]) => void)) continue;
+      try {
+        results.push((listener as (signal: NodeJS.Signals) => unknown).call(process, signal));
+      } catch (error) {
+        process.nextTick(() => { throw error; });
+      }
     }
+    return Promise.allSettled(results);
   },
 
-  /** Sends `signal` to this process: the app's listeners run as for a signal from outside. */
-  raise(signal: NodeJS.Signals): void {
+  /**
+   * Dies of `signal` as a process without a listener for it does (after the app, which listened,
+   * took its listener away to re-raise the signal once its cleanup was done: NestJS, signal-exit).
+   */
+  dieOf(signal: NodeJS.Signals): void {
+    for (const [listener, of] of own) if (of === signal) process.off(signal, listener);
     process.kill(process.pid, signal);
   },
 
   /**
-   * Lets go of what keeps this process alive on corral's behalf: the channel to the primary. It
-   * goes through node:cluster's documented `worker.disconnect()`, which tells the primary first,
-   * so that Node's worker half does not take the channel's close for its primary's death (and
-   * call process.exit()). Then the process ends when the app lets it: its handler exits, or its
-   * event loop empties; the primary SIGKILLs it at the drain's deadline otherwise.
+   * The channel to the primary no longer keeps this process alive (it stays open: the app's
+   * handler may still send): the process ends when the app lets it, its handler exits or its
+   * event loop empties.
    */
   release(): void {
-    // node:cluster's CommonJS export is the cluster object (its types describe the ES module face).
-    const { worker } = cluster as unknown as typeof cluster.default;
-    if (worker !== undefined && worker.isConnected()) worker.disconnect();
-    else if (process.connected) process.disconnect();
+    (process.channel as { unref?: () => void } | undefined)?.unref?.();
   },
 };
 

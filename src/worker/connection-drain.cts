@@ -42,6 +42,8 @@ class ConnectionDrain {
   #draining = false;
   #finished = 0;
   #idlePassed: Promise<void> = Promise.resolve();
+  /** Told whenever a response ends while a drain waits for requestsDone(). */
+  #onResponseEnd: (() => void) | undefined;
 
   constructor() {
     dc.subscribe('tracing:net.server.listen:asyncEnd', (message) => this.#onListen(message as ListenEvent));
@@ -49,6 +51,7 @@ class ConnectionDrain {
     dc.subscribe('http.server.response.finish', (message) => {
       this.#finished += 1;
       this.#inFlight.delete((message as RequestEvent).response);
+      this.#onResponseEnd?.();
     });
   }
 
@@ -79,10 +82,29 @@ class ConnectionDrain {
     return this.#idlePassed;
   }
 
+  /**
+   * Resolves once no HTTP response is in flight on a draining worker (finished, or its request
+   * aborted): the requests the app was serving when its stop came have been answered.
+   */
+  requestsDone(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        for (const response of this.#inFlight) if (response.writableFinished || response.destroyed) this.#inFlight.delete(response);
+        if (this.#inFlight.size > 0) return;
+        this.#onResponseEnd = undefined;
+        resolve();
+      };
+      this.#onResponseEnd = check;
+      check();
+    });
+  }
+
   /** Stops accepting on every server; resolves once each has closed (its connections ended). */
   drain(): Promise<void> {
     this.#draining = true;
     for (const response of this.#inFlight) this.#closeAfter(response);
+    // An aborted request publishes no finish: its response's close says it ended.
+    for (const response of this.#inFlight) response.once('close', () => this.#onResponseEnd?.());
     const servers = [...this.#servers].filter((server) => server.listening);
     if (servers.length === 0) return Promise.resolve();
     const closed = servers.map((server) => new Promise<void>((resolve) => {
@@ -118,6 +140,8 @@ class ConnectionDrain {
   #onRequest({ response }: RequestEvent): void {
     if (this.#draining) {
       this.#closeAfter(response);
+      this.#inFlight.add(response);
+      response.once('close', () => this.#onResponseEnd?.());
       return;
     }
     this.#inFlight.add(response);

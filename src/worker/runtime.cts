@@ -45,6 +45,26 @@ type ShutdownHook = (info: ShutdownInfo) => unknown;
 const FLUSH_MARGIN = 50;
 
 /**
+ * How long a worker whose app handles its stop signal may still run once its servers have
+ * closed and the promises its handler returned have settled, before corral ends it: a handler
+ * written with callbacks (close the server, then the database, then exit) has this long after
+ * the server closed; one that never exits does not hold the stop until the deadline.
+ */
+const HANDLER_GRACE = 1000;
+
+/** `promise`, or halfway to `timeout` if it takes longer. */
+function untilHalfway(promise: Promise<unknown>, timeout: number): Promise<unknown> {
+  return unlessLate(promise, timeout / 2);
+}
+
+/** `promise`, or `ms` from now if it takes longer; the timer does not keep the process alive. */
+function unlessLate(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, ms)).unref(); })])
+    .finally(() => clearTimeout(timer));
+}
+
+/**
  * The app's metrics in parts (metrics-parts.cts); `callback` once the last has been written.
  * False when they cannot be sent at all (no channel). process.send() also returns false while its
  * queue is long, but the message is queued all the same and the callback comes once written: a
@@ -76,6 +96,10 @@ class WorkerRuntime {
   readonly #hooks = new Set<ShutdownHook>();
   readonly #connections = new ConnectionDrain();
   #draining = false;
+  /** Stop signals that came from outside while the worker drained: the app's listeners had them. */
+  readonly #heard = new Set<NodeJS.Signals>();
+  /** The app owns its exit (#handOver). */
+  #handedOver = false;
   #startupStderr: { sent: number; restore: () => void } | undefined;
 
   constructor(settings: protocol.RuntimeSettings, slot: number | undefined) {
@@ -130,6 +154,16 @@ class WorkerRuntime {
   }
 
   #onSignal(signal: 'SIGTERM' | 'SIGINT'): void {
+    if (this.#handedOver) {
+      // The app owns its exit. A signal it no longer listens for (it took its listener away to
+      // re-raise the signal once done) ends the process as in plain Node, after what it started.
+      if (!appSignal.appListens(signal)) {
+        endDescendants();
+        appSignal.dieOf(signal);
+      }
+      return;
+    }
+    if (this.#draining) this.#heard.add(signal);
     if (!this.#draining) {
       internals.sendCorralFrame({ act: 'draining', reason: 'signal', signal });
       void this.#drain('signal', this.#settings.shutdownTimeout, signal);
@@ -154,31 +188,15 @@ class WorkerRuntime {
     const closed = this.#connections.drain();
     const configured = this.#settings.killSignal === 'none' ? undefined : this.#settings.killSignal ?? 'SIGTERM';
     const signal = [received, configured].find((candidate) => candidate !== undefined && appSignal.appListens(candidate));
-    const appStops = signal !== undefined;
-    // Hooks run once in-flight requests have finished (so a hook may close the database they
-    // use), or halfway to the deadline if long-lived connections (websockets) hold the servers
-    // open: a hook is often what ends those. Before the app's stop signal, when it has one.
-    let failed = false;
-    if (!appStops || this.#hooks.size > 0) {
-      let halfway: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((resolve) => { halfway = setTimeout(resolve, timeout / 2); })]);
-      clearTimeout(halfway);
-      failed = await this.#runHooks({ reason, deadline });
-    }
-    if (appStops) {
-      // The signal is delivered later (on a later turn of the loop): by then corral's own
-      // listeners are gone, and the app's alone have it.
-      if (signal !== received) {
-        // Not before the drain has closed idle keep-alive connections itself (after marking
-        // what they carried `Connection: close`): the app's `server.close()` would close them
-        // at once, under a client that is reusing one.
-        await this.#connections.idlePassed;
-        appSignal.raise(signal);
-      }
-      appSignal.standDown();
-      await this.#handOver(closed, deadline, failed);
+    if (signal !== undefined) {
+      await this.#handOver(signal, received, closed, { reason, deadline }, timeout);
       return;
     }
+    // Hooks run once in-flight requests have finished (so a hook may close the database they
+    // use), or halfway to the deadline if long-lived connections (websockets) hold the servers
+    // open: a hook is often what ends those.
+    await untilHalfway(closed, timeout);
+    const failed = await this.#runHooks({ reason, deadline });
     await closed;
     // process.exit() drops what is still queued for a pipe: the app's last lines (often what its
     // hooks just wrote) would be cut. Exit once stdout and stderr have flushed, before the deadline.
@@ -189,19 +207,32 @@ class WorkerRuntime {
   }
 
   /**
-   * The app's stop signal handler runs: corral never calls process.exit() under it. Once the
-   * servers have closed, the app's output is flushed and its final metrics sent, the channel to
-   * the primary is let go, and the process ends when the app lets it (its handler exits, or its
-   * event loop empties), or at the deadline, when the primary SIGKILLs it. Processes the app
-   * started and left running are ended when it exits.
+   * The app has a handler for its stop signal: it gets the signal (unless it had it from outside)
+   * once the requests in flight are answered and the drain has closed idle keep-alive
+   * connections (or halfway to the deadline, for websockets, which the handler often ends), after
+   * the onShutdown hooks and the final metrics (its handler may exit at once). corral never calls
+   * process.exit() under it: the process ends when the handler exits, or when its event loop
+   * empties (the channel to the primary no longer holds it); or, once the promises the handler
+   * returned have settled and the servers have closed, HANDLER_GRACE ms later, by corral (a
+   * library's listener that never exits, OpenTelemetry's, must not hold every stop and reload
+   * until the deadline); or at the deadline, by the primary's SIGKILL.
    */
-  async #handOver(closed: Promise<void>, deadline: number, hooksFailed: boolean): Promise<void> {
+  async #handOver(signal: NodeJS.Signals, received: NodeJS.Signals | undefined, closed: Promise<void>, info: ShutdownInfo, timeout: number): Promise<void> {
+    const { deadline } = info;
     process.once('exit', () => endDescendants());
-    if (hooksFailed) process.exitCode ??= 1;
-    await closed;
-    await flushed([process.stdout, process.stderr], deadline - Date.now() - FLUSH_MARGIN);
+    if (signal !== received) await untilHalfway(Promise.race([Promise.all([this.#connections.requestsDone(), this.#connections.idlePassed]), closed]), timeout);
+    if (this.#hooks.size > 0 && await this.#runHooks(info)) process.exitCode ??= 1;
     if (this.#settings.appMetrics === true) await this.#sendFinalMetrics(deadline - Date.now() - FLUSH_MARGIN);
+    this.#handedOver = true;
+    // Had from outside (now, or while the hooks ran): the app's listeners ran then, and once is what a signal gives.
+    const given = signal === received || this.#heard.has(signal) || !appSignal.appListens(signal)
+      ? Promise.resolve() : appSignal.deliver(signal);
     appSignal.release();
+    await unlessLate(Promise.all([given, closed]), deadline - Date.now());
+    await flushed([process.stdout, process.stderr], deadline - Date.now() - FLUSH_MARGIN);
+    await unlessLate(new Promise<void>(() => {}), Math.min(HANDLER_GRACE, deadline - Date.now() - FLUSH_MARGIN));
+    await this.#endLeftovers(deadline - Date.now() - FLUSH_MARGIN);
+    process.exit();
   }
 
   /**
