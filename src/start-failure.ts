@@ -42,15 +42,6 @@ export const OPTION_KEYS: OptionWords = {
   startTimeout: 'startTimeout',
 };
 
-/**
- * A worker alive at its startTimeout yet not ready (it never listened, or never said it was
- * ready): another worker of the same code would wait the same way, so the first start gives up
- * at once instead of trying again (supervision.ts).
- */
-export function waitsAgain(failure: StartFailure): boolean {
-  return failure.reason === 'timeout' && failure.alive === true && failure.readyWhen !== 'online';
-}
-
 /** One sentence or two saying how a start failed, and what to change. */
 export function describeStartFailure(failure: StartFailure, words: OptionWords = OPTION_KEYS): string {
   const who = `the worker for slot ${failure.slot} (pid ${failure.pid ?? 'none'})`;
@@ -85,8 +76,7 @@ export function withStderr(message: string, stderr: string): string {
 
 /** The message of StartFailedError: the cluster's first start failed after `attempts` failed starts of a slot. */
 export function startFailedText(failure: StartFailure, attempts: number, words: OptionWords = OPTION_KEYS): string {
-  const gaveUp = waitsAgain(failure) ? 'corral did not start it again: another worker would only wait the same way.'
-    : `It failed ${attempts} time${attempts === 1 ? '' : 's'} in a row (startAttempts), so corral gave up.`;
+  const gaveUp = `It failed ${attempts} time${attempts === 1 ? '' : 's'} in a row (startAttempts), so corral gave up.`;
   return withStderr(`The cluster could not start: ${describeStartFailure(failure, words)} ${gaveUp}`, failure.stderr);
 }
 

@@ -81,10 +81,12 @@ describe('an app in another language', () => {
 });
 
 describe('what Node.js runs is started', () => {
-  test('extensionless files: a node #! line (also through env -S with flags), or JavaScript without one', { timeout: 90_000 }, async () => {
+  test('extensionless files: a node #! line (also through env -S with flags), an interpreter corral does not know, or JavaScript without one', { timeout: 90_000 }, async () => {
     await serves(['node-bin'], write('node-bin', `#!/usr/bin/env node\n${SERVER}`, 0o755), 'node-bin');
     await serves(['flagged-bin'], write('flagged-bin', `#!/usr/bin/env -S node --no-warnings\n${SERVER}`, 0o755), 'flagged-bin');
     await serves(['plain'], write('plain', SERVER), 'plain');
+    // An interpreter corral does not know is often Node's own tooling (zx, jiti): Node skips the line.
+    await serves(['zx-bin'], write('zx-bin', `#!/usr/bin/env zx\n${SERVER}`, 0o755), 'zx-bin');
   });
 });
 

@@ -182,19 +182,16 @@ describe('start and crash-loop policy', () => {
     assert.match(corral.stderr(), /did not listen on a port within 300 ms \(--start-timeout\)/);
   });
 
-  test('an app alive that never listens (a queue consumer) fails at its first startTimeout, saying so and naming --ready online', { timeout: 60_000 }, async () => {
+  test('an app alive that never listens (a queue consumer) is said so at its first startTimeout, naming --ready online', { timeout: 90_000 }, async () => {
     const app = path.join(dir, 'consumer.cjs');
     writeFileSync(app, "console.log('consuming', process.pid);\nsetInterval(() => {}, 1000);\n");
-    const started = Date.now();
     // Time enough for its runtime's reports (every second) on a busy machine.
     const corral = startCorral([app, '-i', '1', '--start-timeout', '6000', '--name', 'consumer']);
-    const exit = await exitOf(corral, 45_000);
-    const elapsed = Date.now() - started;
-    assert.equal(exit.code, 1);
-    assert.match(corral.stderr(), /ERROR The cluster could not start: the worker for slot 0 \(pid \d+\) was alive, its event loop turning, but did not listen on a port within 6000 ms \(--start-timeout\), so corral stopped it\. An app that serves no port \(a queue consumer, a scheduled job\) needs --ready online: its workers are ready once they run\. One that listens only after a slow start needs a longer --start-timeout\. corral did not start it again: another worker would only wait the same way\./);
-    // Run once, not three times: its first start said it all.
-    assert.equal(corral.lines.filter((line) => line.startsWith('consuming')).length, 1, corral.lines.join('\n'));
-    assert.ok(elapsed < 3 * 6000, `exited after ${elapsed} ms (three attempts take 18000 ms or more)`);
+    // The first timeout's line says it; the start is tried startAttempts times, as any (an app waiting for its database may listen on the next).
+    const [first] = await corral.waitForErr(/WARN the worker for slot 0/, 1, 60_000);
+    assert.match(first ?? '', /the worker for slot 0 \(pid \d+\) was alive, its event loop turning, but did not listen on a port within 6000 ms \(--start-timeout\), so corral stopped it\. An app that serves no port \(a queue consumer, a scheduled job\) needs --ready online: its workers are ready once they run\. One that listens only after a slow start needs a longer --start-timeout\./);
+    assert.equal((await exitOf(corral, 60_000)).code, 1);
+    assert.match(corral.stderr(), /ERROR The cluster could not start: .* needs --ready online: .* It failed 3 times in a row \(startAttempts\), so corral gave up\./);
   });
 
   test('a port already taken fails the start with the EADDRINUSE error', { timeout: 30_000 }, async () => {

@@ -67,6 +67,8 @@ export function foreignScript(file: string): ForeignScript | undefined {
     const interpreter = interpreterOf(shebang);
     if (interpreter !== undefined && NODE_INTERPRETER.test(interpreter)) return undefined;
     const language = INTERPRETERS.find(([pattern]) => interpreter !== undefined && pattern.test(interpreter))?.[1];
+    // An interpreter it does not know (zx, jiti, vite-node…) is often Node's own tooling: Node skips the line.
+    if (language === undefined) return undefined;
     return {
       what: language === undefined ? `a script for ${interpreter ?? 'another interpreter'}` : `a ${language} script`,
       by: `its first line is #!${shebang.trim()}`,

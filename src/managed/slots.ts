@@ -9,7 +9,6 @@
 import { cpuBudget } from '../options/cpu-budget.js';
 import type { EventEmitter } from 'node:events';
 import { OperationCancelledError, StartFailedError } from '../errors.js';
-import { waitsAgain } from '../start-failure.js';
 import { kForkWith, kRuntimeReport, kSlot } from '../internal/symbols.js';
 import { countsConnections } from '../primary/balancers/balancers.js';
 import type { ClusterPrimary } from '../primary/cluster-primary.js';
@@ -458,7 +457,6 @@ export class SlotTable {
     const verdict = slot.supervisor.exited({
       planned,
       failedStart: !started.ok,
-      waitsAgain: !started.ok && waitsAgain(started.failure),
       uptime,
       readyFor: worker.readyAt === undefined ? undefined : this.#host.clock.now() - worker.readyAt,
       killedFromOutside: exit.signal !== null && !exit.killed && !FAULT_SIGNALS.has(exit.signal),

@@ -43,11 +43,6 @@ export interface ExitReport {
   readonly planned: boolean;
   /** It never became ready (it exited while starting, or its startTimeout passed). */
   readonly failedStart: boolean;
-  /**
-   * It was alive when its startTimeout passed, yet not ready (it never listened, or never said it
-   * was ready): another worker of the same code would only wait the same way.
-   */
-  readonly waitsAgain?: boolean;
   /** ms from its fork to its exit. */
   readonly uptime: number;
   /** ms from its readiness to its exit; absent when it never became ready. */
@@ -127,7 +122,7 @@ export class SlotSupervisor {
     }
     if (report.failedStart) {
       this.#failedStarts += 1;
-      if (report.clusterStarting && (this.#failedStarts >= this.#policy.startAttempts || report.waitsAgain === true)) {
+      if (report.clusterStarting && this.#failedStarts >= this.#policy.startAttempts) {
         return { action: 'give-up', attempts: this.#failedStarts };
       }
     }

@@ -15,12 +15,15 @@ interface OtherRuntime {
   readonly version: string;
 }
 
-/** Bun or Deno, by the marks each sets (a version in `process.versions`, a global of its name); undefined on Node.js. */
+/**
+ * Bun or Deno, by the version each sets in `process.versions` (a global of its name alone may be
+ * a polyfill or a test's mock on Node.js); undefined on Node.js.
+ */
 function otherRuntime(versions: Readonly<Record<string, unknown>> = process.versions,
   globals: Readonly<Record<string, unknown>> = globalThis): OtherRuntime | undefined {
   for (const name of ['Bun', 'Deno'] as const) {
     const key = name.toLowerCase();
-    if (versions[key] === undefined && globals[name] === undefined) continue;
+    if (versions[key] === undefined) continue;
     // Bun.version is its version; Deno.version is { deno, v8, typescript }.
     const global = globals[name] as { version?: unknown } | undefined;
     const version = versions[key] ?? (typeof global?.version === 'object' ? (global.version as Record<string, unknown>)[key] : global?.version);
