@@ -11,7 +11,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { openPage, type BrowserPage } from './helpers/chromium.js';
 import { freePort } from './helpers/net-client.js';
 import { killPrograms, runCommand, startProgram } from './helpers/program.js';
-import { ensureTool } from './helpers/tools.js';
+import { requireTool } from './helpers/tools.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const APP = fileURLToPath(new URL('../../test/fixtures/observability/counter-app.cjs', import.meta.url));
@@ -19,8 +19,8 @@ const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-dashboard-'));
 const env = { CORRAL_RUN_DIR: path.join(dir, 'run'), CORRAL_LOG_DIR: path.join(dir, 'logs'), NODE_OPTIONS: '' };
 let page: BrowserPage | undefined;
-// Installing a tool (Debian's packages) may take minutes on a fresh machine: done once, before the tests' own timeouts.
-before(() => ensureTool('chromium', 'chromium', 'the dashboard test (a real browser)'), { timeout: 900_000 });
+// The tool is checked once, before any test: without it, each would fail the same way.
+before(() => requireTool('chromium', 'chromium', 'the dashboard test (a real browser)'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
   page?.close();

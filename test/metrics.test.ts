@@ -13,15 +13,15 @@ import { createCluster, type ManagedCluster } from 'corral';
 import { parseExposition, samplesOf, valueOf, type Exposition } from './helpers/exposition.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
-import { ensureTool } from './helpers/tools.js';
+import { requireTool } from './helpers/tools.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const APP = fileURLToPath(new URL('../../test/fixtures/observability/counter-app.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-metrics-'));
 const env = { CORRAL_RUN_DIR: path.join(dir, 'run'), CORRAL_LOG_DIR: path.join(dir, 'logs'), NODE_OPTIONS: '' };
 let cluster: ManagedCluster | undefined;
-// Installing a tool (Debian's packages) may take minutes on a fresh machine: done once, before the tests' own timeouts.
-before(() => ensureTool('prometheus', 'prometheus', "checking /metrics with promtool and scraping it with a real Prometheus server"), { timeout: 900_000 });
+// The tool is checked once, before any test: without it, each would fail the same way.
+before(() => requireTool('prometheus', 'prometheus', "checking /metrics with promtool and scraping it with a real Prometheus server"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
   await cluster?.close({ force: true });
@@ -80,7 +80,7 @@ const everyWorkerReported = (count: number) => (exposition: Exposition): boolean
   samplesOf(exposition, 'corral_worker_resident_memory_bytes').length === count && workerPids(exposition).length === count;
 
 function promtool(text: string): { status: number | null; output: string } {
-  ensureTool('promtool', 'prometheus', "checking /metrics with Prometheus's own linter");
+  requireTool('promtool', 'prometheus', "checking /metrics with Prometheus's own linter");
   const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
@@ -179,7 +179,7 @@ describe('/metrics', () => {
   });
 
   test('a real Prometheus server scrapes it: up, the per-worker series, a restart counted after a SIGKILL', { timeout: 90_000 }, async () => {
-    ensureTool('prometheus', 'prometheus', 'scraping /metrics with a real Prometheus server');
+    requireTool('prometheus', 'prometheus', 'scraping /metrics with a real Prometheus server');
     const app = await startApp(['-i', '2']);
     const target = new URL(app.admin).host;
     const config = path.join(dir, `prometheus-${app.name}.yml`);

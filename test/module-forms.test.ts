@@ -2,12 +2,12 @@
 // is), `import` and `require` in one process give one cluster object and one primary, workers
 // see Node's own worker half, and an unsupported Node gets one clear error from every entry.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, test } from 'node:test';
 import { exitOf, killPrograms, startProgram } from './helpers/program.js';
+import { cachedNode } from './helpers/tools.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -54,7 +54,7 @@ describe('supported Node versions', () => {
   });
 
   test(`on Node ${UNSUPPORTED_NODE}, require, import and the CLI fail with one clear error`, { timeout: 180_000 }, async () => {
-    const node = execFileSync(process.execPath, [`${ROOT}scripts/ensure-node.js`, UNSUPPORTED_NODE], { encoding: 'utf8', timeout: 170_000 }).trim();
+    const node = cachedNode(UNSUPPORTED_NODE, 'the test of the error on an unsupported Node');
     const runs = [
       ['require', startProgram('-e', ["require('corral')"], { execPath: node, cwd: ROOT })],
       ['import', startProgram('--input-type=module', ['-e', "import 'corral'"], { execPath: node, cwd: ROOT })],

@@ -11,7 +11,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { monitView } from './helpers/internals.js';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
-import { ensureTool } from './helpers/tools.js';
+import { requireTool } from './helpers/tools.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const APP = fileURLToPath(new URL('../../test/fixtures/observability/counter-app.cjs', import.meta.url));
@@ -20,8 +20,8 @@ const env = { CORRAL_RUN_DIR: path.join(dir, 'run'), CORRAL_LOG_DIR: path.join(d
 /** A tmux server of this test's own, so that nothing of the user's sessions is touched. */
 const TMUX_SOCKET = `corral-test-${process.pid}`;
 const tmux = (...args: string[]) => spawnSync('tmux', ['-L', TMUX_SOCKET, ...args], { encoding: 'utf8' });
-// Installing a tool (Debian's packages) may take minutes on a fresh machine: done once, before the tests' own timeouts.
-before(() => ensureTool('tmux', 'tmux', "the terminal view of 'corral monit'"), { timeout: 900_000 });
+// The tool is checked once, before any test: without it, each would fail the same way.
+before(() => requireTool('tmux', 'tmux', "the terminal view of 'corral monit'"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
   tmux('kill-server');
@@ -48,7 +48,7 @@ async function paneUntil(ready: (screen: string) => boolean, what: string, escap
 }
 
 function monitInTmux(args: string, extraEnv = ''): void {
-  ensureTool('tmux', 'tmux', "the terminal view of 'corral monit'");
+  requireTool('tmux', 'tmux', "the terminal view of 'corral monit'");
   const envs = Object.entries(env).map(([key, value]) => `${key}='${value}'`).join(' ');
   const command = `env ${envs} ${extraEnv} '${process.execPath}' '${BIN}' monit ${args}; echo "MONIT-EXIT $?"; sleep 600`;
   const started = tmux('new-session', '-d', '-s', 'monit', '-x', '200', '-y', '40', command);

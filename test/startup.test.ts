@@ -10,18 +10,17 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { startOptions } from './helpers/internals.js';
 import { runCommand } from './helpers/program.js';
+import { requireTool } from './helpers/tools.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
-const ENSURE_SYSTEMD = fileURLToPath(new URL('../../scripts/ensure-systemd.sh', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-startup-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const APP = path.join(dir, 'api.cjs');
 writeFileSync(APP, "require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT ?? 8080));\n");
 
-/** systemd-analyze (from Debian's systemd package: scripts/ensure-systemd.sh installs it) accepts the unit file. */
+/** systemd-analyze (from Debian's systemd package: `npm run setup:tools` installs it) accepts the unit file. */
 function assertSystemdAccepts(file: string): void {
-  const ensure = spawnSync('bash', [ENSURE_SYSTEMD], { encoding: 'utf8' });
-  assert.equal(ensure.status, 0, `this test needs systemd-analyze to verify the unit, and could not install it: ${ensure.stderr}`);
+  requireTool('systemd-analyze', 'systemd', 'verifying the unit');
   const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
   assert.equal(verify.status, 0, `systemd-analyze verify: ${verify.stderr}`);
   assert.doesNotMatch(verify.stderr, new RegExp(path.basename(file).replaceAll('.', '\\.')), verify.stderr);

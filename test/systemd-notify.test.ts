@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, test } from 'node:test';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
-import { ensureTool } from './helpers/tools.js';
+import { requireTool } from './helpers/tools.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const APP = fileURLToPath(new URL('../../test/fixtures/production/app.cjs', import.meta.url));
@@ -26,9 +26,9 @@ while True:
     print(json.dumps(s.recv(65536).decode()), flush=True)
 `;
 before(() => {
-  ensureTool('systemd-notify', 'systemd', "corral's Type=notify messages (systemd's own systemd-notify sends them)");
-  ensureTool('python3', 'python3-minimal', 'the test\'s notify socket (a Unix datagram listener: Node has none)');
-}, { timeout: 900_000 });
+  requireTool('systemd-notify', 'systemd', "corral's Type=notify messages (systemd's own systemd-notify sends them)");
+  requireTool('python3', 'python3-minimal', 'the test\'s notify socket (a Unix datagram listener: Node has none)');
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => killPrograms());
 

@@ -1,4 +1,4 @@
-// A headless Chromium (Debian's `chromium`, installed by scripts/ensure-tool.sh) driven over the
+// A headless Chromium (Debian's `chromium`, installed by `npm run setup:tools`) driven over the
 // DevTools protocol, for the dashboard test: open a page, evaluate in it (awaiting promises, so a
 // test waits on the page's own DOM changes rather than sleeping), take a screenshot. Chromium is
 // started through startProgram, so killPrograms() ends it even when a test fails.
@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { startProgram } from './program.js';
-import { ensureTool } from './tools.js';
+import { requireTool } from './tools.js';
 
 export interface BrowserPage {
   /** Evaluates `expression` in the page; a promise it returns is awaited. Resolves with its value (JSON). */
@@ -17,7 +17,7 @@ export interface BrowserPage {
 }
 
 export async function openPage(url: string, size = { width: 1280, height: 1000 }): Promise<BrowserPage> {
-  ensureTool('chromium', 'chromium', 'the dashboard test (a real browser)');
+  requireTool('chromium', 'chromium', 'the dashboard test (a real browser)');
   const profile = mkdtempSync(path.join(os.tmpdir(), 'corral-chromium-'));
   const browser = startProgram('--headless=new', [
     '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--remote-debugging-port=0',

@@ -1,13 +1,25 @@
-// Tools some tests drive (promtool, prometheus, chromium, tmux), installed from Debian's packages
-// by scripts/ensure-tool.sh when missing. A test that cannot have its tool fails and says which,
-// and how to install it: it never skips silently.
+// Tools some tests drive (promtool, prometheus, chromium, tmux, systemd's, python3) and the old
+// Node.js release of the unsupported-Node test. `npm run setup:tools` installs them; `npm test`
+// installs nothing: a test whose tool is missing fails, naming it and that command. It never
+// skips silently.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const ENSURE_TOOL = fileURLToPath(new URL('../../../scripts/ensure-tool.sh', import.meta.url));
+const SETUP = 'npm run setup:tools';
 
-export function ensureTool(command: string, debianPackage: string, why: string): void {
-  const result = spawnSync('bash', [ENSURE_TOOL, command, debianPackage], { encoding: 'utf8', timeout: 600_000 });
-  assert.equal(result.status, 0, `${why} needs '${command}' (Debian's '${debianPackage}'), which could not be installed: ${result.stderr}`);
+/** Asserts that `command` is on the PATH (from Debian's `debianPackage`), for `why`. */
+export function requireTool(command: string, debianPackage: string, why: string): void {
+  const found = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { encoding: 'utf8' }).status === 0;
+  assert.ok(found, `${why} needs '${command}' (Debian's '${debianPackage}'), which is not installed: run \`${SETUP}\` (or \`sudo apt-get install -y ${debianPackage}\`)`);
+}
+
+/** The `node` binary of a Node.js release that `npm run setup:tools` put into .cache/, for `why`. */
+export function cachedNode(version: string, why: string): string {
+  const binary = fileURLToPath(new URL(`../../../.cache/node-${version}/node_modules/.bin/node`, import.meta.url));
+  assert.ok(existsSync(binary), `${why} needs Node.js ${version} in .cache/, which is not there: run \`${SETUP}\``);
+  const version_ = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
+  assert.equal(version_, `v${version}`, `${binary} is ${version_}: delete .cache/node-${version}/ and run \`${SETUP}\``);
+  return binary;
 }
