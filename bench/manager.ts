@@ -6,7 +6,8 @@
 //    crash in a row of the same slot, which corral backs off);
 //  - rolling reload of 4 workers under wrk load (Connection: close, keep-alive): duration and
 //    failed requests (socket errors, timeouts, non-2xx); and corral's, of the same app with a
-//    SIGTERM handler of its own (server.close(), then exit), which its draining workers are sent;
+//    SIGTERM handler of its own (server.close(), then exit), which its draining workers are sent,
+//    run beside the app without one (each worker's drain timed from its servers' close to its exit);
 //  - stop with 16 requests of 500 ms in flight: how many are answered;
 //  - memory: RSS of the primary (PM2: its daemon) and of each worker, against node:cluster.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -40,6 +41,16 @@ writeFileSync(APP_WITH_HANDLER, `const server = require('node:http').createServe
   setTimeout(() => res.end(String(process.pid)), delay);
 }).listen(Number(process.env.PORT));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));\n`);
+/**
+ * Preloaded (--node-args) into the workers of the paired handler runs: appends, at each worker's
+ * exit, the ms since its first server.close() (corral's drain, or the app's own), to DRAIN_FILE.
+ */
+const DRAIN_MARK = path.join(dir, 'drain-mark.cjs');
+writeFileSync(DRAIN_MARK, `const net = require('node:net');
+const close = net.Server.prototype.close;
+let since;
+net.Server.prototype.close = function (...args) { since ??= performance.now(); return close.apply(this, args); };
+process.on('exit', () => { if (since !== undefined) require('node:fs').appendFileSync(process.env.DRAIN_FILE, Math.round(performance.now() - since) + '\\n'); });\n`);
 const NODE_CLUSTER = path.join(dir, 'node-cluster.cjs');
 writeFileSync(NODE_CLUSTER, `const cluster = require('node:cluster');
 if (cluster.isPrimary) {
@@ -86,15 +97,16 @@ function rss(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) / 1024;
 }
 
-async function start(manager: Manager, cwd = dir, app = APP): Promise<{ running: Running; ms: number }> {
+async function start(manager: Manager, cwd = dir, app = APP, drainFile?: string): Promise<{ running: Running; ms: number }> {
   const target = port++;
   const since = performance.now();
   let child: ChildProcess | undefined;
   if (manager === 'PM2') {
     pm2Start(target);
   } else {
-    const args = manager === 'corral' ? [CORRAL, 'start', app, '-i', String(WORKERS), '--name', 'bench'] : [NODE_CLUSTER];
-    child = spawn(process.execPath, args, { cwd, env: { ...env, PORT: String(target) }, stdio: 'ignore' });
+    const marked = drainFile === undefined ? [] : ['--node-args', `--require ${DRAIN_MARK}`];
+    const args = manager === 'corral' ? [CORRAL, 'start', app, '-i', String(WORKERS), '--name', 'bench', ...marked] : [NODE_CLUSTER];
+    child = spawn(process.execPath, args, { cwd, env: { ...env, PORT: String(target), DRAIN_FILE: drainFile ?? '' }, stdio: 'ignore' });
   }
   const ms = await pollUntil(target, (pids) => pids.size === WORKERS, since);
   const running: Running = {
@@ -142,10 +154,16 @@ async function restartLatency(manager: Manager): Promise<[number, number]> {
   }
 }
 
-interface ReloadFigures { ms: number; failed: number; requests: number }
+interface ReloadFigures {
+  ms: number;
+  failed: number;
+  requests: number;
+  /** With a drain file: each old worker's ms from its drain's start to its exit. */
+  drains: number[];
+}
 
-async function reloadUnderLoad(manager: Exclude<Manager, 'node:cluster'>, keepAlive: boolean, cwd = dir, app = APP): Promise<ReloadFigures> {
-  const { running } = await start(manager, cwd, app);
+async function reloadUnderLoad(manager: Exclude<Manager, 'node:cluster'>, keepAlive: boolean, cwd = dir, app = APP, drainFile?: string): Promise<ReloadFigures> {
+  const { running } = await start(manager, cwd, app, drainFile);
   try {
     const wrk = spawn('wrk', ['-t1', '-c32', '-d6s', '--timeout', '4s', ...(keepAlive ? [] : ['-H', 'Connection: close']), `http://127.0.0.1:${running.port}/`], { stdio: ['ignore', 'pipe', 'ignore'] });
     let output = '';
@@ -154,12 +172,14 @@ async function reloadUnderLoad(manager: Exclude<Manager, 'node:cluster'>, keepAl
     const since = performance.now();
     await running.reload();
     const ms = performance.now() - since;
+    // The reload ends once every old worker has exited: their marks are all written (not the stop's).
+    const drains = drainFile === undefined ? [] : readFileSync(drainFile, 'utf8').trim().split('\n').map(Number);
     await once(wrk, 'exit');
     const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
     const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
     const failed = (errors === null ? 0 : errors.slice(1).map(Number).reduce((a, b) => a + b, 0)) + non2xx;
     const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? 0);
-    return { ms, failed, requests };
+    return { ms, failed, requests, drains };
   } finally {
     await running.stop();
   }
@@ -223,7 +243,14 @@ try {
     }
     for (const keepAlive of [false, true]) {
       (reloads[`pairs|${keepAlive}`] ??= []).push(await reloadUnderLoad('corral', keepAlive, PAIRS_DIR));
-      (reloads[`handler|${keepAlive}`] ??= []).push(await reloadUnderLoad('corral', keepAlive, dir, APP_WITH_HANDLER));
+      // The same app with and without a SIGTERM handler, back to back, first one then the other
+      // by turns: a run's place in the round (after PM2's, after a start) must not look like a cost.
+      const pair = round % 2 === 0 ? ['plain', 'handler'] as const : ['handler', 'plain'] as const;
+      for (const kind of pair) {
+        const drainFile = path.join(dir, `drains-${kind}-${round}-${String(keepAlive)}`);
+        writeFileSync(drainFile, '');
+        (reloads[`${kind}|${keepAlive}`] ??= []).push(await reloadUnderLoad('corral', keepAlive, dir, kind === 'plain' ? APP : APP_WITH_HANDLER, drainFile));
+      }
     }
     process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
@@ -245,10 +272,15 @@ try {
     const pairs = reloads[`pairs|${keepAlive}`]!;
     console.log(row(`  reloadConcurrency 2, ${mode}`, median(pairs.map((r) => r.ms)), median(peer.map((r) => r.ms)), 'ms'));
     console.log(`${`  its failed requests`.padEnd(44)} ${pairs.map((r) => r.failed).join('/').padStart(10)}`);
-    // The app's own SIGTERM handler, sent to each draining worker: against corral on the app without one.
+    // The app's own SIGTERM handler, sent to each draining worker: against the same app without
+    // one, run beside it. The drain is the part the signal touches; the reload adds 4 start-ups.
     const handler = reloads[`handler|${keepAlive}`]!;
-    console.log(`${`  app with a SIGTERM handler, ${mode}`.padEnd(44)} ${`${median(handler.map((r) => r.ms)).toFixed(0)} ms`.padStart(10)} ${`${median(corral.map((r) => r.ms)).toFixed(0)} ms`.padStart(10)}   ${(median(handler.map((r) => r.ms)) / median(corral.map((r) => r.ms))).toFixed(2)}x against the app without one (ranges ${range(handler)} / ${range(corral)})`);
-    console.log(`${`  its failed requests`.padEnd(44)} ${handler.map((r) => r.failed).join('/').padStart(10)}`);
+    const plain = reloads[`plain|${keepAlive}`]!;
+    const drains = (figures: readonly ReloadFigures[]): number[] => figures.flatMap((r) => r.drains);
+    const drainRange = (figures: readonly ReloadFigures[]): string => `${Math.min(...drains(figures))}–${Math.max(...drains(figures))} ms`;
+    console.log(`${`  app with a SIGTERM handler, ${mode}`.padEnd(44)} ${`${median(handler.map((r) => r.ms)).toFixed(0)} ms`.padStart(10)} ${`${median(plain.map((r) => r.ms)).toFixed(0)} ms`.padStart(10)}   ${(median(handler.map((r) => r.ms)) / median(plain.map((r) => r.ms))).toFixed(2)}x against the app without one (ranges ${range(handler)} / ${range(plain)})`);
+    console.log(`${`    a worker's drain, start to exit`.padEnd(44)} ${`${median(drains(handler))} ms`.padStart(10)} ${`${median(drains(plain))} ms`.padStart(10)}   medians of ${drains(handler).length} / ${drains(plain).length} drains (ranges ${drainRange(handler)} / ${drainRange(plain)})`);
+    console.log(`${`    failed requests`.padEnd(44)} ${handler.map((r) => r.failed).join('/').padStart(10)} ${plain.map((r) => r.failed).join('/').padStart(10)}`);
   }
   console.log(`${'stop: in-flight 500 ms requests answered'.padEnd(44)} ${stops['corral']!.map((n) => `${n}/16`).join(' ').padStart(10)} ${stops['PM2']!.map((n) => `${n}/16`).join(' ').padStart(10)}`);
   const mem = (manager: Manager, key: 'primary' | 'worker') => median(samples.memory[manager].map((m) => m[key]));
