@@ -1,6 +1,3 @@
 /** node:cluster's scheduling policy values (cluster.SCHED_NONE / cluster.SCHED_RR). */
 export const SCHED_NONE = 1;
 export const SCHED_RR = 2;
-
-/** Balancer names of the managed cluster (primary/balancers/balancers.ts defines them). */
-export type { BalancerName } from './primary/balancers/balancers.js';

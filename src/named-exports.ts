@@ -18,7 +18,8 @@ export type { DrainReason } from './managed/managed-worker.js';
 export type { RuntimeReport } from './managed/runtime-link.js';
 export type { KilledWorker, ShutdownResult, WorkerExit } from './managed/shutdown.js';
 export { handleSignals, type SignalAction, type SignalHandlers } from './managed/signals.js';
-export { SCHED_NONE, SCHED_RR, type BalancerName } from './constants.js';
+export { SCHED_NONE, SCHED_RR } from './constants.js';
+export type { BalancerName } from './primary/balancers/balancers.js';
 export type { BalancerChoice } from './primary/balancers/balancers.js';
 export type {
   BalancingStrategy, Candidate, ConnectionInfo, CustomBalancer, StrategyFactory, WorkerLoad,

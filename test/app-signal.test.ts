@@ -4,7 +4,7 @@
 // SIGTERM to the process group (systemd, Ctrl-C) is the app's to handle as well. corral never
 // calls process.exit() under the app's handler. Real processes: only they have signals.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
+import { isolation, marksIn } from './helpers/isolated-app.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const WORKER_API = fileURLToPath(new URL('../../dist/worker/index.cjs', import.meta.url));
@@ -19,15 +20,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-app-signal-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => killPrograms());
 
-let count = 0;
 /** A run directory of the test's own (0700), and a file the app's handlers append their marks to. */
-function isolated(): { env: Record<string, string>; marks: string } {
-  count += 1;
-  const run = path.join(dir, `run-${count}`);
-  mkdirSync(run, { mode: 0o700 });
-  const marks = path.join(dir, `marks-${count}`);
-  return { env: { CORRAL_RUN_DIR: run, CORRAL_LOG_DIR: run, NODE_OPTIONS: '', MARKS: marks }, marks };
-}
+const isolated = isolation(dir);
 
 /** GET on a connection of its own (not one of fetch's pooled keep-alive connections, which may be the draining worker's). */
 function getFresh(port: number, url: string): Promise<string> {
@@ -39,7 +33,6 @@ function getFresh(port: number, url: string): Promise<string> {
   });
 }
 
-const marksIn = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
 // What production apps do on SIGTERM: stop the server, then close a database pool (300 ms here),
 // write down that they finished, and exit. `?hold` answers after 200 ms: in flight at the stop.
@@ -54,8 +47,11 @@ const server = require('node:http').createServer((req, res) => {
   else res.end('ok ' + process.pid);
 }).listen(Number(process.env.PORT), '127.0.0.1');
 const signal = process.env.APP_SIGNAL || 'SIGTERM';
+// Taken at startup, as shutdown helpers do: the prototype's close, bound to the server.
+const boundClose = process.env.BOUND_CLOSE ? require('node:util').promisify(server.close.bind(server)) : undefined;
 process.on(signal, (received) => {
-  server.close((error) => setTimeout(() => {
+  const closeServer = (callback) => (boundClose ? boundClose().then(() => callback(), callback) : server.close(callback));
+  closeServer((error) => setTimeout(() => {
     // As apps written for a signal that comes first (Kubernetes, PM2) do.
     if (error && process.env.CLOSE_STRICT) {
       fs.appendFileSync(process.env.MARKS, process.pid + ' close failed: ' + error.code + '\\n');
@@ -135,13 +131,14 @@ describe("the app's own stop signal handler", () => {
     assert.equal(marksIn(marks).length, 2);
   });
 
-  test("the app's server.close(callback) in its handler calls back with no error, as when the signal comes first (no ERR_SERVER_NOT_RUNNING for the server corral closed)", { timeout: 60_000 }, async () => {
+  for (const bound of [false, true]) test(`the app's server.close(callback)${bound ? ', taken at startup (promisify(server.close.bind(server))),' : ''} in its handler calls back with no error, as when the signal comes first (no ERR_SERVER_NOT_RUNNING for the server corral closed)`, { timeout: 60_000 }, async () => {
     const { env, marks } = isolated();
     const port = await freePort();
-    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', 'strict'],
-      { cwd: dir, env: { ...env, PORT: String(port), CLOSE_STRICT: '1' }, detached: true });
+    const name = bound ? 'strict-bound' : 'strict';
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '2', '--name', name],
+      { cwd: dir, env: { ...env, PORT: String(port), CLOSE_STRICT: '1', ...(bound ? { BOUND_CLOSE: '1' } : {}) }, detached: true });
     await corral.waitForErr(/ready: 2 workers/, 1, 30_000);
-    const reload = await runCommand(BIN, ['reload', 'strict'], { cwd: dir, env });
+    const reload = await runCommand(BIN, ['reload', name], { cwd: dir, env });
     assert.equal(reload.status, 0, reload.stdout + reload.stderr);
     // A SIGTERM to the process group reaches corral's runtime first: it closes the servers, then the app's handler runs.
     process.kill(-corral.child.pid!, 'SIGTERM');

@@ -4,7 +4,7 @@
 // `corral start`; only real processes have their signal handlers.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { freePort } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
+import { isolation, marksIn } from './helpers/isolated-app.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -21,16 +22,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-framework-shutdown-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => killPrograms());
 
-let count = 0;
-function isolated(): { env: Record<string, string>; marks: string } {
-  count += 1;
-  const run = path.join(dir, `run-${count}`);
-  mkdirSync(run, { mode: 0o700 });
-  const marks = path.join(dir, `marks-${count}`);
-  return { env: { CORRAL_RUN_DIR: run, CORRAL_LOG_DIR: run, NODE_OPTIONS: '', MARKS: marks }, marks };
-}
+const isolated = isolation(dir);
 
-const marksIn = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 /** The app's files require the packages from this repository's node_modules. */
 const resolved = (name: string): string => JSON.stringify(require.resolve(name));
 

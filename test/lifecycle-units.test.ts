@@ -156,6 +156,10 @@ describe('a failed start, told', () => {
     assert.match(error.messageIn(optionWords.cliOptionWords(undefined)), /within 30000 ms \(--start-timeout\), .* needs --ready online: .* a longer --start-timeout\./);
     assert.match(error.messageIn(optionWords.cliOptionWords('/srv/api/corral.config.json')),
       /needs --ready online or readyWhen: 'online' in corral\.config\.json: /);
+    // A PM2 ecosystem file's own key, as it wrote it.
+    const pm2 = new Map([['startTimeout', 'ecosystem.config.js: listen_timeout']]);
+    assert.match(error.messageIn(optionWords.cliOptionWords('/srv/api/ecosystem.config.js', pm2)),
+      /needs a longer --start-timeout or listen_timeout in ecosystem\.config\.js\./);
   });
 
   test('under readyWhen \'manual\', a worker that neither called ready() nor sent \'ready\' is told of both ways', () => {

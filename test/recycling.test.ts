@@ -3,7 +3,7 @@
 // slot at a time, and no request fails.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,6 +192,34 @@ require('node:http').createServer((req, res) => res.end(String(process.pid))).li
   });
 });
 
+describe('maxMemoryHard during a drain', () => {
+  test('a worker that leaks while it drains (its onShutdown hook) is SIGKILLed at maxMemoryHard, not left to the shutdown deadline', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const drainingLeak = path.join(dir, 'draining-leak.cjs');
+    writeFileSync(drainingLeak, `'use strict';
+const { onShutdown } = require(${JSON.stringify(fileURLToPath(new URL('../../dist/worker/index.cjs', import.meta.url)))});
+require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+onShutdown(() => new Promise(() => {
+  const kept = [];
+  setInterval(() => { kept.push(Buffer.allocUnsafe(8 * 1024 * 1024).fill(1)); }, 100);
+}));
+`);
+    const cluster = managed({
+      exec: drainingLeak, workers: 1, env: { PORT: String(port) }, maxMemoryHard: '150M', reportInterval: 100, shutdownTimeout: 50_000,
+    });
+    await cluster.start();
+    const first = cluster.workers[0]!;
+    const actions: HealthAction[] = [];
+    cluster.on('health', (action) => actions.push(action));
+    const result = await cluster.close();
+    assert.equal(actions.length, 1, JSON.stringify(actions.map(({ reason, action, value, limit }) => ({ reason, action, value, limit }))));
+    const [kill] = actions;
+    assert.deepEqual([kill!.reason, kill!.action, kill!.worker, kill!.limit], ['memory', 'kill', first, 150 * MiB]);
+    assert.ok(kill!.value < 300 * MiB, `killed at ${Math.round(kill!.value / MiB)} MiB, soon after it passed 150 MiB`);
+    assert.equal(result.clean, false, 'a worker SIGKILLed for its memory makes the stop unclean');
+  });
+});
+
 describe('maxRequests and maxAge', () => {
   test('maxRequests under Connection: close load: many recycles, 0 failed requests, never two slots at once, never fewer ready than configured', { timeout: 60_000 }, async () => {
     const port = await freePort();
@@ -216,6 +244,37 @@ describe('maxRequests and maxAge', () => {
     assert.deepEqual({ non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts }, { non2xx: 0, errors: 0, timeouts: 0 });
     assert.equal(watch.drainsWhileShort(), 0, 'a worker drained while a slot had no ready worker');
     assert.ok(watch.maxProcesses() <= 3, `${watch.maxProcesses()} worker processes at once: two slots recycled together`);
+  });
+
+  test('a recycle whose replacement cannot be forked (the script was removed) is said, and tried again: once the script is back, the worker is recycled', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const app = path.join(dir, 'removable.cjs');
+    writeFileSync(app, "require('node:http').createServer((req, res) => res.end(String(process.pid))).listen(Number(process.env.PORT), '127.0.0.1');\n");
+    const cluster = managed({
+      exec: app, workers: 1, env: { PORT: String(port) }, maxRequests: 3, maxRequestsJitter: 0, reportInterval: 100,
+      crashLoop: { retryDelay: 300 },
+    });
+    await cluster.start();
+    const first = cluster.workers[0]!;
+    const warned = new Promise<Error>((resolve) => {
+      const onWarning = (warning: Error & { code?: string }): void => {
+        if (warning.code !== 'CORRAL_EXEC_UNREADABLE') return;
+        process.off('warning', onWarning);
+        resolve(warning);
+      };
+      process.on('warning', onWarning);
+    });
+    renameSync(app, `${app}.away`);
+    for (let i = 0; i < 3; i++) await fetch(`http://127.0.0.1:${port}/`).then((response) => response.text());
+    const warning = await warned;
+    assert.match(warning.message, new RegExp(`^Worker ${first.id} \\(slot 0\\) could not be recycled: .*It keeps serving, and is recycled again in 300 ms`));
+    assert.equal(cluster.workers[0], first, 'the worker keeps serving');
+    // Before: the failure counted as a recycle done, and the worker was never recycled again.
+    const exited = once(first, 'exit');
+    renameSync(`${app}.away`, app);
+    await exited;
+    assert.notEqual(cluster.workers[0], first, 'recycled once the script was back');
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), String(cluster.workers[0]?.process.pid));
   });
 
   test('maxAge: each worker is recycled after its age (jitter drawn per worker), with no failed request', { timeout: 30_000 }, async () => {

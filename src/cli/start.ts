@@ -103,7 +103,7 @@ export async function runStart(argv: readonly string[], streams: CliOutput, deta
   }
   const logPath = logFilePath(cluster.options.name);
   // Failed starts and reloads name the options to change as flags (and the config file's keys).
-  const optionWords = cliOptionWords(request.configFile);
+  const optionWords = cliOptionWords(request.configFile, request.sources);
   const launch: LaunchInfo = {
     // With the CORRAL_ENV_* variables taken at the start: `corral restart` starts the app again from
     // this, and its `--env KEY` needs them as this start had them. (Only this user reads it: protocol.ts.)

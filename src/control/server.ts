@@ -86,6 +86,15 @@ export class ControlServer {
 
   #serve(socket: net.Socket, handlers: ControlHandlers): void {
     socket.on('error', () => socket.destroy());
+    // Clients that went away just before this one connected (their end of file is in the same
+    // poll of the event loop as this accept, perhaps after it) are counted out first: a client
+    // that closes its connections and opens a new one must not be told the socket is busy.
+    if (this.#connections.size >= MAX_CONNECTIONS) setImmediate(() => this.#admit(socket, handlers));
+    else this.#admit(socket, handlers);
+  }
+
+  #admit(socket: net.Socket, handlers: ControlHandlers): void {
+    if (socket.destroyed) return;
     if (this.#connections.size >= MAX_CONNECTIONS) {
       // Refused at once, so that idle clients can never use up the primary's descriptors (which
       // the app's connections need).
@@ -96,7 +105,10 @@ export class ControlServer {
     }
     const connection = new ControlConnection(socket, (request) => this.#run(handlers, request));
     this.#connections.add(connection);
-    socket.on('close', () => this.#connections.delete(connection));
+    // Out as soon as the client has gone (its end of file, or an error), not only at 'close',
+    // which comes a phase of the event loop later.
+    const out = (): boolean => this.#connections.delete(connection);
+    socket.on('end', out).on('error', out).on('close', out);
   }
 
   async #run(handlers: ControlHandlers, request: ControlRequest): Promise<unknown> {

@@ -1,5 +1,5 @@
 /** Restart delays: exponential in the number of consecutive crashes, capped, with jitter. */
-import { MAX_TIMEOUT } from '../options/validators.js';
+import { MAX_TIMEOUT } from '../util/validators.js';
 import type { RestartOptions } from './options.js';
 
 export function restartDelay(

@@ -20,7 +20,7 @@
 import type { Serializable } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import {
-  ClusterBusyError, ClusterClosedError, OperationCancelledError, ReloadFailedError, type StartFailedError,
+  ClusterClosedError, OperationCancelledError, ReloadFailedError, type StartFailedError,
 } from '../errors.js';
 import { nameOf } from '../primary/balancers/balancers.js';
 import { ClusterPrimary } from '../primary/cluster-primary.js';
@@ -47,6 +47,7 @@ import releaseTerminal from '../worker/release-terminal.cjs';
 import { runtimeExecArgv } from './runtime-link.js';
 import { planScale, scaleTarget } from './scaling.js';
 import { forceShutdown, shutdownSequence, type ShutdownHost, type ShutdownResult } from './shutdown.js';
+import { OperationQueue } from './operation-queue.js';
 import { SlotTable, startBatchSize } from './slots.js';
 import { killedWorker, type KilledWorker } from './worker-exit.js';
 import { clusterStatus } from './status.js';
@@ -92,17 +93,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #lastGeneration = 1;
   /** The generation a reload under way rolls out. */
   #reloading: number | undefined;
-  /** A reload asked for while one runs: it runs next, once, for every caller who asked meanwhile. */
-  #queuedReload: Promise<ReloadResult> | undefined;
   #wasReady = false;
   #closing: Promise<ShutdownResult> | undefined;
   /** Ends the shutdown delay early (a forced stop). */
   #endShutdownDelay: (() => void) | undefined;
   #startError: StartFailedError | undefined;
-  /** Reloads and scalings run one at a time, in order. */
-  #operations: Promise<unknown> = Promise.resolve();
-  /** What a stop cancelled, as it says it ('reload', 'scale to 4 workers'): operations that ended in OperationCancelledError. */
-  readonly #cancelled: string[] = [];
+  /** Reloads, scalings and recycles: one at a time, in order (operation-queue.ts). */
+  readonly #operations = new OperationQueue({ state: () => this.#state });
   /** The environment new workers get (options.env until setEnv()). */
   #env: Readonly<Record<string, string | undefined>>;
   readonly #prepareReload: (() => Promise<void>) | undefined;
@@ -246,17 +243,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   reload(): Promise<ReloadResult> {
     // A reload asked for during a reload (SIGHUP, `corral reload`, code) runs after it, so that the
     // cluster ends on the newest code; any number of such requests make that one reload.
-    if (this.#queuedReload !== undefined) return this.#queuedReload;
-    const queued = this.#enqueue('reload', () => {
-      if (this.#queuedReload === queued) this.#queuedReload = undefined;
-      return this.#reload();
-    });
-    this.#queuedReload = queued;
-    const forget = (): void => {
-      if (this.#queuedReload === queued) this.#queuedReload = undefined;
-    };
-    queued.then(forget, forget);
-    return queued;
+    return this.#operations.reload(() => this.#reload());
   }
 
   /**
@@ -271,7 +258,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    return this.#enqueue('scale', () => this.#scale(workers), `scale to ${target} worker${target === 1 ? '' : 's'}`);
+    return this.#operations.enqueue('scale', () => this.#scale(workers), `scale to ${target} worker${target === 1 ? '' : 's'}`);
   }
 
   /**
@@ -366,6 +353,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #transition(to: ClusterState): void {
     if (!TRANSITIONS[this.#state].includes(to)) throw new Error(`corral: internal error: the cluster cannot go from ${this.#state} to ${to}`);
     this.#state = to;
+    // While the cluster runs, a crash's replacement is coming: the port stays open for it.
+    this.#primary.holdServers(to === 'starting' || to === 'running');
   }
 
   async #close(timeout: number): Promise<ShutdownResult> {
@@ -380,8 +369,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       const sequence = await shutdownSequence(this.#shutdownHost(), timeout);
       // What the stop overtook (each settled by now: its workers have exited), said in its
       // result: a stop that drained cleanly is clean whatever was under way.
-      await this.#settled(this.#operations, OPERATIONS_SETTLE_TIMEOUT);
-      result = { ...sequence, cancelled: [...new Set(this.#cancelled)] };
+      await this.#settled(this.#operations.settled(), OPERATIONS_SETTLE_TIMEOUT);
+      result = { ...sequence, cancelled: [...this.#operations.cancelled()] };
       return result;
     } finally {
       this.#orphanGuard.close();
@@ -472,25 +461,6 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     };
   }
 
-  /**
-   * Runs `operation` after those before it. One asked for once a stop has begun fails with
-   * ClusterClosedError; one the stop overtook (waiting or running) with OperationCancelledError.
-   */
-  #enqueue<T>(action: string, operation: () => Promise<T>, what: string = action): Promise<T> {
-    if (this.#isClosing()) return Promise.reject(new ClusterClosedError(action));
-    const run = (): Promise<T> => {
-      if (this.#isClosing()) return Promise.reject(new OperationCancelledError(action));
-      if (this.#state === 'idle') return Promise.reject(new ClusterBusyError(action, this.#state));
-      return operation();
-    };
-    const result = this.#operations.then(run, run);
-    this.#operations = result.catch(() => {});
-    result.catch((error: unknown) => {
-      if (error instanceof OperationCancelledError) this.#cancelled.push(what);
-    });
-    return result;
-  }
-
   async #reload(): Promise<ReloadResult> {
     await this.#prepareReload?.();
     const generation = ++this.#lastGeneration;
@@ -554,10 +524,12 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
    * replacement: its replacement is ready before it drains, so the slot never goes unserved.
    * Recycles queue with reloads and scalings, so at most one slot is recycled at a time and
    * never during a reload (which replaces the worker anyway). Resolves false if the replacement
-   * failed to start; true otherwise, including when the recycle became moot.
+   * failed to start, or could not be forked (the script became unreadable: said as
+   * CORRAL_EXEC_UNREADABLE), so that the worker is tried again; true otherwise, including when
+   * the recycle became moot or the cluster closed (its shutdown ends the worker).
    */
   #recycle(worker: ManagedWorker): Promise<boolean> {
-    return this.#enqueue('recycle', async () => {
+    return this.#operations.enqueue('recycle', async () => {
       const slot = this.#slots.get(worker.slot);
       // Replaced, drained or gone meanwhile (a reload, a scale-down, a crash): nothing to do.
       if (slot?.worker !== worker || worker.draining !== undefined || worker.hasExited) return true;
@@ -565,7 +537,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       if (!outcome.ok) return false;
       await outcome.retired;
       return true;
-    }).catch(() => true); // The cluster closed: its shutdown ends the worker.
+    }).catch((error: unknown) => {
+      if (this.#isClosing() || error instanceof OperationCancelledError || error instanceof ClusterClosedError) return true;
+      const message = error instanceof Error ? error.message : String(error);
+      emitWarning('CORRAL_EXEC_UNREADABLE', `Worker ${worker.worker.id} (slot ${worker.slot}) could not be recycled: ${message}. ` +
+        `It keeps serving, and is recycled again in ${this.options.crashLoop.retryDelay} ms (crashLoop.retryDelay).`);
+      return false;
+    });
   }
 
   #drain(worker: ManagedWorker, reason: DrainReason, ms: number): Promise<ExitInfo> {
@@ -594,6 +572,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     if (this.#state === 'starting') this.#transition('running');
     for (const waiter of this.#readyWaiters) waiter.resolve();
     this.#readyWaiters.clear();
+    // A server held open for a replacement that listens elsewhere now (its app changed) is let go.
+    this.#primary.closeVacantServers();
     this.emit('ready');
   }
 

@@ -11,34 +11,11 @@ import { kRuntimeReport } from '../internal/symbols.js';
 import tree from '../worker/process-tree.cjs';
 import type { ReadyWhen } from './options.js';
 import type { DrainReason, RuntimeLink } from './runtime-link.js';
-import type { ExitReason, WorkerInspector } from './types.js';
+import type { ExitInfo, ExitReason, KillCause, StartOutcome, WorkerInspector } from './types.js';
 
 export type { DrainReason };
 
-/**
- * Why corral SIGKILLed a worker: its drain's deadline passed (`deadline`), the stop was forced
- * (`forced`), it was not ready within startTimeout (`start-timeout`), or a health action
- * (`health`: hangTimeout, maxMemoryHard).
- */
-export type KillCause = 'deadline' | 'forced' | 'start-timeout' | 'health';
-
-export interface ExitInfo {
-  readonly code: number | null;
-  readonly signal: ExitSignal;
-  /** corral SIGKILLed it (its drain deadline or startTimeout passed, or the stop was forced). */
-  readonly killed: boolean;
-  /** Why corral SIGKILLed it (when `killed`). */
-  readonly killCause?: KillCause | undefined;
-  /**
-   * When corral SIGKILLed it: the connections open on its servers at its last runtime report
-   * (what its drain was waiting for); undefined when no report had come.
-   */
-  readonly openConnections?: number | undefined;
-  /** corral sent it SIGTERM to drain it while it was still starting (its runtime could not be asked yet). */
-  readonly stoppedWhileStarting: boolean;
-}
-
-export type StartOutcome = { readonly ok: true } | { readonly ok: false; readonly failure: StartFailure };
+export type { ExitInfo, KillCause, StartOutcome };
 
 export interface ManagedWorkerOptions {
   readonly slot: number;

@@ -6,14 +6,14 @@ import { InvalidOptionError } from '../errors.js';
 import {
   KNOWN_OPTIONS, OPTION_TABLE, type InputOf, type OptionTable, type OutputOf,
 } from '../options/table.js';
-import { isPlainObject } from '../options/validators.js';
+import { isPlainObject } from '../util/validators.js';
 
 export {
   DEFAULT_CRASH_LOOP, DEFAULT_RESTART, KNOWN_OPTIONS, MAX_WORKERS, MIN_REPORT_INTERVAL,
   normalizeBalancer, normalizeName, normalizeWorkerCount,
   type CrashLoopOptions, type ReadyWhen, type RestartOptions,
 } from '../options/table.js';
-export { MAX_TIMEOUT, timeout } from '../options/validators.js';
+export { MAX_TIMEOUT, timeout } from '../util/validators.js';
 
 /** What createCluster() takes: `exec`, and any other option of the table. */
 export type ClusterOptions = { [Key in keyof OptionTable]?: InputOf<OptionTable[Key]> } & {

@@ -17,9 +17,10 @@
  * `force()` (a second SIGINT) SIGKILLs whatever still runs, at once.
  */
 import type { ExitInfo, ManagedWorker } from './managed-worker.js';
-import { endedCleanly, killedWorker, workerExit, type KilledWorker, type WorkerExit } from './worker-exit.js';
+import { endedCleanly, killedWorker, workerExit } from './worker-exit.js';
+import type { KilledWorker, ShutdownResult, WorkerExit } from './types.js';
 
-export type { KilledWorker, WorkerExit };
+export type { KilledWorker, ShutdownResult, WorkerExit };
 
 export interface ShutdownHost {
   /** Stops restarts and cancels pending operations. */
@@ -28,21 +29,6 @@ export interface ShutdownHost {
   liveWorkers(): readonly ManagedWorker[];
   /** Drains one worker (ManagedWorker.drain with the host's stopRouting). */
   drain(worker: ManagedWorker, timeout: number): Promise<ExitInfo>;
-}
-
-export interface ShutdownResult {
-  /**
-   * No worker was SIGKILLed, and every one exited on its own with code 0 or of its stop signal,
-   * or was still starting (its app never served). Otherwise `killed` and `failed` say why.
-   */
-  readonly clean: boolean;
-  readonly exits: readonly WorkerExit[];
-  /** The workers corral SIGKILLed (at the deadline, by a forced stop, or hung), and the connections each still had open. */
-  readonly killed: readonly KilledWorker[];
-  /** The workers that served and exited on their own, but not with code 0 (a failed onShutdown hook, a crash, a signal). */
-  readonly failed: readonly WorkerExit[];
-  /** What the stop cancelled, waiting or under way: 'reload', 'scale to 4 workers', 'recycle'. */
-  readonly cancelled: readonly string[];
 }
 
 export async function shutdownSequence(host: ShutdownHost, timeout: number): Promise<Omit<ShutdownResult, 'cancelled'>> {

@@ -409,7 +409,7 @@ export class SlotTable {
     if (action.action === 'kill') {
       // No new connections; the one handed to it and never accepted goes to another worker when
       // it dies. Counted as a crash after readiness (supervision.ts): replaced at once.
-      primary.stopRouting(managed.worker);
+      primary.stopRouting(managed.worker, true);
       managed.kill('health');
       return;
     }

@@ -5,11 +5,9 @@ import type { Worker } from '../primary/worker.js';
 import type { ExitSignal } from '../types.js';
 import type { Clock } from '../util/clock.js';
 import type { DrainReason, RuntimeReport } from './runtime-link.js';
-import type { ShutdownResult } from './shutdown.js';
 import type { HangDiagnosis } from './hang-diagnosis.js';
-import type { KilledWorker } from './worker-exit.js';
 
-export type { HangDiagnosis, KilledWorker };
+export type { HangDiagnosis };
 export type { InspectorMode, InspectorPlan } from './inspector-ports.js';
 
 export interface RestartInfo {
@@ -266,3 +264,77 @@ export interface ManagedClusterContext {
   blockingOutput?: boolean;
 }
 
+/**
+ * Why corral SIGKILLed a worker: its drain's deadline passed (`deadline`), the stop was forced
+ * (`forced`), it was not ready within startTimeout (`start-timeout`), or a health action
+ * (`health`: hangTimeout, maxMemoryHard).
+ */
+export type KillCause = 'deadline' | 'forced' | 'start-timeout' | 'health';
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: ExitSignal;
+  /** corral SIGKILLed it (its drain deadline or startTimeout passed, or the stop was forced). */
+  readonly killed: boolean;
+  /** Why corral SIGKILLed it (when `killed`). */
+  readonly killCause?: KillCause | undefined;
+  /**
+   * When corral SIGKILLed it: the connections open on its servers at its last runtime report
+   * (what its drain was waiting for); undefined when no report had come.
+   */
+  readonly openConnections?: number | undefined;
+  /** corral sent it SIGTERM to drain it while it was still starting (its runtime could not be asked yet). */
+  readonly stoppedWhileStarting: boolean;
+}
+
+export type StartOutcome = { readonly ok: true } | { readonly ok: false; readonly failure: StartFailure };
+
+export interface WorkerExit extends ExitInfo {
+  readonly slot: number;
+  readonly workerId: number;
+  readonly pid: number | undefined;
+  /**
+   * It had not become ready when it ended (a replacement or a refill still starting): its app
+   * never served, so how it ended does not make a stop unclean, unless corral had to SIGKILL it.
+   */
+  readonly starting: boolean;
+}
+
+/** A draining worker corral SIGKILLed: it had not exited by its deadline, or the stop was forced, or it hung. */
+export interface KilledWorker {
+  readonly slot: number;
+  readonly workerId: number;
+  readonly pid: number | undefined;
+  /** Why it was draining: `shutdown`, `reload`, `scale`, `recycle` or `signal`. */
+  readonly reason: DrainReason;
+  /**
+   * `deadline`: it still ran `timeout` ms into its drain; `forced`: a forced stop (a second
+   * Ctrl-C) ended the drain early; `health`: it hung (hangTimeout) or passed maxMemoryHard.
+   */
+  readonly cause: KillCause;
+  /** How long its drain was given (shutdownTimeout), in ms. */
+  readonly timeout: number;
+  /**
+   * Connections open on its servers at its last runtime report before the kill: what its drain
+   * was waiting for (websockets, streams, long polls), cut by the kill. 0: none was open, so an
+   * onShutdown hook or the app's own work held it; null: no report had come.
+   */
+  readonly openConnections: number | null;
+  /** It had not become ready (its app never served). */
+  readonly starting: boolean;
+}
+
+export interface ShutdownResult {
+  /**
+   * No worker was SIGKILLed, and every one exited on its own with code 0 or of its stop signal,
+   * or was still starting (its app never served). Otherwise `killed` and `failed` say why.
+   */
+  readonly clean: boolean;
+  readonly exits: readonly WorkerExit[];
+  /** The workers corral SIGKILLed (at the deadline, by a forced stop, or hung), and the connections each still had open. */
+  readonly killed: readonly KilledWorker[];
+  /** The workers that served and exited on their own, but not with code 0 (a failed onShutdown hook, a crash, a signal). */
+  readonly failed: readonly WorkerExit[];
+  /** What the stop cancelled, waiting or under way: 'reload', 'scale to 4 workers', 'recycle'. */
+  readonly cancelled: readonly string[];
+}

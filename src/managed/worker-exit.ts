@@ -5,42 +5,10 @@
  * `corral reload`, `corral scale`, the log lines and /metrics say the same thing the same way.
  */
 import os from 'node:os';
-import type { DrainReason, ExitInfo, KillCause, ManagedWorker } from './managed-worker.js';
+import type { ManagedWorker } from './managed-worker.js';
+import type { ExitInfo, KilledWorker, WorkerExit } from './types.js';
 
-export interface WorkerExit extends ExitInfo {
-  readonly slot: number;
-  readonly workerId: number;
-  readonly pid: number | undefined;
-  /**
-   * It had not become ready when it ended (a replacement or a refill still starting): its app
-   * never served, so how it ended does not make a stop unclean, unless corral had to SIGKILL it.
-   */
-  readonly starting: boolean;
-}
-
-/** A draining worker corral SIGKILLed: it had not exited by its deadline, or the stop was forced, or it hung. */
-export interface KilledWorker {
-  readonly slot: number;
-  readonly workerId: number;
-  readonly pid: number | undefined;
-  /** Why it was draining: `shutdown`, `reload`, `scale`, `recycle` or `signal`. */
-  readonly reason: DrainReason;
-  /**
-   * `deadline`: it still ran `timeout` ms into its drain; `forced`: a forced stop (a second
-   * Ctrl-C) ended the drain early; `health`: it hung (hangTimeout) or passed maxMemoryHard.
-   */
-  readonly cause: KillCause;
-  /** How long its drain was given (shutdownTimeout), in ms. */
-  readonly timeout: number;
-  /**
-   * Connections open on its servers at its last runtime report before the kill: what its drain
-   * was waiting for (websockets, streams, long polls), cut by the kill. 0: none was open, so an
-   * onShutdown hook or the app's own work held it; null: no report had come.
-   */
-  readonly openConnections: number | null;
-  /** It had not become ready (its app never served). */
-  readonly starting: boolean;
-}
+export type { KilledWorker, WorkerExit };
 
 export function workerExit(worker: ManagedWorker, exit: ExitInfo): WorkerExit {
   return { ...exit, slot: worker.slot, workerId: worker.worker.id, pid: worker.pid, starting: !worker.isReady };

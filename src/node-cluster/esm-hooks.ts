@@ -1,8 +1,8 @@
 /**
  * Module resolution hooks that make `import 'node:cluster'` (and `'cluster'`) resolve to
- * corral's face of node:cluster (face.ts) in the primary. `corral/register` installs them before
- * the app loads, so ES modules that import node:cluster statically, and libraries loaded before
- * corral, share corral's primary.
+ * corral's face of node:cluster (src/node-cluster-face.ts, an entry point beside index.ts) in
+ * the primary. `corral/register` installs them before the app loads, so ES modules that import
+ * node:cluster statically, and libraries loaded before corral, share corral's primary.
  *
  * The same `resolve` serves both hook APIs: `module.registerHooks()` (synchronous, in the main
  * thread; Node 22.15, 23.5 and later) and `module.register()` (off-thread; deprecated from
@@ -12,7 +12,7 @@
 import { CORRAL_DIST_URL, NODE_CLUSTER_IDS } from './redirect.js';
 
 /** The module node:cluster resolves to. */
-export const FACE_URL = new URL('./face.js', import.meta.url).href;
+export const FACE_URL = new URL('../node-cluster-face.js', import.meta.url).href;
 
 interface ResolveContext {
   parentURL?: string | undefined;

@@ -22,7 +22,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AdminListenError } from '../errors.js';
-import type { AdminAddress } from './admin-address.js';
+import type { AdminAddress } from '../options/admin-address.js';
 import { AdminAdmission, peerOf } from './admin-admission.js';
 import { hostAllowed } from './admin-host.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';

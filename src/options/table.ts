@@ -17,14 +17,14 @@ import {
 } from '../primary/balancers/balancers.js';
 import { DEFAULT_PROXY_HOPS, FORWARDING_HEADERS } from '../primary/balancers/forwarded-client.js';
 import { DEFAULT_MAX_SERVERS_PER_WORKER, existingDirectory } from '../primary/settings.js';
-import { parseAdminAddress, type AdminAddress } from '../observability/admin-address.js';
+import { parseAdminAddress, type AdminAddress } from './admin-address.js';
 import protocol from '../worker/runtime-protocol.cjs';
 import { argumentList, environment, numberOrText, pathFromCwd, type FlagParser } from './flag-parsers.js';
 import { duration, formatSize, size } from './units.js';
 import { cpuBudget } from './cpu-budget.js';
 import {
   boolean, isPlainObject, MAX_TIMEOUT, nestedOptions, nonNegativeNumber, oneOf, positiveInteger, stringArray, timeout,
-} from './validators.js';
+} from '../util/validators.js';
 
 export interface RestartOptions {
   /**

@@ -4,7 +4,7 @@
  * `max_memory_restart` and most process managers read them; `MB`, `MiB` and `M` mean the same.
  */
 import { InvalidOptionError } from '../errors.js';
-import { MAX_TIMEOUT } from './validators.js';
+import { MAX_TIMEOUT } from '../util/validators.js';
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i;
 const SIZE_UNITS: Readonly<Record<string, number>> = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };

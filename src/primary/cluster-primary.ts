@@ -15,7 +15,7 @@ import { describeValue } from '../util/describe-value.js';
 import { GroupedWarnings } from '../util/grouped-warnings.js';
 import { emitWarningOnce, type CorralWarningCode } from '../warnings.js';
 import type { ClusterFrame } from '../internal/node-internals.js';
-import { kAttachOwner, kClusterChannel, kForkWith, kHandoffsAccepted, kOnConfigChange } from '../internal/symbols.js';
+import { kAttachOwner, kClusterChannel, kForkWith, kHandoffsAccepted, kOnConfigChange, kSlot } from '../internal/symbols.js';
 import type {
   ClusterSettings, ExitSignal, SchedulingPolicy, WorkerAddress,
 } from '../types.js';
@@ -102,6 +102,8 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   #frozen = false;
   #lastId = 0;
   readonly #registry: ServerRegistry;
+  /** holdServers(): servers stay open when their last worker is lost. */
+  #holdServers = false;
   /** Connections handed to workers that have exited since, and accepted by them. */
   #retiredHandoffs = 0;
   /**
@@ -239,7 +241,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
       this.emit('exit', worker, code, signal);
     });
     child.once('disconnect', () => {
-      this.#registry.removeWorker(worker);
+      this.#registry.removeWorker(worker, this.#holds(worker));
       control.close();
       if (worker.isDead()) this.#forget(worker, control);
       worker.exitedAfterDisconnect = worker.exitedAfterDisconnect === true;
@@ -297,10 +299,31 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
    * by `cluster.workers` themselves (@socket.io/sticky's setupMaster()) must not send new clients
    * to it. Its Worker object stays whole: messages, 'disconnect' and 'exit' still come.
    */
-  stopRouting(worker: Worker): void {
+  stopRouting(worker: Worker, replaced = false): void {
     worker.exitedAfterDisconnect = true;
-    this.#registry.removeWorker(worker);
+    this.#registry.removeWorker(worker, replaced && this.#holds(worker));
     this.#removeFromWorkers(worker);
+  }
+
+  /**
+   * @internal While on (a managed cluster that runs), a server whose last worker is lost (a
+   * crash, a health kill: `stopRouting(worker, true)`) stays open: its replacement is coming, and
+   * new connections wait for it rather than being refused. node:cluster closes it (so does this
+   * primary when off). Turning it off closes the servers no worker rejoined.
+   */
+  holdServers(on: boolean): void {
+    this.#holdServers = on;
+    if (!on) this.#registry.closeVacant();
+  }
+
+  /** Whether the servers `worker` leaves stay open for its replacement: a managed slot's worker, while holding. */
+  #holds(worker: Worker): boolean {
+    return this.#holdServers && worker[kSlot] !== undefined;
+  }
+
+  /** @internal Closes the servers held open that no worker rejoined (every slot is ready: none will). */
+  closeVacantServers(): void {
+    this.#registry.closeVacant();
   }
 
   /** @internal The managed cluster will not refill `slot` (scale-down): the reuseport balancer empties and closes its sockets. */
@@ -399,7 +422,7 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   #forget(worker: Worker, control: ClusterChannel): void {
     this.#forked.delete(worker);
     this.#warnings.flushWorker(worker.id);
-    this.#registry.removeWorker(worker);
+    this.#registry.removeWorker(worker, this.#holds(worker));
     control.close();
     this.#removeFromWorkers(worker);
   }

@@ -53,8 +53,14 @@ export interface ListenHandle {
   data: unknown;
   has(worker: HandoffTarget): boolean;
   add(worker: HandoffTarget, reply: ListenReply): void;
-  /** Removes the worker; returns true when it was the last one and the socket is now closed. */
-  remove(worker: HandoffTarget): boolean;
+  /**
+   * Removes the worker; returns true when it was the last one and the socket is now closed.
+   * With `hold`, the last worker's leaving closes nothing: a managed cluster's replacement is on
+   * its way, and connections wait for it (queued by the primary, or in the kernel's backlog).
+   */
+  remove(worker: HandoffTarget, hold?: boolean): boolean;
+  /** Closes the socket if no worker has it (one held open for a replacement that never came); true if it did. */
+  closeIfVacant(): boolean;
   /**
    * The worker's process no longer holds the socket it was lent (it closed its server, or
    * exited). `remove` only stops routing to it; a lent socket is in the worker's hands until this.

@@ -90,10 +90,20 @@ export class ServerRegistry {
     for (const handle of this.#handles.values()) handle.release?.(worker);
   }
 
-  /** The worker is leaving: take it out of every server (closing sockets it was the last on). */
-  removeWorker(worker: HandoffTarget): void {
+  /**
+   * The worker is leaving: take it out of every server, closing the sockets it was the last on;
+   * with `hold`, those stay open for the replacement a managed cluster is starting.
+   */
+  removeWorker(worker: HandoffTarget, hold = false): void {
     for (const [key, handle] of this.#handles) {
-      if (handle.remove(worker)) this.#handles.delete(key);
+      if (handle.remove(worker, hold)) this.#handles.delete(key);
+    }
+  }
+
+  /** Closes the servers held open that no worker joined. */
+  closeVacant(): void {
+    for (const [key, handle] of this.#handles) {
+      if (handle.closeIfVacant()) this.#handles.delete(key);
     }
   }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { SCHED_NONE, SCHED_RR } from '../constants.js';
 import { ExecNotFoundError, InvalidOptionError } from '../errors.js';
 import type { ClusterSettings, SchedulingPolicy } from '../types.js';
-import { isPlainObject, isPositiveInteger, isStringArray } from '../options/validators.js';
+import { isPlainObject, isPositiveInteger, isStringArray } from '../util/validators.js';
 import { emitWarning } from '../warnings.js';
 
 /** node:cluster's defaults, merged under the current settings and the new ones (cumulative). */

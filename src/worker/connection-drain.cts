@@ -46,6 +46,7 @@ class ConnectionDrain {
   #onResponseEnd: (() => void) | undefined;
 
   constructor() {
+    closeCallsBackAsOwnWhenBound();
     dc.subscribe('tracing:net.server.listen:asyncEnd', (message) => this.#onListen(message as ListenEvent));
     dc.subscribe('http.server.request.start', (message) => this.#onRequest(message as RequestEvent));
     dc.subscribe('http.server.response.finish', (message) => {
@@ -166,6 +167,7 @@ class ConnectionDrain {
  * app's own close: once the server has closed (its connections ended), without that error.
  */
 function closeCallsBackAsOwn(server: net.Server): void {
+  closedByCorral.add(server);
   // The server's own close (http.Server's also closes idle connections), or one the app set.
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the server as `this` below
   const close = server.close;
@@ -179,6 +181,29 @@ function closeCallsBackAsOwn(server: net.Server): void {
       });
     },
   });
+}
+
+/** Servers drain() closed: their close(callback), however the app reaches it, calls back as its own. */
+const closedByCorral = new WeakSet<net.Server>();
+
+/**
+ * An app that took `server.close` before corral's drain (`promisify(server.close.bind(server))`
+ * at startup, as many shutdown helpers do) calls the prototype's close, not the one set on the
+ * server above: net.Server's close (which http's and https' call) is wrapped once, for the
+ * servers corral closed only; every other call goes through unchanged.
+ */
+function closeCallsBackAsOwnWhenBound(): void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the server as `this` below
+  const netClose = net.Server.prototype.close;
+  // Named `close`, as the method it stands for.
+  const wrapped = function close(this: net.Server, callback?: (error?: Error) => void): net.Server {
+    if (typeof callback !== 'function' || !closedByCorral.has(this)) return netClose.call(this, callback);
+    return netClose.call(this, (error?: Error) => {
+      const code = (error as { code?: unknown } | undefined)?.code;
+      callback(code === 'ERR_SERVER_NOT_RUNNING' ? undefined : error);
+    });
+  };
+  Object.defineProperty(net.Server.prototype, 'close', { configurable: true, enumerable: false, writable: true, value: wrapped });
 }
 
 export = ConnectionDrain;

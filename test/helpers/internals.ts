@@ -22,6 +22,8 @@ import type * as StickyStrategy from '../../dist/primary/balancers/strategies/st
 import type * as OptionWords from '../../dist/cli/option-words.js';
 import type * as ClusterPrimary from '../../dist/primary/cluster-primary.js';
 import type * as InspectorPorts from '../../dist/managed/inspector-ports.js';
+import type * as ControlServer from '../../dist/control/server.js';
+import type * as OperationQueue from '../../dist/managed/operation-queue.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -46,3 +48,5 @@ export const stickyStrategy = await load<typeof StickyStrategy>('primary/balance
 export const optionWords = await load<typeof OptionWords>('cli/option-words.js');
 export const clusterPrimary = await load<typeof ClusterPrimary>('primary/cluster-primary.js');
 export const inspectorPorts = await load<typeof InspectorPorts>('managed/inspector-ports.js');
+export const controlServer = await load<typeof ControlServer>('control/server.js');
+export const operationQueue = await load<typeof OperationQueue>('managed/operation-queue.js');

@@ -186,14 +186,19 @@ export class Dispatcher implements ListenHandle {
     });
   }
 
-  remove(worker: HandoffTarget): boolean {
+  remove(worker: HandoffTarget, hold = false): boolean {
     const entry = this.#workers.get(worker.id);
     if (entry === undefined) return false;
     this.#workers.delete(worker.id);
     this.#idle.delete(worker.id);
-    // Its own waiting connections go to the workers that remain.
+    // Its own waiting connections go to the workers that remain (or wait for the next to join).
     if (entry.waiting.size > 0) this.#placeAll(entry.waiting.drain());
-    if (this.#workers.size > 0 || this.#keepOpen) return false;
+    if (hold) return false;
+    return this.closeIfVacant();
+  }
+
+  closeIfVacant(): boolean {
+    if (this.#workers.size > 0 || this.#keepOpen || this.#bind.kind === 'closed') return false;
     this.#close();
     return true;
   }

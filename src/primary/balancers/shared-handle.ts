@@ -66,8 +66,13 @@ export class SharedHandle implements ListenHandle {
     else answer();
   }
 
-  remove(worker: HandoffTarget): boolean {
-    if (!this.#workers.delete(worker.id) || this.#workers.size > 0 || this.#keepOpen) return false;
+  remove(worker: HandoffTarget, hold = false): boolean {
+    if (!this.#workers.delete(worker.id) || hold) return false;
+    return this.closeIfVacant();
+  }
+
+  closeIfVacant(): boolean {
+    if (this.#workers.size > 0 || this.#keepOpen || this.#bind.kind === 'closed' || this.#abandoned) return false;
     if (this.#bind.kind === 'binding') {
       this.#abandoned = true; // #settle closes it.
     } else {

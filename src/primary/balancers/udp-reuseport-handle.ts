@@ -59,8 +59,17 @@ export class UdpReuseportHandle implements ListenHandle {
     });
   }
 
+  /**
+   * The slot's socket outlives its worker already (held for the replacement, then emptied into
+   * the workers that remain); with none left, the sockets close, as node:cluster's do: `hold` is
+   * not taken, because emptying needs a worker to hand connections to.
+   */
   remove(worker: HandoffTarget): boolean {
     if (!this.#workers.delete(worker.id)) return false;
+    return this.closeIfVacant();
+  }
+
+  closeIfVacant(): boolean {
     if (this.#workers.size > 0) return false;
     this.#closeAll();
     return true;

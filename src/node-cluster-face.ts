@@ -5,4 +5,4 @@
 export {
   default, isPrimary, isMaster, isWorker, fork, workers, settings, setupPrimary, setupMaster,
   disconnect, schedulingPolicy, SCHED_RR, SCHED_NONE, Worker, worker,
-} from '../index.js';
+} from './index.js';
