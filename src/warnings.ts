@@ -24,8 +24,10 @@ export const WARNINGS = {
   CORRAL_FORK_ENV_NOT_OBJECT: 'fork() given an environment that is not an object',
   /** Two installed copies of corral with different versions in one process. */
   CORRAL_DUPLICATE_INSTALL: 'corral installed twice',
-  /** A crashed slot could not be refilled: the worker script became unreadable. */
+  /** A crashed slot could not be refilled, or a worker recycled: the worker script became unreadable. */
   CORRAL_EXEC_UNREADABLE: 'the worker script became unreadable',
+  /** A health recycle's replacement could not be forked, for another reason than the script: retried. */
+  CORRAL_RECYCLE_FAILED: 'a worker that could not be recycled',
   /** A managed worker already over maxMemory once ready: maxMemory is not applied to it. */
   CORRAL_MAX_MEMORY_TOO_LOW: 'maxMemory below what a fresh worker uses',
   /** A managed worker already over maxMemoryHard once ready: it is not SIGKILLed for it (nor recycled). */

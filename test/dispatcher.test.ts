@@ -93,4 +93,53 @@ describe('dispatcher and strategy', () => {
       for (const target of targets) handle.remove(target);
     }
   });
+
+  test('held for a replacement: a socket whose last worker left keeps accepting, at most VACANT_QUEUE_LIMIT waiting; the next worker gets them; closeIfVacant() closes it', async () => {
+    const roundRobin = () => ({ pick: (candidates: readonly Candidate[]): Candidate => candidates[0]! });
+    const handle = new dispatcher.Dispatcher('held', '127.0.0.1', QUERY, roundRobin, false);
+    const lost = new Target(1, undefined);
+    const port = await new Promise<number>((resolve) => {
+      handle.add(lost, (_errno, reply) => resolve((reply as { sockname: { port: number } }).sockname.port));
+    });
+    const clients: net.Socket[] = [];
+    const connect = (): Promise<net.Socket> => new Promise((resolve) => {
+      const client = net.connect(port, '127.0.0.1');
+      client.on('error', () => {});
+      clients.push(client);
+      client.once('connect', () => resolve(client));
+    });
+    try {
+      assert.equal(handle.remove(lost, true), false, 'held: not closed');
+      const limit = dispatcher.VACANT_QUEUE_LIMIT;
+      await Promise.all(Array.from({ length: limit }, connect));
+      // The primary accepts them in its own turns of the event loop (this one): until all wait.
+      for (let turns = 0; handle.queued < limit; turns += 1) {
+        assert.ok(turns < 100_000, `${handle.queued} of ${limit} accepted`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const over = await connect();
+      const closed = await new Promise<boolean>((resolve) => {
+        over.once('close', () => resolve(true));
+        over.resume();
+      });
+      assert.equal(closed, true, 'one over the limit is closed at once');
+      assert.equal(handle.queued, limit);
+      // The replacement joins: it is handed the waiting connections.
+      const replacement = new Target(2, undefined);
+      const handed = replacement.nextHandoff();
+      handle.add(replacement, () => {});
+      await handed;
+      assert.equal(replacement.received.length, 1, 'one hand-off at a time');
+      assert.equal(handle.remove(replacement, true), false);
+      assert.equal(handle.closeIfVacant(), true, 'no worker came back: closed');
+      const refused = await new Promise<string | undefined>((resolve) => {
+        const client = net.connect(port, '127.0.0.1');
+        client.once('connect', () => { client.destroy(); resolve('connected'); });
+        client.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+      });
+      assert.equal(refused, 'ECONNREFUSED');
+    } finally {
+      for (const client of clients) client.destroy();
+    }
+  });
 });

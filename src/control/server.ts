@@ -23,6 +23,7 @@ export class ControlServer {
   readonly #server: net.Server;
   readonly #connections = new Set<ControlConnection>();
   #pending = 0;
+  #closed = false;
   #drained: (() => void) | undefined;
 
   private constructor(path: string, server: net.Server) {
@@ -74,6 +75,7 @@ export class ControlServer {
 
   /** Stops listening, lets replies still being worked on go out, then closes every connection. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#server.close();
     if (this.#pending > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
     for (const connection of this.#connections) connection.end();
@@ -95,6 +97,10 @@ export class ControlServer {
 
   #admit(socket: net.Socket, handlers: ControlHandlers): void {
     if (socket.destroyed) return;
+    if (this.#closed) {
+      socket.destroy(); // Admitted after close() ended the others: it would be left open.
+      return;
+    }
     if (this.#connections.size >= MAX_CONNECTIONS) {
       // Refused at once, so that idle clients can never use up the primary's descriptors (which
       // the app's connections need).
@@ -105,10 +111,11 @@ export class ControlServer {
     }
     const connection = new ControlConnection(socket, (request) => this.#run(handlers, request));
     this.#connections.add(connection);
-    // Out as soon as the client has gone (its end of file, or an error), not only at 'close',
-    // which comes a phase of the event loop later.
+    // Out as soon as the client has gone (its end of file with nothing left to send it, or an
+    // error), not only at 'close', which comes a phase of the event loop later. One whose replies
+    // still wait to be written holds its descriptor until then: it counts until 'close'.
     const out = (): boolean => this.#connections.delete(connection);
-    socket.on('end', out).on('error', out).on('close', out);
+    socket.on('end', () => { if (socket.writableLength === 0) out(); }).on('error', out).on('close', out);
   }
 
   async #run(handlers: ControlHandlers, request: ControlRequest): Promise<unknown> {

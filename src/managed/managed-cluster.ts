@@ -20,14 +20,14 @@
 import type { Serializable } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import {
-  ClusterClosedError, OperationCancelledError, ReloadFailedError, type StartFailedError,
+  ClusterClosedError, ExecNotFoundError, OperationCancelledError, ReloadFailedError, type StartFailedError,
 } from '../errors.js';
 import { nameOf } from '../primary/balancers/balancers.js';
 import { ClusterPrimary } from '../primary/cluster-primary.js';
 import { resolveExec } from '../primary/settings.js';
 import { socketsFromSystemd, type ActivatedSocket } from '../primary/socket-activation.js';
 import type { Worker } from '../primary/worker.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import { systemClock, type Clock, type ClockTimer } from '../util/clock.js';
 import { emitWarning, emitWarningOnce } from '../warnings.js';
 import { AdminServer } from '../observability/admin-server.js';
 import { kOpenAdmin } from '../internal/symbols.js';
@@ -94,6 +94,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   /** The generation a reload under way rolls out. */
   #reloading: number | undefined;
   #wasReady = false;
+  /** Closes the servers no replacement rejoined, startTimeout after the cluster became ready. */
+  #vacantCheck: ClockTimer | undefined;
   #closing: Promise<ShutdownResult> | undefined;
   /** Ends the shutdown delay early (a forced stop). */
   #endShutdownDelay: (() => void) | undefined;
@@ -166,7 +168,10 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       isClosing: () => this.#isClosing(),
       isStarting: () => this.#state === 'starting',
       checkReady: () => this.#checkReady(),
-      readinessLost: () => { this.#wasReady = false; },
+      readinessLost: () => {
+        this.#wasReady = false;
+        this.#clock.clearTimeout(this.#vacantCheck);
+      },
       giveUp: (error) => this.#giveUp(error),
       drain: (worker, reason, ms) => this.#drain(worker, reason, ms),
       recycle: (worker) => this.#recycle(worker),
@@ -353,8 +358,9 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
   #transition(to: ClusterState): void {
     if (!TRANSITIONS[this.#state].includes(to)) throw new Error(`corral: internal error: the cluster cannot go from ${this.#state} to ${to}`);
     this.#state = to;
-    // While the cluster runs, a crash's replacement is coming: the port stays open for it.
-    this.#primary.holdServers(to === 'starting' || to === 'running');
+    // While the cluster runs, a lost worker's replacement is coming (unless restarts are off or
+    // its slot crash-loops): the port stays open for it.
+    this.#primary.holdServers(to === 'starting' || to === 'running' ? (worker) => this.#slots.refills(worker) : undefined);
   }
 
   async #close(timeout: number): Promise<ShutdownResult> {
@@ -374,6 +380,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
       return result;
     } finally {
       this.#orphanGuard.close();
+      this.#clock.clearTimeout(this.#vacantCheck);
       if (this.#admin !== undefined) {
         this.#admin.feed.close();
         await this.#admin.server.close();
@@ -525,7 +532,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
    * Recycles queue with reloads and scalings, so at most one slot is recycled at a time and
    * never during a reload (which replaces the worker anyway). Resolves false if the replacement
    * failed to start, or could not be forked (the script became unreadable: said as
-   * CORRAL_EXEC_UNREADABLE), so that the worker is tried again; true otherwise, including when
+   * CORRAL_EXEC_UNREADABLE; anything else as CORRAL_RECYCLE_FAILED), so that the worker is tried
+   * again; true otherwise, including when
    * the recycle became moot or the cluster closed (its shutdown ends the worker).
    */
   #recycle(worker: ManagedWorker): Promise<boolean> {
@@ -540,7 +548,8 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     }).catch((error: unknown) => {
       if (this.#isClosing() || error instanceof OperationCancelledError || error instanceof ClusterClosedError) return true;
       const message = error instanceof Error ? error.message : String(error);
-      emitWarning('CORRAL_EXEC_UNREADABLE', `Worker ${worker.worker.id} (slot ${worker.slot}) could not be recycled: ${message}. ` +
+      emitWarning(error instanceof ExecNotFoundError ? 'CORRAL_EXEC_UNREADABLE' : 'CORRAL_RECYCLE_FAILED',
+        `Worker ${worker.worker.id} (slot ${worker.slot}) could not be recycled: ${message}. ` +
         `It keeps serving, and is recycled again in ${this.options.crashLoop.retryDelay} ms (crashLoop.retryDelay).`);
       return false;
     });
@@ -572,8 +581,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> {
     if (this.#state === 'starting') this.#transition('running');
     for (const waiter of this.#readyWaiters) waiter.resolve();
     this.#readyWaiters.clear();
-    // A server held open for a replacement that listens elsewhere now (its app changed) is let go.
-    this.#primary.closeVacantServers();
+    // A server held open for a replacement that listens elsewhere now (its app changed) is let go,
+    // once the replacements have had startTimeout to listen on all of theirs (an app may serve two
+    // ports, and be ready at its first listen or before any); a worker lost meanwhile restarts this.
+    this.#clock.clearTimeout(this.#vacantCheck);
+    this.#vacantCheck = this.#clock.setTimeout(() => {
+      if (this.isReady && !this.#isClosing()) this.#primary.closeVacantServers();
+    }, this.options.startTimeout);
     this.emit('ready');
   }
 

@@ -134,6 +134,16 @@ export class SlotTable {
     return this.#slots.size;
   }
 
+  /**
+   * Whether the slot of `worker`, a worker it is losing, gets a new one: restarts are on, the slot
+   * is still in the table and not crash-looping (retried only every crashLoop.retryDelay).
+   */
+  refills(worker: Worker): boolean {
+    const index = worker[kSlot];
+    const slot = index === undefined ? undefined : this.#slots.get(index);
+    return slot !== undefined && this.#host.options.restart !== false && !slot.supervisor.crashloop && !this.#host.isClosing();
+  }
+
   get(index: number): Slot | undefined {
     return this.#slots.get(index);
   }
@@ -472,6 +482,8 @@ export class SlotTable {
     const { events } = this.#host;
     events.emit('restart', { slot: slot.index, previous: worker.worker, reason, crashes: verdict.crashes, delay: verdict.delay });
     if (verdict.enteredCrashloop) {
+      // Its port is not held for a worker retried every crashLoop.retryDelay: clients are refused, not kept waiting.
+      this.#host.primary.closeVacantServers();
       events.emit('crashloop', {
         slot: slot.index, crashes: verdict.crashes, retryIn: verdict.delay, exitCode: exit.code, signal: exit.signal,
         serving: this.list().filter((other) => other.worker?.isReady === true).length,

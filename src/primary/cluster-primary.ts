@@ -102,8 +102,8 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   #frozen = false;
   #lastId = 0;
   readonly #registry: ServerRegistry;
-  /** holdServers(): servers stay open when their last worker is lost. */
-  #holdServers = false;
+  /** holdServers(): which lost workers' servers stay open for a replacement. */
+  #holdFor: ((worker: Worker) => boolean) | undefined;
   /** Connections handed to workers that have exited since, and accepted by them. */
   #retiredHandoffs = 0;
   /**
@@ -306,19 +306,20 @@ export class ClusterPrimary extends EventEmitter<ClusterEvents> implements Worke
   }
 
   /**
-   * @internal While on (a managed cluster that runs), a server whose last worker is lost (a
-   * crash, a health kill: `stopRouting(worker, true)`) stays open: its replacement is coming, and
-   * new connections wait for it rather than being refused. node:cluster closes it (so does this
-   * primary when off). Turning it off closes the servers no worker rejoined.
+   * @internal A managed cluster that runs says, of each worker it loses (a crash, a health kill:
+   * `stopRouting(worker, true)`), whether a replacement is coming: then a server that worker was
+   * the last on stays open, and new connections wait for the replacement rather than being
+   * refused. node:cluster closes it (so does this primary without `decide`). Withdrawing `decide`
+   * closes the servers no worker rejoined.
    */
-  holdServers(on: boolean): void {
-    this.#holdServers = on;
-    if (!on) this.#registry.closeVacant();
+  holdServers(decide: ((worker: Worker) => boolean) | undefined): void {
+    this.#holdFor = decide;
+    if (decide === undefined) this.#registry.closeVacant();
   }
 
-  /** Whether the servers `worker` leaves stay open for its replacement: a managed slot's worker, while holding. */
+  /** Whether the servers `worker` leaves stay open for its replacement: a managed slot's worker that will be replaced. */
   #holds(worker: Worker): boolean {
-    return this.#holdServers && worker[kSlot] !== undefined;
+    return worker[kSlot] !== undefined && this.#holdFor?.(worker) === true;
   }
 
   /** @internal Closes the servers held open that no worker rejoined (every slot is ready: none will). */

@@ -192,7 +192,10 @@ const closedByCorral = new WeakSet<net.Server>();
  * server above: net.Server's close (which http's and https' call) is wrapped once, for the
  * servers corral closed only; every other call goes through unchanged.
  */
+let closeWrapped = false;
 function closeCallsBackAsOwnWhenBound(): void {
+  if (closeWrapped) return;
+  closeWrapped = true;
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the server as `this` below
   const netClose = net.Server.prototype.close;
   // Named `close`, as the method it stands for.

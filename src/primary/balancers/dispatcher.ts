@@ -37,6 +37,9 @@ import type {
   BalancingStrategy, Candidate, ConnectionInfo, StrategyFactory, WorkerLoad,
 } from './strategy.js';
 
+/** Connections a socket with no worker (held for a replacement) keeps waiting; more are closed. */
+export const VACANT_QUEUE_LIMIT = 512;
+
 /** What the dispatcher counts of a worker; its report is read from the worker when asked. */
 class Load implements WorkerLoad {
   accepted = 0;
@@ -234,7 +237,9 @@ export class Dispatcher implements ListenHandle {
   }
 
   #accept(client: RawHandle): void {
-    if (this.#bind.kind !== 'listening') {
+    // A socket held open for a lost worker's replacement keeps at most VACANT_QUEUE_LIMIT
+    // connections waiting (each is a descriptor of the primary's, even after its client gave up).
+    if (this.#bind.kind !== 'listening' || (this.#workers.size === 0 && this.queued + this.#reading.size >= VACANT_QUEUE_LIMIT)) {
       client.close();
       return;
     }

@@ -81,12 +81,10 @@ export class ReuseportHandle implements ListenHandle {
 
   /**
    * The worker leaves the server (draining, disconnecting or gone). It may still accept on its
-   * socket until it closes its server: its socket is held or emptied only on `release`.
-   */
-  /**
-   * The slot's socket outlives its worker already (held for the replacement, then emptied into
-   * the workers that remain); with none left, the sockets close, as node:cluster's do: `hold` is
-   * not taken, because emptying needs a worker to hand connections to.
+   * socket until it closes its server: its socket is held or emptied only on `release`. The
+   * slot's socket outlives its worker so already (held for the replacement, then emptied into the
+   * workers that remain); with none left, the sockets close, as node:cluster's do: `hold` is not
+   * taken, because emptying needs a worker to hand connections to.
    */
   remove(worker: HandoffTarget): boolean {
     if (!this.#workers.delete(worker.id)) return false;
