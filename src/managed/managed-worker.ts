@@ -39,6 +39,23 @@ const ALIVE_MIN_WINDOW = 5_000;
 /** What the app sends with process.send() to say it is ready, under PM2's wait_ready. */
 const PM2_READY_MESSAGE = 'ready';
 
+/**
+ * A managed worker's life, one table of allowed moves with one writer (`#move`): any other move
+ * is a defect, and throws.
+ *
+ *   starting ──▶ ready ──▶ draining ──▶ exited
+ *      │           └──────────────────▶ exited   (crashed, killed)
+ *      ├──────────────────▶ draining            (stopped while starting)
+ *      └────────────────────────────────▶ exited (failed to start)
+ */
+export type ManagedWorkerState = 'starting' | 'ready' | 'draining' | 'exited';
+export const WORKER_MOVES: Readonly<Record<ManagedWorkerState, readonly ManagedWorkerState[]>> = {
+  starting: ['ready', 'draining', 'exited'],
+  ready: ['draining', 'exited'],
+  draining: ['exited'],
+  exited: [],
+};
+
 export class ManagedWorker {
   readonly worker: Worker;
   readonly link: RuntimeLink;
@@ -61,6 +78,7 @@ export class ManagedWorker {
   /** Its debugger's address (inspector-slots.ts), when the Node options start an inspector. */
   inspector: WorkerInspector | undefined;
   readonly #clock: Clock;
+  #state: ManagedWorkerState = 'starting';
   #killed: { cause: KillCause; openConnections: number | undefined } | undefined;
   #terminated = false;
   #exit: ExitInfo | undefined;
@@ -76,7 +94,9 @@ export class ManagedWorker {
     this.forkedAt = options.clock.now();
     this.exited = new Promise((resolve) => {
       const onExit = (code: number | null, signal: ExitSignal): void => {
+        if (this.#state === 'exited') return; // A failed spawn's 'error', then an 'exit' after all.
         const killed = this.#killed;
+        this.#move('exited');
         this.#exit = {
           code, signal, killed: killed !== undefined, stoppedWhileStarting: this.#terminated,
           ...(killed === undefined ? {} : { killCause: killed.cause, openConnections: killed.openConnections }),
@@ -97,12 +117,17 @@ export class ManagedWorker {
     return this.worker.process.pid;
   }
 
+  /** Where it is in its life (WORKER_MOVES). */
+  get state(): ManagedWorkerState {
+    return this.#state;
+  }
+
   get isReady(): boolean {
     return this.readyAt !== undefined;
   }
 
   get hasExited(): boolean {
-    return this.#exit !== undefined;
+    return this.#state === 'exited';
   }
 
   /** SIGKILL, now, and to every process it started (process-tree.cts): its drain, if any, was their time. */
@@ -123,6 +148,7 @@ export class ManagedWorker {
    */
   drain(reason: DrainReason, timeout: number, stopRouting: () => void): Promise<ExitInfo> {
     if (this.#drain !== undefined) return this.#drain;
+    if (this.#state !== 'exited') this.#move('draining');
     this.draining = reason;
     this.drainTimeout = timeout;
     // A recycle's worker already carries its health reason (memory, requests, age).
@@ -137,6 +163,14 @@ export class ManagedWorker {
     const killer = this.#clock.setTimeout(() => this.kill('deadline'), timeout);
     this.#drain = this.exited.finally(() => this.#clock.clearTimeout(killer));
     return this.#drain;
+  }
+
+  /** The one writer of the worker's state. */
+  #move(to: ManagedWorkerState): void {
+    if (!WORKER_MOVES[this.#state].includes(to)) {
+      throw new Error(`corral: internal error: worker ${this.worker.id} (slot ${this.slot}) cannot go from ${this.#state} to ${to}`);
+    }
+    this.#state = to;
   }
 
   #watchStart({ readyWhen, startTimeout, reportInterval, slot }: ManagedWorkerOptions): Promise<StartOutcome> {
@@ -169,7 +203,8 @@ export class ManagedWorker {
         ...(reason === 'timeout' ? { alive } : {}),
       });
       const onReady = (): void => {
-        if (settled || this.draining !== undefined) return;
+        if (settled || this.#state !== 'starting') return;
+        this.#move('ready');
         this.readyAt = this.#clock.now();
         this.link.started();
         settle({ ok: true });

@@ -10,7 +10,8 @@ export function workerStatus(worker: ManagedWorker): WorkerStatus {
     id: worker.worker.id,
     pid: worker.pid,
     generation: worker.generation,
-    state: worker.draining !== undefined ? 'draining' : worker.isReady ? 'ready' : 'starting',
+    // An exited worker is shown as it last was, until it leaves the snapshot.
+    state: worker.state !== 'exited' ? worker.state : worker.draining !== undefined ? 'draining' : worker.isReady ? 'ready' : 'starting',
     startedAt: worker.forkedAt,
     readyAt: worker.readyAt,
     report: worker.worker[kRuntimeReport],

@@ -24,6 +24,7 @@ import type * as ClusterPrimary from '../../dist/primary/cluster-primary.js';
 import type * as InspectorPorts from '../../dist/managed/inspector-ports.js';
 import type * as ControlServer from '../../dist/control/server.js';
 import type * as OperationQueue from '../../dist/managed/operation-queue.js';
+import type * as ManagedWorker from '../../dist/managed/managed-worker.js';
 
 const load = <T>(file: string): Promise<T> => import(new URL(`../../../dist/${file}`, import.meta.url).href) as Promise<T>;
 
@@ -50,3 +51,4 @@ export const clusterPrimary = await load<typeof ClusterPrimary>('primary/cluster
 export const inspectorPorts = await load<typeof InspectorPorts>('managed/inspector-ports.js');
 export const controlServer = await load<typeof ControlServer>('control/server.js');
 export const operationQueue = await load<typeof OperationQueue>('managed/operation-queue.js');
+export const managedWorker = await load<typeof ManagedWorker>('managed/managed-worker.js');
