@@ -50,6 +50,7 @@ const signal = process.env.APP_SIGNAL || 'SIGTERM';
 // Taken at startup, as shutdown helpers do: the prototype's close, bound to the server.
 const boundClose = process.env.BOUND_CLOSE ? require('node:util').promisify(server.close.bind(server)) : undefined;
 process.on(signal, (received) => {
+  if (process.env.SAY_HANDLER) console.log('handler running ' + process.pid);
   const closeServer = (callback) => (boundClose ? boundClose().then(() => callback(), callback) : server.close(callback));
   closeServer((error) => setTimeout(() => {
     // As apps written for a signal that comes first (Kubernetes, PM2) do.
@@ -118,6 +119,21 @@ describe("the app's own stop signal handler", () => {
     process.kill(-corral.child.pid!, 'SIGINT');
     assert.equal((await exitOf(corral, 30_000)).code, 0, corral.stderr());
     assert.deepEqual(marksIn(marks).map((line) => line.split(' ')[1]), ['SIGTERM', 'SIGTERM'], corral.stderr());
+  });
+
+  test('a Ctrl-C that reaches a worker after its app was given SIGTERM (the primary\'s word to drain came first) does not cut the handler short', { timeout: 60_000 }, async () => {
+    const { env, marks } = isolated();
+    const corral = startProgram(BIN, ['start', HANDLER_APP, '-i', '1', '--name', 'late-sigint'],
+      { cwd: dir, env: { ...env, PORT: String(await freePort()), SAY_HANDLER: '1' } });
+    await corral.waitForErr(/ready: 1 worker/, 1, 30_000);
+    const stop = runCommand(BIN, ['stop', 'late-sigint'], { cwd: dir, env });
+    const [line] = await corral.waitFor(/^handler running \d+$/, 1, 30_000);
+    // The handler runs (300 ms of closing its pool to go): the SIGINT of the same Ctrl-C arrives.
+    process.kill(Number(line!.split(' ')[2]), 'SIGINT');
+    const stopped = await stop;
+    assert.equal(stopped.status, 0, stopped.stdout + stopped.stderr);
+    assert.match(stopped.stdout, /stopped cleanly/);
+    assert.deepEqual(marksIn(marks).map((mark) => mark.split(' ')[1]), ['SIGTERM'], 'the handler finished');
   });
 
   test('an app that re-raises its signal once done dies of it, and the stop is still clean', { timeout: 60_000 }, async () => {

@@ -98,8 +98,8 @@ class WorkerRuntime {
   #draining = false;
   /** Stop signals that came from outside while the worker drained: the app's listeners had them. */
   readonly #heard = new Set<NodeJS.Signals>();
-  /** The app owns its exit (#handOver). */
-  #handedOver = false;
+  /** The app owns its exit (#handOver), since it was given this stop signal (or had it). */
+  #handedOver: NodeJS.Signals | undefined;
   #startupStderr: { sent: number; restore: () => void } | undefined;
 
   constructor(settings: protocol.RuntimeSettings, slot: number | undefined) {
@@ -154,10 +154,12 @@ class WorkerRuntime {
   }
 
   #onSignal(signal: 'SIGTERM' | 'SIGINT'): void {
-    if (this.#handedOver) {
-      // The app owns its exit. A signal it no longer listens for (it took its listener away to
-      // re-raise the signal once done) ends the process as in plain Node, after what it started.
-      if (!appSignal.appListens(signal)) {
+    if (this.#handedOver !== undefined) {
+      // The app owns its exit. Its own signal, which it no longer listens for (it took its
+      // listener away to re-raise it once done), ends the process as in plain Node, after what it
+      // started. Another one (the Ctrl-C that began this stop, reaching the worker after the
+      // primary's word to drain; or a second one, on which the primary decides) changes nothing.
+      if (signal === this.#handedOver && !appSignal.appListens(signal)) {
         endDescendants();
         appSignal.dieOf(signal);
       }
@@ -223,7 +225,7 @@ class WorkerRuntime {
     if (signal !== received) await untilHalfway(Promise.race([Promise.all([this.#connections.requestsDone(), this.#connections.idlePassed]), closed]), timeout);
     if (this.#hooks.size > 0 && await this.#runHooks(info)) process.exitCode ??= 1;
     if (this.#settings.appMetrics === true) await this.#sendFinalMetrics(deadline - Date.now() - FLUSH_MARGIN);
-    this.#handedOver = true;
+    this.#handedOver = signal;
     // Had from outside (now, or while the hooks ran): the app's listeners ran then, and once is what a signal gives.
     const given = signal === received || this.#heard.has(signal) || !appSignal.appListens(signal)
       ? Promise.resolve() : appSignal.deliver(signal);
