@@ -5,12 +5,11 @@
 // calls process.exit() under the app's handler. Real processes: only they have signals.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
-import { freePort } from './helpers/net-client.js';
+import { freePort, getFresh } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram } from './helpers/program.js';
 import { isolation, marksIn } from './helpers/isolated-app.js';
 
@@ -22,16 +21,6 @@ afterEach(() => killPrograms());
 
 /** A run directory of the test's own (0700), and a file the app's handlers append their marks to. */
 const isolated = isolation(dir);
-
-/** GET on a connection of its own (not one of fetch's pooled keep-alive connections, which may be the draining worker's). */
-function getFresh(port: number, url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: url, agent: false }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; }).on('end', () => resolve(body)).on('error', reject);
-    }).on('error', reject);
-  });
-}
 
 
 // What production apps do on SIGTERM: stop the server, then close a database pool (300 ms here),
@@ -87,7 +76,7 @@ describe("the app's own stop signal handler", () => {
     for (let request = 0; request < 40; request += 1) await (await fetch(`http://127.0.0.1:${port}/`)).text();
     await corral.waitForErr(/drains: its replacement serves the slot/, 1, 30_000);
     // The stop waits for every worker, the recycled one still draining included.
-    const inFlight = getFresh(port, '/hold');
+    const inFlight = getFresh(port, '/hold').then((answer) => answer.body);
     inFlight.catch(() => {}); // Awaited below, after the stop.
     await corral.waitFor(/holding a request/, 1, 30_000);
     const stop = await runCommand(BIN, ['stop', 'handler'], { cwd: dir, env });
@@ -260,7 +249,7 @@ process.on('SIGTERM', () => process.exit(0));
     const port = await freePort();
     const corral = startProgram(BIN, ['start', hasty, '-i', '1', '--name', 'hasty'], { cwd: dir, env: { ...env, PORT: String(port) } });
     await corral.waitForErr(/ready: 1 worker/, 1, 30_000);
-    const slow = getFresh(port, '/slow');
+    const slow = getFresh(port, '/slow').then((answer) => answer.body);
     slow.catch(() => {}); // Awaited below.
     await corral.waitFor(/slow request/, 1, 30_000);
     const reload = await runCommand(BIN, ['reload', 'hasty'], { cwd: dir, env });

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { createCluster, type ManagedCluster } from 'corral';
-import { freePort } from './helpers/net-client.js';
+import { FakeClock } from './helpers/fake-clock.js';
+import { freePort, getFresh } from './helpers/net-client.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'corral-held-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,14 +47,8 @@ if (!fs.existsSync(started)) {
 }
 `);
 
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, agent: false }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; }).on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
+/** The body of a GET on a connection of its own. */
+const get = (port: number): Promise<string> => getFresh(port).then((answer) => answer.body);
 
 /** Whether a connection to `port` is accepted (then closed at once) or refused. */
 function connectOutcome(port: number): Promise<string> {
@@ -64,11 +59,14 @@ function connectOutcome(port: number): Promise<string> {
   });
 }
 
-/** A cluster of one worker of APP, in a directory of its own; resolves once its replacement waits for 'go'. */
-async function oneWorkerLost(startTimeout = 60_000): Promise<{ cluster: ManagedCluster; port: number; appDir: string; firstPid: number }> {
+/**
+ * A cluster of one worker of APP, in a directory of its own; resolves once its replacement waits
+ * for 'go'. With `clock` (the fake one), the cluster's timers move only when the test says.
+ */
+async function oneWorkerLost(clock?: FakeClock): Promise<{ cluster: ManagedCluster; port: number; appDir: string; firstPid: number }> {
   const appDir = mkdtempSync(path.join(dir, 'app-'));
   const port = await freePort();
-  const cluster = createCluster({ exec: APP, workers: 1, env: { PORT: String(port), DIR: appDir }, startTimeout });
+  const cluster = createCluster({ exec: APP, workers: 1, env: { PORT: String(port), DIR: appDir }, startTimeout: 60_000 }, clock === undefined ? {} : { clock });
   clusters.push(cluster);
   await cluster.start();
   const firstPid = Number(await get(port));
@@ -77,7 +75,9 @@ async function oneWorkerLost(startTimeout = 60_000): Promise<{ cluster: ManagedC
   });
   const restarted = once(cluster, 'restart');
   process.kill(firstPid, 'SIGKILL');
-  await Promise.all([restarted, waiting]);
+  await restarted;
+  clock?.advance(0); // The replacement of a worker killed from outside is forked at once: now.
+  await waiting;
   return { cluster, port, appDir, firstPid };
 }
 
@@ -100,21 +100,18 @@ describe('a managed cluster holds its port for a lost worker\'s replacement', ()
   });
 
   test('a replacement that listens on another port: startTimeout after it is ready, the old port is closed', { timeout: 60_000 }, async () => {
-    const { cluster, port, appDir } = await oneWorkerLost(2_000);
+    const clock = new FakeClock();
+    const { cluster, port, appDir } = await oneWorkerLost(clock);
     const otherPort = await freePort();
     const ready = once(cluster, 'ready');
     writeFileSync(path.join(appDir, 'go'), String(otherPort));
     await ready;
     assert.equal(Number(await get(otherPort)), cluster.workers[0]!.process.pid);
-    // Held a while longer (the replacement might have listened on it too), then closed: no
-    // event says when, so each try is a connection, until one is refused (or 30 s pass).
-    const deadline = Date.now() + 30_000;
-    let outcome = await connectOutcome(port);
-    while (outcome === 'accepted' && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      outcome = await connectOutcome(port);
-    }
-    assert.equal(outcome, 'ECONNREFUSED', 'no worker serves the old port: it is closed');
+    // Held a while longer: the replacement might have listened on it too.
+    clock.advance(59_999);
+    assert.equal(await connectOutcome(port), 'accepted', 'still held');
+    clock.advance(1);
+    assert.equal(await connectOutcome(port), 'ECONNREFUSED', 'no worker serves the old port: it is closed');
   });
 
   test('with restart: false no replacement is coming: the port closes when its only worker is lost, as in node:cluster', { timeout: 60_000 }, async () => {

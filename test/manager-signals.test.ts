@@ -6,13 +6,12 @@
 // does not make the stop unclean, however it ends.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, test } from 'node:test';
-import { freePort } from './helpers/net-client.js';
+import { freePort, getFresh } from './helpers/net-client.js';
 import { exitOf, killPrograms, runCommand, startProgram, type Program } from './helpers/program.js';
 
 const BIN = fileURLToPath(new URL('../../bin/corral.cjs', import.meta.url));
@@ -34,16 +33,6 @@ async function startApp(workers: number, appEnv: Record<string, string>, args: s
   });
   await app.waitForErr(/ready: \d+ workers? in/, 1, 30_000);
   return { app, name, port };
-}
-
-function get(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get({ port, host: '127.0.0.1', path: '/', agent: false }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    }).on('error', reject);
-  });
 }
 
 /** Whether anything accepts connections at 127.0.0.1:`port`. */
@@ -73,7 +62,7 @@ describe('SIGUSR1 and SIGUSR2', () => {
     process.kill(app.child.pid!, 'SIGUSR1');
     await app.waitForErr(/SIGUSR1: /, 2);
     assert.equal(app.child.exitCode, null, 'the primary runs on');
-    assert.equal((await get(port)).status, 200);
+    assert.equal((await getFresh(port)).status, 200);
     process.kill(app.child.pid!, 'SIGTERM');
     assert.deepEqual(await exitOf(app), { code: 0, signal: null });
     assert.doesNotMatch(app.stderr(), /Debugger listening/);
@@ -89,14 +78,14 @@ describe('SIGUSR1 and SIGUSR2', () => {
 
   test('SIGUSR2 does not end the app: requests in flight are answered and the stop is still clean', { timeout: 60_000 }, async () => {
     const { app, port } = await startApp(2, { REPLY_DELAY: '1500', LOG_REQUESTS: '1' });
-    const answers = Array.from({ length: 4 }, () => get(port));
+    const answers = Array.from({ length: 4 }, () => getFresh(port));
     await app.waitForErr(/request received by/, 4);
     process.kill(app.child.pid!, 'SIGUSR2');
     await app.waitForErr(/SIGUSR2: upgrading corral's primary in place is not supported yet/);
     const replies = await Promise.all(answers);
     assert.deepEqual(replies.map((reply) => reply.status), [200, 200, 200, 200]);
     assert.equal(app.child.exitCode, null, 'the primary runs on');
-    assert.equal((await get(port)).status, 200, 'new connections are served');
+    assert.equal((await getFresh(port)).status, 200, 'new connections are served');
     process.kill(app.child.pid!, 'SIGTERM');
     assert.deepEqual(await exitOf(app), { code: 0, signal: null });
   });

@@ -1,5 +1,6 @@
 // Minimal clients for the fixtures' servers: each connection returns everything the server sent.
 import dgram from 'node:dgram';
+import http from 'node:http';
 import net from 'node:net';
 
 export type Target = number | string | { port: number; host: string };
@@ -99,4 +100,18 @@ function connect(target: Target): net.Socket {
   if (typeof target === 'number') return net.connect(target, '127.0.0.1');
   if (typeof target === 'string') return net.connect(target);
   return net.connect(target.port, target.host);
+}
+
+/**
+ * GET `path` on a connection of its own (not one of a pooled agent's keep-alive connections,
+ * which may belong to a worker that is draining): the status and the body.
+ */
+export function getFresh(port: number, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body })).on('error', reject);
+    }).on('error', reject);
+  });
 }
