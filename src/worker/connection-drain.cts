@@ -46,7 +46,7 @@ class ConnectionDrain {
   #onResponseEnd: (() => void) | undefined;
 
   constructor() {
-    closeCallsBackAsOwnWhenBound();
+    wrapNetServerClose();
     dc.subscribe('tracing:net.server.listen:asyncEnd', (message) => this.#onListen(message as ListenEvent));
     dc.subscribe('http.server.request.start', (message) => this.#onRequest(message as RequestEvent));
     dc.subscribe('http.server.response.finish', (message) => {
@@ -165,35 +165,20 @@ class ConnectionDrain {
  * `Error: Server is not running` on every stop, `process.exit(error ? 1 : 0)` makes the stop
  * unclean. So the app's close() of a server corral closed calls back as it would have for the
  * app's own close: once the server has closed (its connections ended), without that error.
- */
-function closeCallsBackAsOwn(server: net.Server): void {
-  closedByCorral.add(server);
-  // The server's own close (http.Server's also closes idle connections), or one the app set.
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the server as `this` below
-  const close = server.close;
-  Object.defineProperty(server, 'close', {
-    configurable: true, enumerable: false, writable: true,
-    value: function closeAfterCorral(this: net.Server, callback?: (error?: Error) => void): net.Server {
-      if (typeof callback !== 'function') return close.call(this);
-      return close.call(this, (error?: Error) => {
-        const code = (error as { code?: unknown } | undefined)?.code;
-        callback(code === 'ERR_SERVER_NOT_RUNNING' ? undefined : error);
-      });
-    },
-  });
-}
-
-/** Servers drain() closed: their close(callback), however the app reaches it, calls back as its own. */
-const closedByCorral = new WeakSet<net.Server>();
-
-/**
- * An app that took `server.close` before corral's drain (`promisify(server.close.bind(server))`
- * at startup, as many shutdown helpers do) calls the prototype's close, not the one set on the
- * server above: net.Server's close (which http's and https' call) is wrapped once, for the
+ *
+ * However the app reaches it (`server.close(cb)`, a close it bound at startup with
+ * `promisify(server.close.bind(server))`, http's, https' or its own override calling on): each
+ * ends in net.Server's close, looked up when called. That one is wrapped, once, and acts for the
  * servers corral closed only; every other call goes through unchanged.
  */
+const closedByCorral = new WeakSet<net.Server>();
 let closeWrapped = false;
-function closeCallsBackAsOwnWhenBound(): void {
+
+function closeCallsBackAsOwn(server: net.Server): void {
+  closedByCorral.add(server);
+}
+
+function wrapNetServerClose(): void {
   if (closeWrapped) return;
   closeWrapped = true;
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the server as `this` below
